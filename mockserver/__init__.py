@@ -1,0 +1,38 @@
+"""wan-mock: a faithful fake of the MuleRouter wan2.6-i2v image-to-video API.
+
+The public surface, grouped:
+
+- building the fake: :func:`create_app`, :class:`Settings`, :func:`load_settings`
+- the domain it is made of: :class:`Backend`, :class:`Status`, :class:`Plan`,
+  :class:`TaskState`, :class:`Failure`, :class:`GenerationRequest`
+- time: :class:`Clock`, :class:`SystemClock`, :class:`ManualClock`
+- errors: :class:`MockError`, :class:`InvalidRequest`, :class:`SettingsError`
+"""
+
+from mockserver.__about__ import __version__
+from mockserver.domain.backend import Backend
+from mockserver.domain.clock import Clock, ManualClock, SystemClock
+from mockserver.domain.errors import InvalidRequest, MockError
+from mockserver.domain.generation import GenerationRequest
+from mockserver.domain.settings import Settings, SettingsError, load_settings
+from mockserver.domain.tasks import Failure, Plan, Status, TaskState
+from mockserver.server.app import create_app
+
+__all__ = [
+    "Backend",
+    "Clock",
+    "Failure",
+    "GenerationRequest",
+    "InvalidRequest",
+    "ManualClock",
+    "MockError",
+    "Plan",
+    "Settings",
+    "SettingsError",
+    "Status",
+    "SystemClock",
+    "TaskState",
+    "__version__",
+    "create_app",
+    "load_settings",
+]

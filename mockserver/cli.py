@@ -1,0 +1,157 @@
+"""The ``wan-mock`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from mockserver.__about__ import __version__
+from mockserver.domain.settings import Settings, SettingsError, load_settings
+
+DESCRIPTION = """\
+A local fake of the MuleRouter wan2.6-i2v image-to-video API: create tasks, poll them to
+completion and download a real MP4, without credentials or credits."""
+
+SERVE_EPILOG = """\
+Every option can also be set with a WAN_MOCK_<NAME> environment variable (for example
+WAN_MOCK_FAILURE_RATE=0.2, WAN_MOCK_API_KEYS=key1,key2) or in a TOML file given with --config
+or WAN_MOCK_CONFIG (keys as below, with underscores: failure_rate = 0.2). Options beat the
+environment, which beats the file."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wan-mock", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"wan-mock {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve",
+        help="run the fake API server",
+        description="Run the fake API server (uvicorn, one process).",
+        epilog=SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on; 0 picks a free one (8000)")
+    serve.add_argument("--seed", type=int, help="make ids, schedules and outcomes reproducible")
+    serve.add_argument(
+        "--timing",
+        choices=["dev", "realistic"],
+        help="dev: tasks finish in seconds (default); realistic: the documented 1-5+ minutes",
+    )
+    serve.add_argument("--speed", type=float, help="run time this many times faster (1)")
+    serve.add_argument(
+        "--failure-rate", type=float, metavar="P", help="share of tasks that fail, 0..1 (0)"
+    )
+    serve.add_argument(
+        "--api-key",
+        dest="api_keys",
+        action="append",
+        metavar="KEY",
+        help="accept only this key (repeatable); by default any non-empty key works",
+    )
+    serve.add_argument(
+        "--strict",
+        action="store_const",
+        const=True,
+        help="reject request fields the API does not document",
+    )
+    serve.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_const",
+        const=False,
+        help="do not log each request",
+    )
+    serve.add_argument(
+        "--max-body-bytes", type=int, metavar="N", help="largest request body (32 MiB)"
+    )
+    serve.add_argument("--public-url", help="base URL for result links (default: as called)")
+    serve.add_argument("--config", metavar="FILE", help="TOML file with settings")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "serve":
+        parser.print_help()
+        return 0
+    flags: dict[str, Any] = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    try:
+        settings = load_settings(flags, os.environ, args.config)
+    except SettingsError as exc:
+        print(f"wan-mock: {exc}", file=sys.stderr)
+        return 2
+    return serve(settings)
+
+
+def serve(settings: Settings) -> int:
+    # Imported here so `wan-mock --help` stays instant.
+    import uvicorn
+
+    from mockserver.server.app import create_app
+
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        print(f"wan-mock: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        return 1
+    port = sock.getsockname()[1]
+    base_url = f"http://{_url_host(settings.host)}:{port}"
+    print(_banner(settings, base_url), flush=True)
+    config = uvicorn.Config(
+        create_app(settings),
+        lifespan="off",
+        access_log=settings.access_log,
+        log_level="info" if settings.access_log else "warning",
+        server_header=False,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _banner(settings: Settings, base_url: str) -> str:
+    key = settings.api_keys[0] if settings.api_keys else "test-key"
+    body = '{"prompt": "A cat looks at the sky", "image": "https://example.com/cat.jpg"}'
+    curl = " ".join(
+        [
+            "curl -s -X POST",
+            shlex.quote(f"{base_url}/vendors/alibaba/v1/wan2.6-i2v/generation"),
+            "-H",
+            shlex.quote(f"Authorization: Bearer {key}"),
+            "-H 'Content-Type: application/json' -d",
+            shlex.quote(body),
+        ]
+    )
+    seed = "random" if settings.seed is None else str(settings.seed)
+    return (
+        f"wan-mock {__version__}: fake wan2.6-i2v API at {base_url}\n"
+        f"  timing {settings.timing}, speed {settings.speed:g}, failure rate "
+        f"{settings.failure_rate:g}, seed {seed}, strict {'on' if settings.strict else 'off'}\n"
+        f"  contract: {base_url}/openapi.json\n"
+        f"  try: {curl}"
+    )

@@ -1,0 +1,80 @@
+"""The one error hierarchy of the fake.
+
+Domain code raises these; the server maps each class to an HTTP status and body in exactly one
+place (``mockserver.server.errors``). Every error carries a human ``detail``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MockError(Exception):
+    """Base class of every error reported to a client."""
+
+    title = "Error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule of a request: which field, which rule, and what was wrong."""
+
+    field: str
+    rule: str
+    detail: str
+
+
+class InvalidRequest(MockError):
+    """The request body is malformed or breaks a documented rule (first violation first)."""
+
+    title = "Invalid Request"
+
+    def __init__(self, violations: list[Violation]) -> None:
+        if not violations:
+            raise ValueError("InvalidRequest needs at least one violation")
+        super().__init__(violations[0].detail)
+        self.violations = violations
+
+    @classmethod
+    def single(cls, field: str, rule: str, detail: str) -> InvalidRequest:
+        return cls([Violation(field, rule, detail)])
+
+    @property
+    def field(self) -> str:
+        return self.violations[0].field
+
+    @property
+    def rule(self) -> str:
+        return self.violations[0].rule
+
+
+class Unauthorized(MockError):
+    """Missing, malformed or unknown API key."""
+
+    title = "Unauthorized"
+
+
+class TaskNotFound(MockError):
+    """Unknown task id, or a task that belongs to another key (indistinguishable on purpose)."""
+
+    title = "Task Not Found"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"Task {task_id} does not exist")
+        self.task_id = task_id
+
+
+class PayloadTooLarge(MockError):
+    """The request body is larger than the configured cap."""
+
+    title = "Payload Too Large"
+
+
+class ResultNotFound(MockError):
+    """No downloadable result: unknown task, or one that has not succeeded."""
+
+    title = "Not Found"

@@ -1,0 +1,126 @@
+"""Tasks and their lifecycle: a transition table, a plan decided at creation, and the state at
+any moment computed from the clock.
+
+There are no timers. A task's whole future is fixed when it is created (its :class:`Plan`);
+asking for its state at time ``t`` just finds the last step at or before ``t``.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from enum import StrEnum
+
+from mockserver.domain.generation import GenerationRequest
+
+
+class Status(StrEnum):
+    """The fake's canonical status vocabulary (the wire spelling is chosen by the server)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return not TRANSITIONS[self]
+
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.RUNNING, Status.FAILED}),
+    Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED}),
+    Status.SUCCEEDED: frozenset(),
+    Status.FAILED: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a task failed, as the API reports it in ``task_info.error``."""
+
+    code: int
+    title: str
+    detail: str
+
+
+class PlanError(ValueError):
+    """A plan that the transition table does not allow."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A task's whole future: each status and the offset (seconds after creation) it starts at.
+
+    The first step is always ``pending`` at 0. A plan that does not end in a terminal status
+    never finishes (a stuck task). ``failure`` is set exactly when the plan ends in ``failed``.
+    """
+
+    statuses: tuple[Status, ...]
+    offsets: tuple[float, ...]
+    failure: Failure | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.statuses) != len(self.offsets) or not self.statuses:
+            raise PlanError("a plan needs one offset per status")
+        if self.statuses[0] is not Status.PENDING or self.offsets[0] != 0:
+            raise PlanError("a plan starts pending at offset 0")
+        for (before, after), (t0, t1) in zip(
+            zip(self.statuses, self.statuses[1:], strict=False),
+            zip(self.offsets, self.offsets[1:], strict=False),
+            strict=True,
+        ):
+            if after not in TRANSITIONS[before]:
+                raise PlanError(f"{before} cannot move to {after}")
+            if not t1 >= t0:
+                raise PlanError("offsets must not decrease")
+        if (self.statuses[-1] is Status.FAILED) != (self.failure is not None):
+            raise PlanError("a plan has a failure exactly when it ends failed")
+
+    @property
+    def finishes(self) -> bool:
+        return self.statuses[-1].terminal
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from creation to the terminal status, or None for a task that never ends."""
+        return self.offsets[-1] if self.finishes else None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """What a task looks like at one moment: the domain's answer to a poll."""
+
+    id: str
+    status: Status
+    created_at: float
+    updated_at: float
+    failure: Failure | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is Status.SUCCEEDED
+
+
+@dataclass(slots=True)
+class Task:
+    """A created task: who owns it, what was asked, and its plan."""
+
+    id: str
+    owner: str
+    created_at: float
+    request: GenerationRequest
+    plan: Plan
+
+    def state_at(self, now: float) -> TaskState:
+        """The task's state at ``now``; before creation it is reported as just created."""
+        offsets = self.plan.offsets
+        index = max(bisect.bisect_right(offsets, now - self.created_at) - 1, 0)
+        status = self.plan.statuses[index]
+        return TaskState(
+            id=self.id,
+            status=status,
+            created_at=self.created_at,
+            updated_at=self.created_at + offsets[index],
+            failure=self.plan.failure if status is Status.FAILED else None,
+        )

@@ -1,0 +1,146 @@
+"""Validation of create bodies: the contract's JSON Schema first, then the rules a schema
+cannot say (image contents, URL syntax, audio file types).
+
+Each broken rule becomes a :class:`Violation` naming the field and the rule, so a 400 can tell
+the client exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema_rs
+
+from mockserver.domain.contract import request_schema
+from mockserver.domain.errors import InvalidRequest, Violation
+from mockserver.domain.generation import GenerationRequest, ImageRef
+from mockserver.domain.images import check_url, inspect_image
+
+AUDIO_EXTENSIONS = (".wav", ".mp3")
+_JSON_TYPES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
+
+
+class RequestValidator:
+    """Turns a decoded JSON body into a :class:`GenerationRequest`, or raises a 400."""
+
+    def __init__(self, *, strict: bool = False) -> None:
+        self.strict = strict
+        self._schema = jsonschema_rs.validator_for(request_schema(strict=strict))
+
+    def validate(self, payload: Any) -> GenerationRequest:
+        if not isinstance(payload, dict):
+            raise InvalidRequest.single(
+                "body", "type", f"body: must be a JSON object, got {_json_type(payload)}"
+            )
+        if not self._schema.is_valid(payload):
+            raise InvalidRequest([_violation(error) for error in self._schema.iter_errors(payload)])
+        return _build(payload)
+
+
+def _build(body: dict[str, Any]) -> GenerationRequest:
+    image = inspect_image("image", body["image"])
+    last_frame = inspect_image("last_frame", body["last_frame"]) if "last_frame" in body else None
+    audio_url = body.get("audio_url")
+    if audio_url is not None:
+        _check_audio_url(audio_url)
+    return GenerationRequest(
+        prompt=body["prompt"],
+        image=image,
+        negative_prompt=body.get("negative_prompt"),
+        resolution=body.get("resolution", "720P"),
+        duration=int(body.get("duration", 5)),
+        prompt_extend=body.get("prompt_extend", True),
+        shot_type=_shot_type(body),
+        audio=_default(body.get("audio"), True),
+        audio_url=audio_url,
+        seed=body.get("seed"),
+        safety_filter=_default(body.get("safety_filter"), True),
+        last_frame=last_frame,
+    )
+
+
+def _shot_type(body: dict[str, Any]) -> Any:
+    # `shot_type` is the documented field; `multi_shots` (bool or "single"/"multi") is the older
+    # spelling some clients send. When both are present the documented one wins.
+    if body.get("shot_type") is not None:
+        return body["shot_type"]
+    legacy = body.get("multi_shots")
+    return "multi" if legacy is True or legacy == "multi" else "single"
+
+
+def _default(value: Any, default: bool) -> bool:
+    return default if value is None else bool(value)
+
+
+def _check_audio_url(value: str) -> None:
+    check_url("audio_url", value)
+    path = value.split("?", 1)[0].split("#", 1)[0].lower()
+    if not path.endswith(AUDIO_EXTENSIONS):
+        raise InvalidRequest.single(
+            "audio_url", "extension", "audio_url: must point to a .wav or .mp3 file"
+        )
+
+
+def _violation(error: jsonschema_rs.ValidationError) -> Violation:
+    path = [str(part) for part in error.instance_path]
+    rule = str(error.schema_path[-1]) if error.schema_path else "schema"
+    kind: Any = error.kind  # the stubs do not type each kind's attributes
+    got: Any = error.instance
+    if rule == "required":
+        field = ".".join([*path, str(kind.property)])
+        return Violation(field, rule, f"{field}: is required")
+    if rule == "additionalProperties":
+        names = ", ".join(map(str, kind.unexpected))
+        return Violation(
+            str(kind.unexpected[0]),
+            rule,
+            f"{names}: not a documented field (strict mode rejects undocumented fields)",
+        )
+    field = ".".join(path) or "body"
+    if rule == "type":
+        wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in kind.types)
+        detail = f"must be {wanted}, got {_json_type(got)}"
+    elif rule == "enum":
+        options = ", ".join(json.dumps(option) for option in kind.options)
+        detail = f"must be one of {options}; got {_short(got)}"
+    elif rule == "minLength":
+        detail = "must not be empty" if kind.limit == 1 else f"needs {kind.limit}+ characters"
+    elif rule == "maxLength":
+        detail = f"must be at most {kind.limit} characters, got {len(got)}"
+    elif rule in ("minimum", "maximum"):
+        detail = f"must be {'at least' if rule == 'minimum' else 'at most'} {kind.limit}, got {got}"
+    else:
+        detail = error.message[:200]
+    return Violation(field, rule, f"{field}: {detail}")
+
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "boolean": "a boolean",
+    "null": "null",
+    "object": "an object",
+    "array": "an array",
+    "number": "a number",
+}
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+__all__ = ["GenerationRequest", "ImageRef", "RequestValidator"]

@@ -1,0 +1,1 @@
+"""The server layer: the Starlette app that puts the domain on HTTP."""

@@ -1,0 +1,80 @@
+"""Reading request bodies with a bound, and decoding them as strict JSON.
+
+The body is read chunk by chunk and abandoned as soon as it passes the cap, so an endless or
+oversized body cannot exhaust memory. Big bodies (base64 images) are decoded and validated on a
+worker thread so the event loop keeps answering other requests meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NoReturn
+
+import anyio.to_thread
+from starlette.requests import Request
+
+from mockserver.domain.errors import InvalidRequest, PayloadTooLarge
+from mockserver.domain.generation import GenerationRequest
+from mockserver.domain.validation import RequestValidator
+
+# Bodies above this size (in practice: base64 images) are handled off the event loop.
+OFFLOAD_BYTES = 256 * 1024
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise InvalidRequest.single(
+                "Content-Length", "format", "Content-Length: must be a whole number"
+            )
+        if int(declared) > limit:
+            _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_json(body: bytes) -> Any:
+    """Strict JSON: no NaN/Infinity, UTF-8 text, bounded nesting and number size."""
+    if not body.strip():
+        raise InvalidRequest.single("body", "json", "body: is empty; send a JSON object")
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        detail = f"body: malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+    except RecursionError:
+        detail = "body: JSON is nested too deeply"
+    except UnicodeDecodeError:
+        detail = "body: is not valid UTF-8 text"
+    except ValueError as exc:  # e.g. an integer with more digits than Python will convert
+        detail = f"body: malformed JSON ({exc})"
+    raise InvalidRequest.single("body", "json", detail)
+
+
+def parse_generation(validator: RequestValidator, body: bytes) -> GenerationRequest:
+    return validator.validate(decode_json(body))
+
+
+async def read_generation(
+    request: Request, validator: RequestValidator, limit: int
+) -> GenerationRequest:
+    body = await read_body(request, limit)
+    if len(body) > OFFLOAD_BYTES:
+        return await anyio.to_thread.run_sync(parse_generation, validator, body)
+    return parse_generation(validator, body)
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _too_large(limit: int) -> NoReturn:
+    raise PayloadTooLarge(
+        f"Request body is larger than {limit} bytes; a 10 MB image is about 13.4 MB of base64"
+    )

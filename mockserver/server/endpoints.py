@@ -1,0 +1,64 @@
+"""The API's handlers. Each one authenticates, parses, calls one backend method, serialises."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from mockserver.domain.backend import Backend
+from mockserver.domain.contract import load_contract
+from mockserver.domain.errors import ResultNotFound, Unauthorized
+from mockserver.domain.validation import RequestValidator
+from mockserver.resources import sample_video_path
+from mockserver.server.bodies import read_generation
+from mockserver.server.wire import RESULT_NAME, envelope
+
+GENERATION_PATH = "/vendors/alibaba/v1/wan2.6-i2v/generation"
+
+
+def bearer_key(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if header is None:
+        raise Unauthorized("Missing Authorization header; send 'Authorization: Bearer <key>'")
+    scheme, _, key = header.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthorized("Invalid Authorization header format; expected 'Bearer <key>'")
+    return key
+
+
+class Endpoints:
+    """Handlers bound to one backend (no module-level state)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.validator = RequestValidator(strict=backend.settings.strict)
+        self.video = sample_video_path()
+        self.contract = json.dumps(load_contract(), ensure_ascii=False).encode()
+
+    def base_url(self, request: Request) -> str:
+        configured = self.backend.settings.public_url
+        return configured or str(request.base_url).rstrip("/")
+
+    async def create_task(self, request: Request) -> Response:
+        owner = self.backend.authenticate(bearer_key(request))
+        limit = self.backend.settings.max_body_bytes
+        generation = await read_generation(request, self.validator, limit)
+        state = self.backend.create_task(owner, generation)
+        return JSONResponse(envelope(state, self.base_url(request)), status_code=202)
+
+    async def get_task(self, request: Request) -> Response:
+        owner = self.backend.authenticate(bearer_key(request))
+        state = self.backend.get_task(owner, request.path_params["task_id"])
+        return JSONResponse(envelope(state, self.base_url(request)))
+
+    async def download(self, request: Request) -> Response:
+        task_id, name = request.path_params["task_id"], request.path_params["name"]
+        if name != RESULT_NAME or not self.backend.result_available(task_id):
+            raise ResultNotFound(f"No result video at {request.url.path}")
+        return FileResponse(self.video, media_type="video/mp4")
+
+    async def openapi(self, request: Request) -> Response:
+        return Response(self.contract, media_type="application/json")

@@ -1,0 +1,35 @@
+# Sourced by scripts/serve and scripts/test: makes .venv (once) and installs the project into it
+# (again only when pyproject.toml changed). Usage: bootstrap "<pip extras spec>"
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${WAN_MOCK_VENV:-$ROOT/.venv}"
+
+find_python() {
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  echo "wan-mock needs Python 3.11 or newer (with venv); none was found on PATH" >&2
+  return 1
+}
+
+bootstrap() {
+  local spec="$1"
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "==> creating $VENV" >&2
+    "$(find_python)" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed-$(echo "$spec" | tr -c 'a-z' '_')"
+  local want
+  want="$(sha256sum <"$ROOT/pyproject.toml" | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "==> installing wan-mock$spec into $VENV" >&2
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT$spec"
+    echo "$want" >"$stamp"
+  fi
+}

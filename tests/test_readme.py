@@ -1,0 +1,72 @@
+"""The README's examples are executed, so they cannot rot."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mockserver import Settings
+from tests.server_process import running_server
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def block(marker: str) -> str:
+    """The fenced code block that follows ``<!-- marker -->`` in the README."""
+    match = re.search(rf"<!-- {re.escape(marker)} -->\n```\w+\n(.*?)```", README, re.DOTALL)
+    assert match, f"README has no block marked {marker!r}"
+    return match.group(1)
+
+
+def test_quickstart_runs_against_a_real_server(tmp_path: Path) -> None:
+    with running_server() as server:
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block("quickstart")],
+            cwd=tmp_path,
+            env={**os.environ, "BASE": server.base_url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "status: succeeded" in result.stdout
+    video = (tmp_path / "result.mp4").read_bytes()
+    assert video[4:8] == b"ftyp"
+
+
+def test_python_client_example_runs_against_a_real_server() -> None:
+    with running_server("--no-access-log") as server:
+        result = subprocess.run(
+            [sys.executable, "-c", block("example: python-client")],
+            env={**os.environ, "MULEROUTER_BASE_URL": server.base_url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"[0-9a-f-]{36}: \d+ bytes of video", result.stdout)
+
+
+def test_in_process_example_runs() -> None:
+    exec(compile(block("example: in-process"), "README.md", "exec"), {})
+
+
+def test_setup_is_the_two_scripts_and_ci_calls_the_test_one() -> None:
+    setup = re.search(r"## Set-up: two commands\n.*?```bash\n(.*?)```", README, re.DOTALL)
+    assert setup is not None
+    commands = [line.split("#")[0].strip() for line in setup.group(1).strip().splitlines()]
+    assert commands == ["./scripts/serve", "./scripts/test"]
+    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert "exec ./scripts/test" in ci
+
+
+@pytest.mark.parametrize("name", list(Settings.model_fields))
+def test_every_setting_is_in_the_configuration_table(name: str) -> None:
+    table = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    assert f"`{name}`" in table
+    assert f"WAN_MOCK_{name.upper()}" in table

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver import Settings
+from mockserver.domain.settings import FIELDS
 from tests.server_process import running_server
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -65,7 +65,7 @@ def test_setup_is_the_two_scripts_and_ci_calls_the_test_one() -> None:
     assert "exec ./scripts/test" in ci
 
 
-@pytest.mark.parametrize("name", list(Settings.model_fields))
+@pytest.mark.parametrize("name", list(FIELDS))
 def test_every_setting_is_in_the_configuration_table(name: str) -> None:
     table = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     assert f"`{name}`" in table

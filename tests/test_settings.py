@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from mockserver import Settings, SettingsError, load_settings
+from mockserver import ManualClock, Settings, SettingsError, load_settings
+from mockserver.domain.backend import Backend
 
 
 def test_defaults_need_no_config() -> None:
@@ -58,10 +59,10 @@ def test_booleans_from_environment() -> None:
             {"WAN_MOCK_PORT": "eighty"},
             r"'port' \(environment variable WAN_MOCK_PORT='eighty'\)",
         ),
-        ({}, {"WAN_MOCK_TIMING": "fast"}, r"'timing'.*'dev' or 'realistic'"),
+        ({}, {"WAN_MOCK_TIMING": "fast"}, r"'timing'.*expected one of 'dev', 'realistic'"),
         ({}, {"WAN_MOCK_SPEEED": "2"}, "unknown setting in environment variable WAN_MOCK_SPEEED"),
         ({"public_url": "ftp://x"}, {}, "'public_url'"),
-        ({"api_keys": ["ok", " "]}, {}, "must not be empty"),
+        ({"api_keys": ["ok", " "]}, {}, r"'api_keys' \(option --api-key\)"),
     ],
 )
 def test_bad_values_are_named_with_their_source(
@@ -91,5 +92,10 @@ def test_bad_config_files_are_named(tmp_path: Path) -> None:
 
 def test_settings_are_immutable() -> None:
     settings = Settings()
-    with pytest.raises(ValueError, match="frozen"):
+    with pytest.raises(AttributeError, match="immutable"):
         settings.speed = 3  # type: ignore[misc]
+
+
+def test_settings_built_directly_are_checked_by_the_backend() -> None:
+    with pytest.raises(SettingsError, match=r"invalid setting 'speed' \(given directly\)"):
+        Backend(Settings(speed=0), ManualClock())

@@ -7,7 +7,6 @@ returns. The backend owns the store, the clock, the planner and the random sourc
 from __future__ import annotations
 
 import random
-import uuid
 
 from mockserver.domain.clock import Clock
 from mockserver.domain.errors import TaskNotFound, Unauthorized
@@ -47,7 +46,7 @@ class Backend:
         store: TaskStore | None = None,
         randomness: Randomness | None = None,
     ) -> None:
-        self.settings = settings
+        self.settings = settings.validated()
         self.clock = clock
         self.store: TaskStore = store if store is not None else MemoryStore()
         self.random = randomness or Randomness(settings.seed)
@@ -84,6 +83,17 @@ class Backend:
 
     def _new_id(self) -> str:
         while True:
-            task_id = str(uuid.UUID(int=self.random.ids.getrandbits(128), version=4))
+            task_id = uuid4_from(self.random.ids.getrandbits(128))
             if task_id not in self.store:
                 return task_id
+
+
+_VERSION_MASK = ~((0xF << 76) | (0xC << 60))
+_VERSION_BITS = (0x4 << 76) | (0x8 << 60)
+
+
+def uuid4_from(bits: int) -> str:
+    """A version-4 UUID string from 128 random bits (what ``uuid.UUID(int=..., version=4)``
+    gives, without building the object)."""
+    h = "%032x" % ((bits & _VERSION_MASK) | _VERSION_BITS)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

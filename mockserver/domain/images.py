@@ -21,6 +21,13 @@ MAX_URL_LENGTH = 2048
 ALLOWED_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
 _ALLOWED_TEXT = "JPEG, PNG (without transparency), BMP or WEBP"
 _WHITESPACE = re.compile(rb"\s+")
+_SPACE = re.compile(r"\s")
+# scheme://host[/path][?query][#fragment] with an ASCII host name, no port and no user info;
+# anything else goes through urlsplit.
+_PLAIN_URL = re.compile(
+    r"[hH][tT][tT][pP][sS]?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?:[/?#][^\s]*)?"
+)
+_SCHEME = re.compile(r"\s*([a-z][a-z0-9+.-]*):", re.IGNORECASE)
 _DATA_URI = re.compile(r"data:([^,;]*)((?:;[^,;]*)*),", re.IGNORECASE)
 
 
@@ -30,15 +37,17 @@ def check_url(field: str, value: str) -> str:
         raise InvalidRequest.single(
             field, "url", f"{field}: URL is longer than {MAX_URL_LENGTH} characters"
         )
-    if any(ch.isspace() for ch in value):
+    if _PLAIN_URL.fullmatch(value):  # the common case, without urlsplit's cost
+        return value
+    if _SPACE.search(value):
         raise InvalidRequest.single(field, "url", f"{field}: URL must not contain whitespace")
     try:
         parts = urlsplit(value)
-        host = parts.hostname
+        valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
         parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        host = None
-    if parts.scheme.lower() not in ("http", "https") or not host:
+    except ValueError:  # e.g. an unclosed IPv6 bracket or a port that is not a number
+        valid = False
+    if not valid:
         raise InvalidRequest.single(
             field, "url", f"{field}: must be an absolute http(s) URL, got {_preview(value)}"
         )
@@ -52,7 +61,12 @@ def inspect_image(field: str, value: str) -> ImageRef:
         return ImageRef(source="url", url=check_url(field, value))
     if head.startswith("data:"):
         return _inspect_bytes(field, _decode_base64(field, _data_uri_payload(field, value)))
-    if re.match(r"[a-z][a-z0-9+.-]*://", value[:32], re.IGNORECASE):
+    # Base64 never contains ':', so anything that starts like "scheme:" was meant as a URL
+    # (including near misses such as "http:/host" or " https://host").
+    scheme = _SCHEME.match(value)
+    if scheme:
+        if scheme.group(1).lower() in ("http", "https"):
+            check_url(field, value)  # raises with the precise complaint
         raise InvalidRequest.single(
             field,
             "url",
@@ -80,9 +94,10 @@ def _data_uri_payload(field: str, value: str) -> str:
 
 
 def _decode_base64(field: str, text: str) -> bytes:
-    # Reject clearly oversized input before allocating the decoded bytes.
-    if len(text) * 3 // 4 > MAX_IMAGE_BYTES + 3 * 1024:
-        _too_big(field, len(text) * 3 // 4)
+    # Reject clearly oversized input before allocating the decoded bytes. The margin leaves
+    # room for line breaks (MIME wraps every 76 characters); the exact check follows decoding.
+    if len(text) * 3 // 4 > MAX_IMAGE_BYTES * 1.05:
+        _too_big(field, len(text) * 3 // 4, estimated=True)
     try:
         raw = text.encode("ascii")
     except UnicodeEncodeError:
@@ -132,11 +147,12 @@ def _inspect_bytes(field: str, data: bytes) -> ImageRef:
     return ImageRef(source="base64", format=fmt, width=width, height=height, size_bytes=len(data))
 
 
-def _too_big(field: str, size: int) -> NoReturn:
+def _too_big(field: str, size: int, *, estimated: bool = False) -> NoReturn:
+    about = "about " if estimated else ""
     raise InvalidRequest.single(
         field,
         "size",
-        f"{field}: image is {size / 1_048_576:.1f} MB; the limit is 10 MB",
+        f"{field}: image is {about}{size} bytes, over the limit of {MAX_IMAGE_BYTES} bytes (10 MB)",
     )
 
 

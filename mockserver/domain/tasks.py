@@ -35,6 +35,18 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 
+def _paths(start: Status) -> frozenset[tuple[Status, ...]]:
+    """Every status sequence the table allows from ``start`` (it has no cycles)."""
+    found: set[tuple[Status, ...]] = {(start,)}
+    for after in TRANSITIONS[start]:
+        found |= {(start, *rest) for rest in _paths(after)}
+    return frozenset(found)
+
+
+# Checked against once per plan, instead of walking the table each time.
+ALLOWED_PATHS = _paths(Status.PENDING)
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     """Why a task failed, as the API reports it in ``task_info.error``."""
@@ -65,15 +77,14 @@ class Plan:
             raise PlanError("a plan needs one offset per status")
         if self.statuses[0] is not Status.PENDING or self.offsets[0] != 0:
             raise PlanError("a plan starts pending at offset 0")
-        for (before, after), (t0, t1) in zip(
-            zip(self.statuses, self.statuses[1:], strict=False),
-            zip(self.offsets, self.offsets[1:], strict=False),
-            strict=True,
+        if self.statuses not in ALLOWED_PATHS:
+            steps = " -> ".join(self.statuses)
+            raise PlanError(f"{steps}: a status cannot move that way (see TRANSITIONS)")
+        if any(
+            not later >= earlier
+            for earlier, later in zip(self.offsets, self.offsets[1:], strict=False)
         ):
-            if after not in TRANSITIONS[before]:
-                raise PlanError(f"{before} cannot move to {after}")
-            if not t1 >= t0:
-                raise PlanError("offsets must not decrease")
+            raise PlanError("offsets must not decrease")
         if (self.statuses[-1] is Status.FAILED) != (self.failure is not None):
             raise PlanError("a plan has a failure exactly when it ends failed")
 

@@ -8,13 +8,15 @@ the client exactly what to fix.
 from __future__ import annotations
 
 import json
-from typing import Any
+import sys
+from collections.abc import Callable
+from typing import Any, cast
 
 import jsonschema_rs
 
 from mockserver.domain.contract import request_schema
 from mockserver.domain.errors import InvalidRequest, Violation
-from mockserver.domain.generation import GenerationRequest, ImageRef
+from mockserver.domain.generation import GenerationRequest, ImageRef, Resolution, ShotType
 from mockserver.domain.images import check_url, inspect_image
 
 AUDIO_EXTENSIONS = (".wav", ".mp3")
@@ -37,29 +39,72 @@ class RequestValidator:
         self._schema = jsonschema_rs.validator_for(request_schema(strict=strict))
 
     def validate(self, payload: Any) -> GenerationRequest:
+        """The parsed request, or :class:`InvalidRequest` listing every broken rule."""
         if not isinstance(payload, dict):
             raise InvalidRequest.single(
                 "body", "type", f"body: must be a JSON object, got {_json_type(payload)}"
             )
-        if not self._schema.is_valid(payload):
-            raise InvalidRequest([_violation(error) for error in self._schema.iter_errors(payload)])
-        return _build(payload)
+        violations = self._schema_violations(payload)
+        # Content checks run even when the schema failed, for the fields whose type was right,
+        # so that one answer lists everything to fix.
+        flagged = {v.field for v in violations}
+        content: dict[str, Any] = {}
+        for field, check in _CONTENT_CHECKS:
+            value = payload.get(field)
+            if isinstance(value, str) and field not in flagged:
+                try:
+                    content[field] = check(field, value)
+                except InvalidRequest as exc:
+                    violations.extend(exc.violations)
+        if violations:
+            raise InvalidRequest(violations)
+        return _build(payload, content)
+
+    def _schema_violations(self, payload: dict[str, Any]) -> list[Violation]:
+        try:
+            if self._schema.is_valid(payload):
+                return []
+            return [v for error in self._schema.iter_errors(payload) for v in _violations(error)]
+        except ValueError:
+            # The schema library refuses values nested past its recursion limit (a few hundred
+            # levels; the JSON parser allows more). No documented field takes an array or an
+            # object, so emptying every container changes no verdict: validate that instead.
+            shallow = {
+                k: type(v)() if isinstance(v, dict | list) else v for k, v in payload.items()
+            }
+            return self._schema_violations(shallow)
 
 
-def _build(body: dict[str, Any]) -> GenerationRequest:
-    image = inspect_image("image", body["image"])
-    last_frame = inspect_image("last_frame", body["last_frame"]) if "last_frame" in body else None
-    audio_url = body.get("audio_url")
-    if audio_url is not None:
-        _check_audio_url(audio_url)
+def _check_audio_url(field: str, value: str) -> str:
+    check_url(field, value)
+    path = value.split("?", 1)[0].split("#", 1)[0].lower()
+    if not path.endswith(AUDIO_EXTENSIONS):
+        raise InvalidRequest.single(
+            field, "extension", f"{field}: must point to a .wav or .mp3 file"
+        )
+    return value
+
+
+_CONTENT_CHECKS: tuple[tuple[str, Callable[[str, str], Any]], ...] = (
+    ("image", inspect_image),
+    ("last_frame", inspect_image),
+    ("audio_url", _check_audio_url),
+)
+
+
+def _build(body: dict[str, Any], content: dict[str, Any]) -> GenerationRequest:
+    image: ImageRef = content["image"]
+    last_frame: ImageRef | None = content.get("last_frame")
+    audio_url: str | None = content.get("audio_url")
     return GenerationRequest(
         prompt=body["prompt"],
         image=image,
         negative_prompt=body.get("negative_prompt"),
-        resolution=body.get("resolution", "720P"),
+        # Interned: many tasks then share one string instead of holding a copy each.
+        resolution=cast(Resolution, sys.intern(body.get("resolution", "720P"))),
         duration=int(body.get("duration", 5)),
         prompt_extend=body.get("prompt_extend", True),
-        shot_type=_shot_type(body),
+        shot_type=cast(ShotType, sys.intern(_shot_type(body))),
         audio=_default(body.get("audio"), True),
         audio_url=audio_url,
         seed=body.get("seed"),
@@ -81,30 +126,23 @@ def _default(value: Any, default: bool) -> bool:
     return default if value is None else bool(value)
 
 
-def _check_audio_url(value: str) -> None:
-    check_url("audio_url", value)
-    path = value.split("?", 1)[0].split("#", 1)[0].lower()
-    if not path.endswith(AUDIO_EXTENSIONS):
-        raise InvalidRequest.single(
-            "audio_url", "extension", "audio_url: must point to a .wav or .mp3 file"
-        )
-
-
-def _violation(error: jsonschema_rs.ValidationError) -> Violation:
+def _violations(error: jsonschema_rs.ValidationError) -> list[Violation]:
     path = [str(part) for part in error.instance_path]
     rule = str(error.schema_path[-1]) if error.schema_path else "schema"
     kind: Any = error.kind  # the stubs do not type each kind's attributes
     got: Any = error.instance
     if rule == "required":
         field = ".".join([*path, str(kind.property)])
-        return Violation(field, rule, f"{field}: is required")
+        return [Violation(field, rule, f"{field}: is required")]
     if rule == "additionalProperties":
-        names = ", ".join(map(str, kind.unexpected))
-        return Violation(
-            str(kind.unexpected[0]),
-            rule,
-            f"{names}: not a documented field (strict mode rejects undocumented fields)",
-        )
+        return [
+            Violation(
+                str(name),
+                rule,
+                f"{name}: not a documented field (strict mode rejects undocumented fields)",
+            )
+            for name in kind.unexpected
+        ]
     field = ".".join(path) or "body"
     if rule == "type":
         wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in kind.types)
@@ -120,7 +158,7 @@ def _violation(error: jsonschema_rs.ValidationError) -> Violation:
         detail = f"must be {'at least' if rule == 'minimum' else 'at most'} {kind.limit}, got {got}"
     else:
         detail = error.message[:200]
-    return Violation(field, rule, f"{field}: {detail}")
+    return [Violation(field, rule, f"{field}: {detail}")]
 
 
 _TYPE_NAMES = {

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from mockserver.domain.backend import Backend
 from mockserver.domain.clock import Clock, SystemClock
@@ -14,12 +17,24 @@ from mockserver.server.errors import EXCEPTION_HANDLERS
 from mockserver.server.tracing import TraceparentMiddleware
 
 
+class MockApp(Starlette):
+    """Starlette with ``traceparent`` added outside everything, so that even the 500 answer of
+    Starlette's own error middleware carries one."""
+
+    def __init__(self, *args: Any, trace_rng: random.Random, **kwargs: Any) -> None:
+        self.trace_rng = trace_rng
+        super().__init__(*args, **kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return TraceparentMiddleware(super().build_middleware_stack(), self.trace_rng)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     clock: Clock | None = None,
     backend: Backend | None = None,
-) -> Starlette:
+) -> MockApp:
     """Build the fake. Pass a ``backend`` to share state, or a ``clock`` to control time."""
     if backend is None:
         settings = settings or Settings()
@@ -31,10 +46,8 @@ def create_app(
         Route("/files/{task_id}/{name}", api.download, methods=["GET", "HEAD"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
     ]
-    app = Starlette(
-        routes=routes,
-        middleware=[Middleware(TraceparentMiddleware, rng=backend.random.traces)],
-        exception_handlers=EXCEPTION_HANDLERS,
+    app = MockApp(
+        routes=routes, exception_handlers=EXCEPTION_HANDLERS, trace_rng=backend.random.traces
     )
     app.state.backend = backend
     return app

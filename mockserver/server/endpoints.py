@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 
 from mockserver.domain.backend import Backend
 from mockserver.domain.contract import load_contract
 from mockserver.domain.errors import ResultNotFound, Unauthorized
+from mockserver.domain.tasks import TaskState
 from mockserver.domain.validation import RequestValidator
 from mockserver.resources import sample_video_path
 from mockserver.server.bodies import read_generation
-from mockserver.server.wire import RESULT_NAME, envelope
+from mockserver.server.wire import RESULT_NAME, JSONResponse, envelope
 
 GENERATION_PATH = "/vendors/alibaba/v1/wan2.6-i2v/generation"
 
@@ -37,22 +38,37 @@ class Endpoints:
         self.validator = RequestValidator(strict=backend.settings.strict)
         self.video = sample_video_path()
         self.contract = json.dumps(load_contract(), ensure_ascii=False).encode()
+        self._base_urls: dict[tuple[object, ...], str] = {}
 
     def base_url(self, request: Request) -> str:
+        """Where this client reached the fake: the base of result links (cached per host)."""
         configured = self.backend.settings.public_url
-        return configured or str(request.base_url).rstrip("/")
+        if configured:
+            return configured
+        scope = request.scope
+        key = (scope["scheme"], request.headers.get("host"), scope.get("root_path", ""))
+        found = self._base_urls.get(key)
+        if found is None:
+            if len(self._base_urls) > 256:  # hostile Host headers must not grow it forever
+                self._base_urls.clear()
+            found = self._base_urls[key] = str(request.base_url).rstrip("/")
+        return found
+
+    def task_response(self, request: Request, state: TaskState, status_code: int) -> Response:
+        base_url = self.base_url(request) if state.succeeded else ""
+        return JSONResponse(envelope(state, base_url), status_code)
 
     async def create_task(self, request: Request) -> Response:
         owner = self.backend.authenticate(bearer_key(request))
         limit = self.backend.settings.max_body_bytes
         generation = await read_generation(request, self.validator, limit)
         state = self.backend.create_task(owner, generation)
-        return JSONResponse(envelope(state, self.base_url(request)), status_code=202)
+        return self.task_response(request, state, 202)
 
     async def get_task(self, request: Request) -> Response:
         owner = self.backend.authenticate(bearer_key(request))
         state = self.backend.get_task(owner, request.path_params["task_id"])
-        return JSONResponse(envelope(state, self.base_url(request)))
+        return self.task_response(request, state, 200)
 
     async def download(self, request: Request) -> Response:
         task_id, name = request.path_params["task_id"], request.path_params["name"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 
 from mockserver.domain.errors import (
     InvalidRequest,
@@ -21,6 +21,7 @@ from mockserver.domain.errors import (
     TaskNotFound,
     Unauthorized,
 )
+from mockserver.server.wire import JSONResponse
 
 # error class -> (HTTP status, business error code)
 STATUS: dict[type[MockError], tuple[int, int]] = {
@@ -75,6 +76,11 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, exc.status_code, headers=exc.headers)
 
 
+async def handle_disconnect(request: Request, exc: Exception) -> Response:
+    """The client went away mid-body; nobody will read this answer, but it is still JSON."""
+    return JSONResponse(error_body(400, "Client Disconnected", "the request body was cut off"), 400)
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """A bug in the fake: still a JSON body, never an HTML page."""
     detail = f"wan-mock hit an internal error ({type(exc).__name__}); please report it"
@@ -84,5 +90,6 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     MockError: handle_mock_error,
     HTTPException: handle_http_error,
+    ClientDisconnect: handle_disconnect,
     Exception: handle_unexpected,
 }

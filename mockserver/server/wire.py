@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
+from starlette.responses import Response
 
 from mockserver.domain.tasks import TaskState
 
 RESULT_NAME = "result_000.mp4"
 
 
+class JSONResponse(Response):
+    """Compact UTF-8 JSON (the same bytes as Starlette's JSONResponse, made faster)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return _ENCODER.encode(content)
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def timestamp(seconds: float) -> str:
-    """The observed real format: microseconds and an explicit offset, e.g.
-    ``2026-09-21T08:23:12.657134+00:00`` (always six fraction digits)."""
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")
+    """The observed real format: six fraction digits and an explicit offset, e.g.
+    ``2026-09-21T08:23:12.657134+00:00``. Rounds like ``datetime.fromtimestamp``."""
+    whole = int(seconds // 1)
+    micros = round((seconds - whole) * 1_000_000)
+    if micros == 1_000_000:
+        whole, micros = whole + 1, 0
+    return f"{_second(whole)}.{micros:06d}+00:00"
 
 
 def result_path(task_id: str) -> str:
@@ -21,12 +46,18 @@ def result_path(task_id: str) -> str:
 
 
 def envelope(state: TaskState, base_url: str) -> dict[str, Any]:
-    """The task envelope: ``task_info`` always, ``videos`` once succeeded, ``error`` once failed."""
+    """The task envelope: ``task_info`` always, ``videos`` once succeeded, ``error`` once failed.
+
+    ``base_url`` is only read for a succeeded task (for the video link).
+    """
+    created = timestamp(state.created_at)
     info: dict[str, Any] = {
         "id": state.id,
         "status": state.status.value,
-        "created_at": timestamp(state.created_at),
-        "updated_at": timestamp(state.updated_at),
+        "created_at": created,
+        "updated_at": created
+        if state.updated_at == state.created_at
+        else timestamp(state.updated_at),
     }
     if state.failure is not None:
         failure = state.failure

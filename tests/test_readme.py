@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.domain.settings import FIELDS
+from mockserver.domain.settings import FIELDS, load_settings
 from tests.server_process import running_server
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -70,3 +70,11 @@ def test_every_setting_is_in_the_configuration_table(name: str) -> None:
     table = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     assert f"`{name}`" in table
     assert f"WAN_MOCK_{name.upper()}" in table
+
+
+def test_config_example_loads_and_matches_the_fixture(tmp_path: Path) -> None:
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "wan-mock.example.toml"
+    assert fixture.read_text() == block("example: config")
+    settings = load_settings(config_file=fixture)
+    assert (settings.port, settings.seed, settings.timing) == (9000, 42, "realistic")
+    assert settings.api_keys == ("dev-key",)

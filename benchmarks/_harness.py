@@ -168,7 +168,7 @@ class Server:
     def start(self) -> None:
         # A file rather than a pipe: nobody reads the server's output while it runs, and a full
         # pipe would stall the server mid-benchmark.
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         self.started_at = time.perf_counter()
         self._proc = subprocess.Popen(
             self.cmd,

@@ -33,9 +33,7 @@ _RE_RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
 _RE_TOTAL = re.compile(r"^\s*(\d+) requests in ", re.MULTILINE)
 _RE_PCT = re.compile(r"^\s*(50|75|90|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", re.MULTILINE)
 _RE_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
-_RE_SOCKET = re.compile(
-    r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
-)
+_RE_SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,9 @@ def preflight(server: h.Server, target: str) -> str:
     Returns the id to poll: the fake only answers ids it issued for the same key.
     """
     with httpx.Client(base_url=server.base_url, timeout=10.0) as client:
-        created = client.post(h.CREATE_PATH, content=h.create_body_bytes(), headers=h.CREATE_HEADERS)
+        created = client.post(
+            h.CREATE_PATH, content=h.create_body_bytes(), headers=h.CREATE_HEADERS
+        )
         if not created.is_success:
             raise h.HarnessError(
                 f"{target}: POST {h.CREATE_PATH} answered {created.status_code}: {created.text}"
@@ -133,8 +133,7 @@ def preflight(server: h.Server, target: str) -> str:
         polled = client.get(h.poll_path(task_id), headers=h.AUTH_HEADERS)
         if polled.status_code != 200:
             raise h.HarnessError(
-                f"{target}: GET {h.poll_path(task_id)} answered {polled.status_code}: "
-                f"{polled.text}"
+                f"{target}: GET {h.poll_path(task_id)} answered {polled.status_code}: {polled.text}"
             )
     print(f"{target}: create -> {created.status_code}, poll -> {polled.status_code} (id {task_id})")
     return task_id
@@ -218,9 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             results: dict[str, WrkResult] = {}
             for target, op in round_order(index):
                 results[f"{target}-{op}"] = measure(target, op, args.duration)
-            ratios = {
-                op: results[f"fake-{op}"].rps / results[f"bare-{op}"].rps for op in OPS
-            }
+            ratios = {op: results[f"fake-{op}"].rps / results[f"bare-{op}"].rps for op in OPS}
             rounds.append(
                 {
                     "round": index + 1,

@@ -4,6 +4,7 @@ downloads, failures, auth, isolation between keys, routing errors, traceparent, 
 from __future__ import annotations
 
 import io
+import json
 import random
 import re
 import uuid
@@ -599,3 +600,46 @@ def test_one_megabyte_base64_image_is_accepted(client: TestClient, backend: Back
     assert task is not None
     assert (task.request.image.format, task.request.image.width) == ("PNG", 640)
     assert task.request.image.size_bytes == len(buffer.getvalue())
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_a_declared_non_json_content_type_is_rejected(
+    client: TestClient, content_type: str
+) -> None:
+    response = client.post(
+        CREATE_PATH, content=json.dumps(body()), headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 400
+    error = response.json()
+    assert (error["field"], error["rule"]) == ("Content-Type", "media_type")
+    assert content_type.split(";")[0] in error["detail"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "application/json", "application/json; charset=utf-8", "application/merge-patch+json"],
+)
+def test_json_or_absent_content_type_is_accepted(
+    client: TestClient, content_type: str | None
+) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    response = client.post(CREATE_PATH, content=json.dumps(body()).encode(), headers=headers)
+    assert response.status_code == 202
+
+
+@pytest.mark.parametrize("path", [CREATE_PATH + "/", CREATE_PATH + "/{id}/"])
+def test_trailing_slashes_are_json_404s_not_redirects(client: TestClient, path: str) -> None:
+    task_id = client.post(CREATE_PATH, json=body()).json()["task_info"]["id"]
+    response = client.get(path.format(id=task_id), follow_redirects=False)
+    assert response.status_code == 404
+    assert response.json()["error_code"] == 404
+
+
+def test_task_ids_are_case_insensitive(client: TestClient) -> None:
+    task_id = client.post(CREATE_PATH, json=body()).json()["task_info"]["id"]
+    response = client.get(f"{CREATE_PATH}/{task_id.upper()}")
+    assert response.status_code == 200
+    assert response.json()["task_info"]["id"] == task_id

@@ -3,6 +3,8 @@ of creates, clock moves and polls."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -18,6 +20,7 @@ from mockserver import ManualClock, Settings, Status
 from mockserver.domain.backend import Backend
 from mockserver.domain.errors import TaskNotFound
 from mockserver.domain.generation import GenerationRequest, ImageRef
+from mockserver.domain.settings import Timing
 from mockserver.server.wire import envelope
 
 RANK = {Status.PENDING: 0, Status.RUNNING: 1, Status.SUCCEEDED: 2, Status.FAILED: 2}
@@ -48,7 +51,7 @@ class Lifecycle(RuleBasedStateMachine):
         failure_rate=st.sampled_from([0.0, 0.3, 1.0]),
     )
     def configure(self, seed: int, timing: str, failure_rate: float) -> None:
-        settings = Settings(seed=seed, timing=timing, failure_rate=failure_rate)
+        settings = Settings(seed=seed, timing=cast(Timing, timing), failure_rate=failure_rate)
         self.backend = Backend(settings, self.clock)
 
     @rule(target=tasks, request=requests, owner=st.sampled_from(["a", "b"]))

@@ -71,14 +71,14 @@ class Backend:
 
     def get_task(self, owner: str, task_id: str) -> TaskState:
         """The task's state now; another owner's task is reported exactly like a missing one."""
-        task = self.store.get(task_id)
+        task = self.store.get(task_id.lower())  # UUIDs are case-insensitive (RFC 9562)
         if task is None or task.owner != owner:
             raise TaskNotFound(task_id)
         return task.state_at(self.clock.now())
 
     def result_available(self, task_id: str) -> bool:
         """Whether the task exists and has succeeded, so its video may be downloaded."""
-        task = self.store.get(task_id)
+        task = self.store.get(task_id.lower())
         return task is not None and task.state_at(self.clock.now()).succeeded
 
     def _new_id(self) -> str:

@@ -49,5 +49,7 @@ def create_app(
     app = MockApp(
         routes=routes, exception_handlers=EXCEPTION_HANDLERS, trace_rng=backend.random.traces
     )
+    # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.
+    app.router.redirect_slashes = False
     app.state.backend = backend
     return app

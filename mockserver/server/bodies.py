@@ -69,9 +69,25 @@ def parse_generation(validator: RequestValidator, body: bytes) -> GenerationRequ
     return validator.validate(decode_json(body))
 
 
+def check_media_type(request: Request) -> None:
+    """A declared Content-Type must be JSON; an absent one is tolerated (many clients omit it),
+    but a form or text body is a client bug worth surfacing before it meets the real API."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media = declared.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        raise InvalidRequest.single(
+            "Content-Type", "media_type", f"Content-Type: must be application/json, got {media!r}"
+        )
+
+
 async def read_generation(
     request: Request, validator: RequestValidator, limit: int
 ) -> GenerationRequest:
+    check_media_type(request)
     body = await read_body(request, limit)
     if len(body) > OFFLOAD_BYTES:
         return await anyio.to_thread.run_sync(parse_generation, validator, body)

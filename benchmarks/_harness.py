@@ -345,3 +345,15 @@ def verdict(ok: bool) -> str:
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
     print(f"results written to {path}")
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """Exit with ``main()``'s code: 2 when the benchmark could not run, 130 on Ctrl-C."""
+    try:
+        sys.exit(main())
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import itertools
 import os
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -237,11 +236,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except h.HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    h.run_main(main)

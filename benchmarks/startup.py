@@ -8,7 +8,6 @@ Test suites start the fake once per session (or per test), so its start-up is pa
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import _harness as h
@@ -88,11 +87,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except h.HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    h.run_main(main)

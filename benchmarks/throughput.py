@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import re
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -345,11 +344,4 @@ def verdict_text(meets_floor: bool, meets_aim: bool) -> str:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except h.HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
+    h.run_main(main)

@@ -7,11 +7,13 @@ The public surface, grouped:
   :class:`TaskState`, :class:`Failure`, :class:`GenerationRequest`
 - time: :class:`Clock`, :class:`SystemClock`, :class:`ManualClock`
 - errors: :class:`MockError`, :class:`InvalidRequest`, :class:`SettingsError`
+- driving a running fake: :class:`Control` (the ``/_mock/`` control plane), :class:`MockClock`
 """
 
 from mockserver.__about__ import __version__
+from mockserver.control import Control, ControlError
 from mockserver.domain.backend import Backend
-from mockserver.domain.clock import Clock, ManualClock, SystemClock
+from mockserver.domain.clock import Clock, ManualClock, MockClock, SystemClock
 from mockserver.domain.errors import InvalidRequest, MockError
 from mockserver.domain.generation import GenerationRequest
 from mockserver.domain.settings import Settings, SettingsError, load_settings
@@ -21,10 +23,13 @@ from mockserver.server.app import create_app
 __all__ = [
     "Backend",
     "Clock",
+    "Control",
+    "ControlError",
     "Failure",
     "GenerationRequest",
     "InvalidRequest",
     "ManualClock",
+    "MockClock",
     "MockError",
     "Plan",
     "Settings",

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
+import logging
 import os
+import secrets
 import shlex
 import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from mockserver.__about__ import __version__
+from mockserver.domain.behaviour import DIALECT_PROFILES, LIMIT_PRESETS
 from mockserver.domain.settings import Settings, SettingsError, load_settings
 
 DESCRIPTION = """\
@@ -71,6 +77,32 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--max-body-bytes", type=int, metavar="N", help="largest request body (32 MiB)"
     )
+    serve.add_argument(
+        "--clock",
+        choices=["real", "virtual"],
+        help="real: wall time times --speed (default); virtual: moves only via /_mock/clock",
+    )
+    serve.add_argument("--slow-rate", type=float, metavar="P", help="share of slow tasks (0)")
+    serve.add_argument(
+        "--stuck-rate", type=float, metavar="P", help="share of tasks that never finish (0)"
+    )
+    serve.add_argument(
+        "--limits",
+        choices=sorted(LIMIT_PRESETS),
+        help="per-key rate limits: off (default) or realistic (5 creates/s, 5 open, 20 polls/s)",
+    )
+    serve.add_argument(
+        "--profile",
+        dest="dialect",
+        choices=sorted(DIALECT_PROFILES),
+        help="how statuses, errors and timestamps are spelled (default)",
+    )
+    serve.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        help="token the /_mock/ control plane requires (made up if listening beyond loopback)",
+    )
+    serve.add_argument("--journal-size", type=int, metavar="N", help="recent requests kept (1000)")
     serve.add_argument("--public-url", help="base URL for result links (default: as called)")
     serve.add_argument("--config", metavar="FILE", help="TOML file with settings")
     return parser
@@ -96,7 +128,11 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from mockserver.server.app import create_app
+    from mockserver.server.faults import DropLogFilter
 
+    if settings.admin_token is None and not _is_loopback(settings.host):
+        # Anyone who can reach the server could otherwise reset it or read its traffic.
+        settings = msgspec.structs.replace(settings, admin_token=secrets.token_urlsafe(18))
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
@@ -116,6 +152,8 @@ def serve(settings: Settings) -> int:
         log_level="info" if settings.access_log else "warning",
         server_header=False,
     )
+    # A dropped connection (an injected fault) is logged as one line, not a traceback.
+    logging.getLogger("uvicorn.error").addFilter(DropLogFilter())
     uvicorn.Server(config).run(sockets=[sock])
     return 0
 
@@ -131,6 +169,13 @@ def _bind(host: str, port: int) -> socket.socket:
         raise
     sock.set_inheritable(True)
     return sock
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _url_host(host: str) -> str:
@@ -153,10 +198,17 @@ def _banner(settings: Settings, base_url: str) -> str:
         ]
     )
     seed = "random" if settings.seed is None else str(settings.seed)
+    admin = (
+        f"  admin token (X-Wan-Mock-Admin-Token): {settings.admin_token}\n"
+        if settings.admin_token
+        else ""
+    )
     return (
         f"wan-mock {__version__}: fake wan2.6-i2v API at {base_url}\n"
         f"  timing {settings.timing}, speed {settings.speed:g}, failure rate "
-        f"{settings.failure_rate:g}, seed {seed}, strict {'on' if settings.strict else 'off'}\n"
-        f"  contract: {base_url}/openapi.json\n"
+        f"{settings.failure_rate:g}, seed {seed}, strict {'on' if settings.strict else 'off'}, "
+        f"clock {settings.clock}\n"
+        f"  contract: {base_url}/openapi.json, control plane: {base_url}/_mock/\n"
+        f"{admin}"
         f"  try: {curl}"
     )

@@ -13,7 +13,15 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mockserver"
 # Lower number = lower layer. Modules not listed belong to the layer of their folder.
-LAYERS = {"resources": 0, "__about__": 0, "domain": 1, "server": 2, "cli": 3, "__main__": 3}
+LAYERS = {
+    "resources": 0,
+    "__about__": 0,
+    "domain": 1,
+    "server": 2,
+    "cli": 3,
+    "control": 3,
+    "__main__": 3,
+}
 TOP = {"__init__": 4}  # the public facade may re-export from every layer
 FORBIDDEN_IN_DOMAIN = ("starlette", "uvicorn", "httpx", "respx")
 

@@ -45,7 +45,7 @@ REQUEST_FIELDS: dict[str, dict[str, Any]] = {
         "deprecated": True,
     },
     "audio": {"type": ["boolean", "null"], "default": True},
-    "audio_url": {"type": ["string", "null"], "format": "uri"},
+    "audio_url": {"type": ["string", "null"], "format": "audio-ref"},
     "seed": {"type": "integer", "minimum": 0, "maximum": 2147483647},
     "safety_filter": {"type": ["boolean", "null"], "default": True},
     "last_frame": IMAGE_INPUT,

@@ -7,8 +7,8 @@ negative data are separate tests so a failure names the kind of data at fault; a
 run follows the contract's link from create to get.
 
 The fake checks more than JSON Schema can say (real decodable images, http(s) URLs, audio file
-types), so the contract's custom ``image-ref`` format and the ``uri`` format (used only by
-``audio_url`` in requests) get strategies that produce inputs the API accepts.
+types), so the contract's custom ``image-ref`` and ``audio-ref`` formats get strategies that
+produce inputs the API accepts.
 """
 
 from __future__ import annotations
@@ -99,9 +99,7 @@ image_refs = st.one_of(_base64_images(), _urls(["jpg", "jpeg", "png", "bmp", "we
 audio_urls = _urls(["wav", "mp3", "WAV", "MP3"])
 
 schemathesis.openapi.format("image-ref", image_refs)
-# `uri` appears in requests only as `audio_url`, which must be an http(s) wav/mp3 URL; every
-# value drawn here is still a valid URI, so response validation (`videos`) is unaffected.
-schemathesis.openapi.format("uri", audio_urls)
+schemathesis.openapi.format("audio-ref", audio_urls)
 
 
 # --- schemas and apps ----------------------------------------------------------------------------

@@ -18,10 +18,11 @@ from hypothesis.stateful import (
 
 from mockserver import ManualClock, Settings, Status
 from mockserver.domain.backend import Backend
+from mockserver.domain.behaviour import Dialect
 from mockserver.domain.errors import TaskNotFound
 from mockserver.domain.generation import GenerationRequest, ImageRef
 from mockserver.domain.settings import Timing
-from mockserver.server.wire import envelope
+from mockserver.server.dialects import Speaker
 
 RANK = {Status.PENDING: 0, Status.RUNNING: 1, Status.SUCCEEDED: 2, Status.FAILED: 2}
 
@@ -83,7 +84,8 @@ class Lifecycle(RuleBasedStateMachine):
             assert state.updated_at > updated_before or state.updated_at == state.created_at
         # `error` exactly when failed, `videos` exactly when succeeded.
         assert (state.failure is not None) == (state.status is Status.FAILED)
-        wire = envelope(state, "http://fake")
+        video = "http://fake/v.mp4" if state.succeeded else None
+        wire = Speaker(Dialect()).envelope(state, video)
         assert ("videos" in wire) == (state.status is Status.SUCCEEDED)
         assert ("error" in wire["task_info"]) == (state.status is Status.FAILED)
         self.seen[task_id] = (state.status, state.updated_at)

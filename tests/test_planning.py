@@ -17,7 +17,7 @@ def request(**fields: object) -> GenerationRequest:
 
 def plans(settings: Settings, req: GenerationRequest, n: int, seed: int = 1) -> list[float]:
     planner = Planner(settings, random.Random(seed))
-    durations = [planner.plan(req).duration for _ in range(n)]
+    durations = [planner.plan(req, planner.deck.draw()).duration for _ in range(n)]
     assert all(d is not None for d in durations)
     return [d for d in durations if d is not None]
 
@@ -49,7 +49,7 @@ def test_multi_shot_only_counts_with_prompt_extend() -> None:
 @pytest.mark.parametrize("rate", [0.0, 0.25, 1.0])
 def test_failure_rate_is_met(rate: float) -> None:
     planner = Planner(Settings(failure_rate=rate), random.Random(4))
-    outcomes = [planner.plan(request()) for _ in range(4000)]
+    outcomes = [planner.plan(request(), planner.deck.draw()) for _ in range(4000)]
     failed = [p for p in outcomes if p.statuses[-1] is Status.FAILED]
     assert abs(len(failed) / len(outcomes) - rate) < 0.025
     assert all(p.failure in FAILURES for p in failed)
@@ -73,13 +73,16 @@ def test_failure_codes_are_the_documented_ones() -> None:
 def test_a_seed_makes_plans_reproducible() -> None:
     first = Planner(Settings(), random.Random(9))
     second = Planner(Settings(), random.Random(9))
-    assert [first.plan(request()) for _ in range(20)] == [second.plan(request()) for _ in range(20)]
+    assert [first.plan(request(), None) for _ in range(20)] == [
+        second.plan(request(), None) for _ in range(20)
+    ]
 
 
 def test_changing_the_failure_rate_keeps_the_timings() -> None:
     never = Planner(Settings(failure_rate=0.0), random.Random(2))
     always = Planner(Settings(failure_rate=1.0), random.Random(2))
     for _ in range(20):
-        ok, bad = never.plan(request()), always.plan(request())
+        ok = never.plan(request(), never.deck.draw())
+        bad = always.plan(request(), always.deck.draw())
         assert ok.offsets[:2] == bad.offsets[:2]
         assert bad.offsets[2] < ok.offsets[2]

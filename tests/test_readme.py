@@ -68,7 +68,7 @@ def test_setup_is_the_two_scripts_and_ci_calls_the_test_one() -> None:
 @pytest.mark.parametrize("name", list(FIELDS))
 def test_every_setting_is_in_the_configuration_table(name: str) -> None:
     table = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    assert f"`{name}`" in table
+    assert f"`{name}`" in table or f"[[{name}]]" in table
     assert f"WAN_MOCK_{name.upper()}" in table
 
 

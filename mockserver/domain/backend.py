@@ -1,20 +1,38 @@
-"""The backend: all of the fake's state and behaviour behind three calls.
+"""The backend: all of the fake's state and behaviour behind a few calls.
 
 HTTP handlers stay thin: they authenticate, parse, call one method here and serialise what it
-returns. The backend owns the store, the clock, the planner and the random sources.
+returns. The backend owns the store, the clock, the planner, the scenario queue and the random
+sources; the control plane drives it through the same methods.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from mockserver.domain.clock import Clock
-from mockserver.domain.errors import TaskNotFound, Unauthorized
+from mockserver.domain.clock import MockClock
+from mockserver.domain.errors import (
+    InvalidRequest,
+    ScenarioRejection,
+    TaskNotFound,
+    TransientPollError,
+    Unauthorized,
+)
 from mockserver.domain.generation import GenerationRequest
-from mockserver.domain.planning import Planner
+from mockserver.domain.journal import Journal
+from mockserver.domain.limits import RateLimiter
+from mockserver.domain.planning import Decision, Planner, Source
+from mockserver.domain.scenarios import (
+    Scenario,
+    ScenarioError,
+    parse_scenario,
+    scenario_in_prompt,
+)
 from mockserver.domain.settings import Settings
 from mockserver.domain.store import MemoryStore, TaskStore
-from mockserver.domain.tasks import Task, TaskState
+from mockserver.domain.tasks import Failure, PlanError, Status, Task, TaskState
 
 
 class Randomness:
@@ -29,10 +47,32 @@ class Randomness:
             self.ids: random.Random = random.SystemRandom()
             self.plans = random.Random()
             self.traces: random.Random = random.SystemRandom()
+            self.dialect = random.Random()
+            self.faults = random.Random()
         else:
             self.ids = random.Random(f"{seed}/ids")
             self.plans = random.Random(f"{seed}/plans")
             self.traces = random.Random(f"{seed}/traces")
+            self.dialect = random.Random(f"{seed}/dialect")
+            self.faults = random.Random(f"{seed}/faults")
+
+    def reseed(self, seed: int | None) -> None:
+        """Back to the start of every stream (in place, so holders of a stream keep it)."""
+        fresh = Randomness(seed)
+        for name in ("ids", "plans", "traces", "dialect", "faults"):
+            current, new = getattr(self, name), getattr(fresh, name)
+            if isinstance(current, random.SystemRandom) or type(current) is not type(new):
+                setattr(self, name, new)
+            else:
+                current.setstate(new.getstate())
+
+
+@dataclass(slots=True)
+class QueuedScenario:
+    """The next ``remaining`` tasks (of any key) get ``scenario``."""
+
+    scenario: Scenario
+    remaining: int
 
 
 class Backend:
@@ -41,18 +81,42 @@ class Backend:
     def __init__(
         self,
         settings: Settings,
-        clock: Clock,
+        clock: MockClock,
         *,
         store: TaskStore | None = None,
         randomness: Randomness | None = None,
     ) -> None:
-        self.settings = settings.validated()
         self.clock = clock
         self.store: TaskStore = store if store is not None else MemoryStore()
         self.random = randomness or Randomness(settings.seed)
-        self.planner = Planner(settings, self.random.plans)
-        self._keys = frozenset(settings.api_keys)
+        self.queue: deque[QueuedScenario] = deque()
+        self.journal = Journal(settings.journal_size)
         self._owners: dict[str, str] = {}
+        self._decisions: dict[tuple[Scenario, Source], Decision] = {}
+        self.limiter = RateLimiter(settings.limits)
+        self.configure(settings)
+        self.initial_settings = self.settings
+
+    def configure(self, settings: Settings) -> None:
+        """Apply new settings (checked first); tasks already made keep their plans."""
+        self.settings = settings.validated()
+        self.planner = Planner(self.settings, self.random.plans)
+        self.limiter.configure(self.settings.limits)
+        self._keys = frozenset(self.settings.api_keys)
+        self._rules = [(rule, parse_scenario(rule.scenario)) for rule in self.settings.rules]
+        self.journal.resize(self.settings.journal_size)
+
+    def reset(self) -> None:
+        """Back to the start state: the settings the fake started with, no tasks, no queued
+        scenarios, an empty journal, random streams and the virtual clock rewound."""
+        self.configure(self.initial_settings)
+        self.store.clear()
+        self.queue.clear()
+        self.journal.clear()
+        self.random.reseed(self.settings.seed)
+        self.planner = Planner(self.settings, self.random.plans)
+        self.limiter.reset()
+        self.clock.reset()
 
     def authenticate(self, key: str) -> str:
         """Return the canonical owner for an API key, or raise :class:`Unauthorized`."""
@@ -61,31 +125,137 @@ class Backend:
         # One shared string per key, so that many tasks do not each hold a copy of it.
         return self._owners.setdefault(key, key)
 
-    def create_task(self, owner: str, request: GenerationRequest) -> TaskState:
-        """Create a task for ``owner``; its whole plan is decided now."""
-        task_id = self._new_id()
+    def create_task(
+        self, owner: str, request: GenerationRequest, scenario: str | None = None
+    ) -> TaskState:
+        """Create a task for ``owner``; its whole plan is decided now.
+
+        ``scenario`` is the token the client sent in the scenario header, if any. A ``reject``
+        scenario raises :class:`ScenarioRejection` and creates nothing.
+        """
         now = self.clock.now()
-        task = Task(task_id, owner, now, request, self.planner.plan(request))
+        # Checked before anything random is drawn, so a refused request shifts no seeded
+        # stream; raises LimitExceeded (a 429).
+        self.limiter.check_submission(owner, now)
+        decision = self._decide(request, scenario)
+        chosen = decision.scenario if decision else None
+        if chosen is not None and chosen.kind == "reject":
+            assert chosen.status is not None
+            raise ScenarioRejection(chosen.status)
+        task_id = self._new_id()
+        task = Task(task_id, owner, now, request, self.planner.plan(request, chosen), decision)
         self.store.add(task)
+        duration = task.plan.duration
+        finishes_at = None if duration is None else now + duration
+        self.limiter.record_submission(owner, task_id, now, finishes_at)
         return task.state_at(now)
 
     def get_task(self, owner: str, task_id: str) -> TaskState:
         """The task's state now; another owner's task is reported exactly like a missing one."""
+        now = self.clock.now()
+        self.limiter.check_poll(owner, now)
         task = self.store.get(task_id.lower())  # UUIDs are case-insensitive (RFC 9562)
         if task is None or task.owner != owner:
             raise TaskNotFound(task_id)
-        return task.state_at(self.clock.now())
+        state = task.state_at(now)
+        decision = task.decision
+        if (
+            isinstance(decision, Decision)
+            and decision.scenario.kind == "poll-error"
+            and not state.status.terminal
+        ):
+            assert decision.scenario.status is not None
+            raise TransientPollError(decision.scenario.status)
+        return state
 
     def result_available(self, task_id: str) -> bool:
         """Whether the task exists and has succeeded, so its video may be downloaded."""
         task = self.store.get(task_id.lower())
         return task is not None and task.state_at(self.clock.now()).succeeded
 
+    # The control plane's powers.
+
+    def tasks(self) -> Iterator[Task]:
+        """Every task of every owner, oldest first."""
+        return self.store.tasks()
+
+    def find(self, task_id: str) -> Task:
+        """Any owner's task (the control plane sees everything)."""
+        task = self.store.get(task_id.lower())
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task
+
+    def force(self, task_id: str, outcome: Status, failure: Failure | None = None) -> TaskState:
+        """End a task now, as succeeded or failed."""
+        task = self.find(task_id)
+        now = self.clock.now()
+        try:
+            task.force(outcome, now, failure)
+        except PlanError as exc:
+            raise InvalidRequest.single("task", "state", str(exc)) from None
+        self.limiter.task_finished(task.owner, task.id, now)
+        return task.state_at(now)
+
+    def enqueue(self, token: str, count: int) -> QueuedScenario:
+        """The next ``count`` tasks created (by any key) get the scenario ``token``."""
+        if not 1 <= count <= 1_000_000:
+            raise InvalidRequest.single("count", "range", "count: must be 1 to 1000000")
+        try:
+            item = QueuedScenario(parse_scenario(token), count)
+        except ScenarioError as exc:
+            raise InvalidRequest.single("scenario", "scenario", f"scenario: {exc}") from None
+        self.queue.append(item)
+        return item
+
+    def _decide(self, request: GenerationRequest, header: str | None) -> Decision | None:
+        if header is not None:
+            return Decision(_parse(header, "X-Wan-Mock-Scenario"), "header")
+        in_prompt = scenario_in_prompt(request.prompt)
+        if in_prompt is not None:
+            return Decision(_parse(in_prompt, "prompt"), "prompt")
+        if self.queue:
+            head = self.queue[0]
+            head.remaining -= 1
+            if head.remaining <= 0:
+                self.queue.popleft()
+            return Decision(head.scenario, "queue")
+        for rule, scenario in self._rules:
+            if rule.matches(_rule_fields(request), request.prompt):
+                return Decision(scenario, "rule")
+        weighted = self.planner.deck.draw()
+        if weighted is None:
+            return None
+        # Weighted decisions repeat a handful of values: share them instead of one per task.
+        key: tuple[Scenario, Source] = (weighted, "weights")
+        return self._decisions.setdefault(key, Decision(weighted, "weights"))
+
     def _new_id(self) -> str:
         while True:
             task_id = uuid4_from(self.random.ids.getrandbits(128))
             if task_id not in self.store:
                 return task_id
+
+
+def _parse(token: str, field: str) -> Scenario:
+    try:
+        return parse_scenario(token)
+    except ScenarioError as exc:
+        raise InvalidRequest.single(field, "scenario", f"{field}: {exc}") from None
+
+
+def _rule_fields(request: GenerationRequest) -> dict[str, object]:
+    return {
+        "resolution": request.resolution,
+        "duration": request.duration,
+        "prompt_extend": request.prompt_extend,
+        "shot_type": request.shot_type,
+        "audio": request.audio,
+        "safety_filter": request.safety_filter,
+        "image_source": request.image.source,
+        "last_frame": request.last_frame is not None,
+        "audio_url": request.audio_url is not None,
+    }
 
 
 _VERSION_MASK = ~((0xF << 76) | (0xC << 60))

@@ -78,3 +78,29 @@ class ResultNotFound(MockError):
     """No downloadable result: unknown task, or one that has not succeeded."""
 
     title = "Not Found"
+
+
+class ScenarioRejection(MockError):
+    """A ``reject:<status>`` scenario: the create itself fails with that HTTP status."""
+
+    title = "Rejected"
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the create was rejected with HTTP {status} (scenario reject:{status})")
+        self.status = status
+
+
+class TransientPollError(MockError):
+    """A ``poll-error:<status>`` scenario: polls fail until the task has finished."""
+
+    title = "Transient Error"
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the poll failed with HTTP {status} (scenario poll-error:{status})")
+        self.status = status
+
+
+class AdminRequired(MockError):
+    """The control plane needs the admin token (or a loopback client)."""
+
+    title = "Forbidden"

@@ -19,10 +19,20 @@ from typing import Annotated, Any, Literal
 import msgspec
 import msgspec.inspect
 
+from mockserver.domain.behaviour import (
+    DIALECT_PROFILES,
+    LIMIT_PRESETS,
+    Dialect,
+    Fault,
+    Limits,
+    Rule,
+)
+
 ENV_PREFIX = "WAN_MOCK_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
 
 Timing = Literal["dev", "realistic"]
+ClockMode = Literal["real", "virtual"]
 ApiKey = Annotated[str, msgspec.Meta(pattern=r"^\S+$", description="a non-empty key")]
 
 
@@ -55,6 +65,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Largest request body accepted; larger bodies get 413."""
     public_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None = None
     """Base URL used in result links (default: the URL the client called)."""
+    clock: ClockMode = "real"
+    """real: wall time scaled by speed; virtual: time moves only when told (control plane)."""
+    virtual_start: Annotated[float, msgspec.Meta(ge=0)] = 1_767_225_600.0
+    """Where the virtual clock starts, in Unix seconds (2026-01-01T00:00:00Z)."""
+    slow_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
+    """Share of tasks that take many times longer than usual."""
+    stuck_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
+    """Share of tasks that start running and never finish."""
+    rules: tuple[Rule, ...] = ()
+    """Scenarios for tasks whose request matches (config file)."""
+    faults: tuple[Fault, ...] = ()
+    """HTTP faults injected on create, poll and download (config file)."""
+    limits: Limits = Limits()
+    """Per-key rate limits; a preset name (off, realistic) or a table."""
+    dialect: Dialect = Dialect()
+    """How statuses, errors and timestamps are spelled; a profile name or a table."""
+    admin_token: Annotated[str, msgspec.Meta(pattern=r"^\S{8,}$")] | None = None
+    """Token the control plane requires (always when not listening on loopback)."""
+    journal_size: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 1000
+    """How many recent requests the journal keeps."""
 
     def validated(self) -> Settings:
         """These settings after every type and range check; raises :class:`SettingsError`."""
@@ -63,7 +93,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 FIELDS: tuple[str, ...] = Settings.__struct_fields__
 # Where a command-line flag is not simply --<field-name>.
-_FLAG_NAMES = {"api_keys": "--api-key", "access_log": "--no-access-log"}
+_FLAG_NAMES = {
+    "api_keys": "--api-key",
+    "access_log": "--no-access-log",
+    "dialect": "--profile",
+}
+# Settings that may be given by name instead of as a table.
+PRESETS: dict[str, Mapping[str, Any]] = {"limits": LIMIT_PRESETS, "dialect": DIALECT_PROFILES}
+# Settings whose environment value is JSON (or a preset name).
+_JSON_IN_ENV = ("rules", "faults", "limits", "dialect")
 
 
 class SettingsError(ValueError):
@@ -96,10 +134,7 @@ def load_settings(
         key = name[len(ENV_PREFIX) :].lower()
         if key not in FIELDS:
             raise SettingsError(f"unknown setting in environment variable {name}")
-        # Lists travel through the environment as comma-separated text.
-        merged[key] = (
-            [p.strip() for p in value.split(",") if p.strip()] if key == "api_keys" else value
-        )
+        merged[key] = _from_env(key, value, name)
         sources[key] = f"environment variable {name}={value!r}"
 
     for key, value in (flags or {}).items():
@@ -113,10 +148,47 @@ def load_settings(
     return _convert(merged, sources)
 
 
+def merge_settings(settings: Settings, changes: Mapping[str, Any], source: str) -> Settings:
+    """``settings`` with ``changes`` (field name to value, as in a TOML file) applied and
+    checked; errors name the field and ``source``."""
+    unknown = sorted(set(changes) - set(FIELDS))
+    if unknown:
+        raise SettingsError(f"unknown setting(s) {', '.join(map(repr, unknown))} ({source})")
+    merged = {**msgspec.to_builtins(settings), **changes}
+    return _convert(merged, dict.fromkeys(changes, source))
+
+
+def _from_env(key: str, value: str, name: str) -> Any:
+    if key == "api_keys":  # lists travel through the environment as comma-separated text
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if key in _JSON_IN_ENV and value.lstrip()[:1] in ("{", "["):
+        try:
+            return msgspec.json.decode(value)
+        except msgspec.DecodeError as exc:
+            raise SettingsError(f"environment variable {name} is not valid JSON: {exc}") from None
+    return value
+
+
+def _resolve_presets(values: Mapping[str, Any], sources: Mapping[str, str]) -> dict[str, Any]:
+    resolved = dict(values)
+    for key, presets in PRESETS.items():
+        value = resolved.get(key)
+        if isinstance(value, str):
+            if value not in presets:
+                where = sources.get(key, "given directly")
+                names = ", ".join(map(repr, presets))
+                raise SettingsError(
+                    f"invalid setting {key!r} ({where}): unknown name {value!r}; use {names}"
+                )
+            resolved[key] = msgspec.to_builtins(presets[value])
+    return resolved
+
+
 def _convert(values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
+    resolved = _resolve_presets(values, sources)
     try:
-        settings = msgspec.convert(values, Settings, strict=False)
-    except msgspec.ValidationError as exc:
+        settings = msgspec.convert(resolved, Settings, strict=False)
+    except (msgspec.ValidationError, ValueError) as exc:  # ValueError: a struct's own check
         message = str(exc)
         match = re.search(r" - at `\$\.(\w+)", message)
         key = match.group(1) if match else "settings"

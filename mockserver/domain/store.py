@@ -6,6 +6,7 @@ for it without the backend changing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 from mockserver.domain.tasks import Task
@@ -21,6 +22,9 @@ class TaskStore(Protocol):
         """The task with this id, or None."""
 
     def __contains__(self, task_id: object) -> bool: ...
+
+    def tasks(self) -> Iterator[Task]:
+        """Every task, oldest first."""
 
     def __len__(self) -> int: ...
 
@@ -44,6 +48,9 @@ class MemoryStore:
 
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._tasks
+
+    def tasks(self) -> Iterator[Task]:
+        return iter(list(self._tasks.values()))
 
     def __len__(self) -> int:
         return len(self._tasks)

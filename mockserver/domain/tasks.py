@@ -115,13 +115,43 @@ class TaskState:
 
 @dataclass(slots=True)
 class Task:
-    """A created task: who owns it, what was asked, and its plan."""
+    """A created task: who owns it, what was asked, its plan and how that was decided.
+
+    ``decision`` is opaque here (the planner's record of the scenario and its source); it is
+    None for a task that simply follows the defaults.
+    """
 
     id: str
     owner: str
     created_at: float
     request: GenerationRequest
     plan: Plan
+    decision: object | None = None
+
+    def history(self, now: float) -> list[tuple[Status, float]]:
+        """Every status the task has had up to ``now``, with the time it started."""
+        return [
+            (status, self.created_at + offset)
+            for status, offset in zip(self.plan.statuses, self.plan.offsets, strict=True)
+            if self.created_at + offset <= now or offset == 0
+        ]
+
+    def force(self, outcome: Status, now: float, failure: Failure | None = None) -> None:
+        """End the task now with ``outcome`` (succeeded or failed), through the transition
+        table: a pending task runs for an instant first when asked to succeed."""
+        current = self.state_at(now)
+        if current.status.terminal:
+            raise PlanError(f"task {self.id} has already {current.status.value}")
+        past = self.history(now)
+        statuses = [status for status, _ in past]
+        offsets = [at - self.created_at for _, at in past]
+        elapsed = max(now - self.created_at, offsets[-1])
+        if outcome is Status.SUCCEEDED and statuses[-1] is Status.PENDING:
+            statuses.append(Status.RUNNING)
+            offsets.append(elapsed)
+        statuses.append(outcome)
+        offsets.append(elapsed)
+        self.plan = Plan(tuple(statuses), tuple(offsets), failure)
 
     def state_at(self, now: float) -> TaskState:
         """The task's state at ``now``; before creation it is reported as just created."""

@@ -2,54 +2,86 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.domain.backend import Backend
-from mockserver.domain.clock import Clock, SystemClock
+from mockserver.domain.clock import MockClock
 from mockserver.domain.settings import Settings
+from mockserver.server.control import ControlPlane
+from mockserver.server.dialects import Voice
 from mockserver.server.endpoints import GENERATION_PATH, Endpoints
 from mockserver.server.errors import EXCEPTION_HANDLERS
+from mockserver.server.faults import FaultMiddleware
+from mockserver.server.journal import JournalMiddleware
 from mockserver.server.tracing import TraceparentMiddleware
 
 
 class MockApp(Starlette):
-    """Starlette with ``traceparent`` added outside everything, so that even the 500 answer of
-    Starlette's own error middleware carries one."""
+    """Starlette with the fake's own middleware outside everything, so that even the 500
+    answer of Starlette's error middleware is traced and journalled."""
 
-    def __init__(self, *args: Any, trace_rng: random.Random, **kwargs: Any) -> None:
-        self.trace_rng = trace_rng
+    def __init__(self, *args: Any, backend: Backend, **kwargs: Any) -> None:
+        self.backend = backend
         super().__init__(*args, **kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
-        return TraceparentMiddleware(super().build_middleware_stack(), self.trace_rng)
+        app = super().build_middleware_stack()
+        app = LiveFaults(app, self.backend, self.state.voice)
+        app = JournalMiddleware(app, self.backend)
+        return TraceparentMiddleware(app, self.backend.random.traces)
+
+
+class LiveFaults(FaultMiddleware):
+    """Faults that follow the backend's current settings (the control plane may change them),
+    answering in the app's dialect."""
+
+    def __init__(self, app: ASGIApp, backend: Backend, voice: Voice) -> None:
+        super().__init__(
+            app,
+            backend.settings.faults,
+            backend.clock,
+            backend.random.faults,
+            error_body=lambda _status, code, title, detail: voice.error_body(code, title, detail),
+        )
+        self.backend = backend
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        current = self.backend.settings.faults
+        if current is not self.faults:
+            self.faults = current
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
     settings: Settings | None = None,
     *,
-    clock: Clock | None = None,
+    clock: MockClock | None = None,
     backend: Backend | None = None,
 ) -> MockApp:
     """Build the fake. Pass a ``backend`` to share state, or a ``clock`` to control time."""
     if backend is None:
         settings = settings or Settings()
-        backend = Backend(settings, clock or SystemClock(settings.speed))
-    api = Endpoints(backend)
+        if clock is None:
+            clock = MockClock(
+                settings.clock, speed=settings.speed, virtual_start=settings.virtual_start
+            )
+        backend = Backend(settings, clock)
+    voice = Voice(backend)
+    api = Endpoints(backend, voice)
     routes = [
         Route(GENERATION_PATH, api.create_task, methods=["POST"]),
         Route(GENERATION_PATH + "/{task_id}", api.get_task, methods=["GET"]),
         Route("/files/{task_id}/{name}", api.download, methods=["GET", "HEAD"]),
         Route("/openapi.json", api.openapi, methods=["GET"]),
+        *ControlPlane(backend).routes(),
     ]
-    app = MockApp(
-        routes=routes, exception_handlers=EXCEPTION_HANDLERS, trace_rng=backend.random.traces
-    )
+    app = MockApp(routes=routes, exception_handlers=EXCEPTION_HANDLERS, backend=backend)
     # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.
     app.router.redirect_slashes = False
     app.state.backend = backend
+    app.state.voice = voice
     return app

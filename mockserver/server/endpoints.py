@@ -10,11 +10,13 @@ from starlette.responses import FileResponse, Response
 from mockserver.domain.backend import Backend
 from mockserver.domain.contract import load_contract
 from mockserver.domain.errors import ResultNotFound, Unauthorized
+from mockserver.domain.scenarios import SCENARIO_HEADER
 from mockserver.domain.tasks import TaskState
 from mockserver.domain.validation import RequestValidator
 from mockserver.resources import sample_video_path
 from mockserver.server.bodies import read_generation
-from mockserver.server.wire import RESULT_NAME, JSONResponse, envelope
+from mockserver.server.dialects import Voice
+from mockserver.server.wire import RESULT_NAME, JSONResponse, result_path
 
 GENERATION_PATH = "/vendors/alibaba/v1/wan2.6-i2v/generation"
 
@@ -33,9 +35,11 @@ def bearer_key(request: Request) -> str:
 class Endpoints:
     """Handlers bound to one backend (no module-level state)."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, voice: Voice) -> None:
         self.backend = backend
-        self.validator = RequestValidator(strict=backend.settings.strict)
+        self.voice = voice
+        # Both modes up front: strict mode can be switched at runtime by the control plane.
+        self.validators = {strict: RequestValidator(strict=strict) for strict in (False, True)}
         self.video = sample_video_path()
         self.contract = json.dumps(load_contract(), ensure_ascii=False).encode()
         self._base_urls: dict[tuple[object, ...], str] = {}
@@ -54,21 +58,24 @@ class Endpoints:
             found = self._base_urls[key] = str(request.base_url).rstrip("/")
         return found
 
-    def task_response(self, request: Request, state: TaskState, status_code: int) -> Response:
-        base_url = self.base_url(request) if state.succeeded else ""
-        return JSONResponse(envelope(state, base_url), status_code)
+    def task_response(self, request: Request, state: TaskState, created: bool) -> Response:
+        speaker = self.voice.speaker
+        video = self.base_url(request) + result_path(state.id) if state.succeeded else None
+        status_code = speaker.create_status() if created else 200
+        return JSONResponse(speaker.envelope(state, video), status_code)
 
     async def create_task(self, request: Request) -> Response:
         owner = self.backend.authenticate(bearer_key(request))
-        limit = self.backend.settings.max_body_bytes
-        generation = await read_generation(request, self.validator, limit)
-        state = self.backend.create_task(owner, generation)
-        return self.task_response(request, state, 202)
+        settings = self.backend.settings
+        validator = self.validators[settings.strict]
+        generation = await read_generation(request, validator, settings.max_body_bytes)
+        state = self.backend.create_task(owner, generation, request.headers.get(SCENARIO_HEADER))
+        return self.task_response(request, state, created=True)
 
     async def get_task(self, request: Request) -> Response:
         owner = self.backend.authenticate(bearer_key(request))
         state = self.backend.get_task(owner, request.path_params["task_id"])
-        return self.task_response(request, state, 200)
+        return self.task_response(request, state, created=False)
 
     async def download(self, request: Request) -> Response:
         task_id, name = request.path_params["task_id"], request.path_params["name"]

@@ -7,6 +7,7 @@ known (2001 invalid request, 2005 task not found) and the HTTP status otherwise.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -14,13 +15,17 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from mockserver.domain.errors import (
+    AdminRequired,
     InvalidRequest,
     MockError,
     PayloadTooLarge,
     ResultNotFound,
+    ScenarioRejection,
     TaskNotFound,
+    TransientPollError,
     Unauthorized,
 )
+from mockserver.domain.limits import LimitExceeded
 from mockserver.server.wire import JSONResponse
 
 # error class -> (HTTP status, business error code)
@@ -30,7 +35,27 @@ STATUS: dict[type[MockError], tuple[int, int]] = {
     TaskNotFound: (404, 2005),
     ResultNotFound: (404, 404),
     PayloadTooLarge: (413, 413),
+    AdminRequired: (403, 403),
 }
+
+# What the API would plausibly say for each status a scenario or a fault can inject:
+# (title, detail). 429 and 503 also carry Retry-After (seconds, below).
+REALISTIC: dict[int, tuple[str, str]] = {
+    400: ("Invalid Request", "The request could not be processed"),
+    401: ("Unauthorized", "Invalid API key"),
+    402: ("Payment Required", "Insufficient balance; top up your account to continue"),
+    403: ("Forbidden", "This API key does not have access to alibaba/wan2.6-i2v"),
+    404: ("Not Found", "The requested resource does not exist"),
+    409: ("Conflict", "An asynchronous task with the same content already exists"),
+    429: ("Too Many Requests", "Rate limit exceeded; retry after the time in Retry-After"),
+    451: ("Unavailable For Legal Reasons", "This request cannot be served in your region"),
+    500: ("Internal Server Error", "An internal error occurred; try again later"),
+    502: ("Bad Gateway", "The upstream model provider returned an invalid response"),
+    503: ("Service Unavailable", "The service is temporarily overloaded; try again later"),
+    504: ("Gateway Timeout", "The upstream model provider did not answer in time"),
+}
+RETRY_AFTER = {429: 1, 503: 5}
+
 
 _HTTP_TITLES = {404: "Not Found", 405: "Method Not Allowed"}
 
@@ -39,9 +64,35 @@ def error_body(error_code: int, title: str, detail: str, **extra: Any) -> dict[s
     return {"error_code": error_code, "title": title, "detail": detail, **extra}
 
 
-def mock_error_response(exc: MockError) -> Response:
+def _body(
+    request: Request, code: int, title: str, detail: str, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The error body in the app's dialect (the default shape when there is no app voice)."""
+    voice = getattr(request.app.state, "voice", None)
+    if voice is None:
+        return error_body(code, title, detail, **(extra or {}))
+    body: dict[str, Any] = voice.error_body(code, title, detail, extra)
+    return body
+
+
+def realistic_response(
+    request: Request, status: int, note: str, retry_after: int | None = None
+) -> Response:
+    """An injected error as the API would plausibly send it; ``note`` says who injected it."""
+    title, detail = REALISTIC.get(status, ("Error", "The request failed"))
+    headers = {"X-Wan-Mock-Injected": note}
+    wait = retry_after if retry_after is not None else RETRY_AFTER.get(status)
+    if wait is not None:
+        headers["Retry-After"] = str(wait)
+    return JSONResponse(_body(request, status, title, detail), status, headers)
+
+
+def mock_error_response(request: Request, exc: MockError) -> Response:
+    if isinstance(exc, ScenarioRejection | TransientPollError):
+        kind = "reject" if isinstance(exc, ScenarioRejection) else "poll-error"
+        return realistic_response(request, exc.status, f"scenario {kind}:{exc.status}")
     status, code = STATUS.get(type(exc), (500, 500))
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] | None = None
     headers: dict[str, str] = {}
     if isinstance(exc, InvalidRequest):
         extra = {
@@ -53,12 +104,21 @@ def mock_error_response(exc: MockError) -> Response:
         }
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(error_body(code, exc.title, exc.detail, **extra), status, headers)
+    return JSONResponse(_body(request, code, exc.title, exc.detail, extra), status, headers)
 
 
 async def handle_mock_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, MockError)
-    return mock_error_response(exc)
+    return mock_error_response(request, exc)
+
+
+async def handle_rate_limit(request: Request, exc: Exception) -> Response:
+    """A configured rate limit was hit: 429 with the exact whole seconds to wait."""
+    assert isinstance(exc, LimitExceeded)
+    wait = math.ceil(exc.retry_after)
+    detail = f"Rate limit exceeded: {exc.detail}; retry after {wait} s"
+    body = _body(request, 429, "Too Many Requests", detail, {"limit": exc.limit})
+    return JSONResponse(body, 429, {"Retry-After": str(wait)})
 
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:
@@ -72,24 +132,26 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
         detail = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
     else:
         detail = str(exc.detail)
-    body = error_body(exc.status_code, title, detail)
+    body = _body(request, exc.status_code, title, detail)
     return JSONResponse(body, exc.status_code, headers=exc.headers)
 
 
 async def handle_disconnect(request: Request, exc: Exception) -> Response:
     """The client went away mid-body; nobody will read this answer, but it is still JSON."""
-    return JSONResponse(error_body(400, "Client Disconnected", "the request body was cut off"), 400)
+    body = _body(request, 400, "Client Disconnected", "the request body was cut off")
+    return JSONResponse(body, 400)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """A bug in the fake: still a JSON body, never an HTML page."""
     detail = f"wan-mock hit an internal error ({type(exc).__name__}); please report it"
-    return JSONResponse(error_body(500, "Internal Server Error", detail), 500)
+    return JSONResponse(_body(request, 500, "Internal Server Error", detail), 500)
 
 
 EXCEPTION_HANDLERS = {
     MockError: handle_mock_error,
     HTTPException: handle_http_error,
+    LimitExceeded: handle_rate_limit,
     ClientDisconnect: handle_disconnect,
     Exception: handle_unexpected,
 }

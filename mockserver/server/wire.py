@@ -9,8 +9,6 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 
-from mockserver.domain.tasks import TaskState
-
 RESULT_NAME = "result_000.mp4"
 
 
@@ -43,26 +41,3 @@ def timestamp(seconds: float) -> str:
 
 def result_path(task_id: str) -> str:
     return f"/files/{task_id}/{RESULT_NAME}"
-
-
-def envelope(state: TaskState, base_url: str) -> dict[str, Any]:
-    """The task envelope: ``task_info`` always, ``videos`` once succeeded, ``error`` once failed.
-
-    ``base_url`` is only read for a succeeded task (for the video link).
-    """
-    created = timestamp(state.created_at)
-    info: dict[str, Any] = {
-        "id": state.id,
-        "status": state.status.value,
-        "created_at": created,
-        "updated_at": created
-        if state.updated_at == state.created_at
-        else timestamp(state.updated_at),
-    }
-    if state.failure is not None:
-        failure = state.failure
-        info["error"] = {"code": failure.code, "title": failure.title, "detail": failure.detail}
-    body: dict[str, Any] = {"task_info": info}
-    if state.succeeded:
-        body["videos"] = [base_url + result_path(state.id)]
-    return body

@@ -1,0 +1,260 @@
+"""The control plane under ``/_mock/``: reset, clock, tasks, scenarios, settings, journal.
+
+Never part of the public contract. It gives a server user the powers an in-process test has:
+move time, force outcomes, queue scenarios, change settings live, look at the traffic. When the
+server listens beyond loopback it requires ``X-Wan-Mock-Admin-Token``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from mockserver.__about__ import __version__
+from mockserver.domain.backend import Backend
+from mockserver.domain.clock import MockClock
+from mockserver.domain.errors import AdminRequired, InvalidRequest
+from mockserver.domain.journal import fingerprint
+from mockserver.domain.planning import Decision
+from mockserver.domain.scenarios import FAILURES, ScenarioError, parse_scenario
+from mockserver.domain.settings import Settings, SettingsError, merge_settings
+from mockserver.domain.tasks import Status, Task
+from mockserver.server.bodies import decode_json, read_body
+from mockserver.server.wire import JSONResponse, timestamp
+
+PREFIX = "/_mock"
+ADMIN_HEADER = "x-wan-mock-admin-token"
+# Settings that only take effect when the server starts.
+RESTART_ONLY = frozenset({"host", "port", "clock", "virtual_start", "speed", "access_log"})
+
+
+class ControlPlane:
+    """Handlers for ``/_mock/*``, bound to one backend and the clock it runs on."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.clock: MockClock = backend.clock
+
+    def routes(self) -> list[BaseRoute]:
+        endpoints = [
+            ("/health", self.health, ["GET"]),
+            ("/reset", self.reset, ["POST"]),
+            ("/clock", self.clock_state, ["GET"]),
+            ("/clock/advance", self.advance, ["POST"]),
+            ("/clock/freeze", self.freeze, ["POST"]),
+            ("/clock/resume", self.resume, ["POST"]),
+            ("/tasks", self.tasks, ["GET"]),
+            ("/tasks/{task_id}", self.task, ["GET"]),
+            ("/tasks/{task_id}/succeed", self.succeed, ["POST"]),
+            ("/tasks/{task_id}/fail", self.fail, ["POST"]),
+            ("/scenarios", self.scenarios, ["GET", "POST", "DELETE"]),
+            ("/settings", self.settings, ["GET", "PATCH"]),
+            ("/journal", self.journal, ["GET"]),
+        ]
+        return [Route(PREFIX + path, self._guarded(h), methods=m) for path, h, m in endpoints]
+
+    def _guarded(self, handler: Any) -> Any:
+        async def guarded(request: Request) -> Response:
+            token = self.backend.settings.admin_token
+            if token is not None:
+                given = request.headers.get(ADMIN_HEADER, "")
+                if not hmac.compare_digest(given.encode(), token.encode()):
+                    raise AdminRequired(
+                        "The control plane needs the admin token in X-Wan-Mock-Admin-Token"
+                    )
+            elif not _is_local(request):
+                raise AdminRequired(
+                    "The control plane answers only loopback clients unless an admin token is "
+                    "set (--admin-token)"
+                )
+            result: Response = await handler(request)
+            return result
+
+        return guarded
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse(
+            {"status": "ok", "version": __version__, "tasks": len(self.backend.store)}
+        )
+
+    async def reset(self, request: Request) -> Response:
+        started = time.perf_counter()
+        self.backend.reset()
+        took = (time.perf_counter() - started) * 1000
+        return JSONResponse({"reset": True, "took_ms": round(took, 3), **self._clock()})
+
+    async def clock_state(self, request: Request) -> Response:
+        return JSONResponse(self._clock())
+
+    async def advance(self, request: Request) -> Response:
+        body = await _json_object(request)
+        seconds = body.get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise InvalidRequest.single(
+                "seconds", "type", "seconds: must be a number of seconds >= 0"
+            )
+        try:
+            self.clock.advance(float(seconds))
+        except ValueError as exc:
+            raise InvalidRequest.single("seconds", "range", f"seconds: {exc}") from None
+        return JSONResponse(self._clock())
+
+    async def freeze(self, request: Request) -> Response:
+        self.clock.freeze()
+        return JSONResponse(self._clock())
+
+    async def resume(self, request: Request) -> Response:
+        self.clock.resume()
+        return JSONResponse(self._clock())
+
+    async def tasks(self, request: Request) -> Response:
+        query = request.query_params
+        now = self.clock.now()
+        found = []
+        for task in self.backend.tasks():
+            state = task.state_at(now)
+            if "status" in query and state.status.value != query["status"]:
+                continue
+            if "key" in query and task.owner != query["key"]:
+                continue
+            found.append(self._summary(task, now))
+        limit = _int(query.get("limit"), "limit", default=len(found))
+        return JSONResponse({"count": len(found), "tasks": found[-limit:] if limit else []})
+
+    async def task(self, request: Request) -> Response:
+        task = self.backend.find(request.path_params["task_id"])
+        now = self.clock.now()
+        detail = self._summary(task, now)
+        detail["request"] = msgspec.to_builtins(task.request)
+        detail["plan"] = {
+            "steps": [
+                {"status": s.value, "at": timestamp(task.created_at + offset)}
+                for s, offset in zip(task.plan.statuses, task.plan.offsets, strict=True)
+            ],
+            "failure": msgspec.to_builtins(task.plan.failure),
+            "finishes": task.plan.finishes,
+        }
+        detail["history"] = [
+            {"status": s.value, "at": timestamp(at)} for s, at in task.history(now)
+        ]
+        return JSONResponse(detail)
+
+    async def succeed(self, request: Request) -> Response:
+        state = self.backend.force(request.path_params["task_id"], Status.SUCCEEDED)
+        return JSONResponse({"id": state.id, "status": state.status.value})
+
+    async def fail(self, request: Request) -> Response:
+        body = await _json_object(request, optional=True)
+        code = body.get("code")
+        token = "fail" if code is None else f"fail:{code}"
+        try:
+            scenario = parse_scenario(token)
+        except ScenarioError as exc:
+            raise InvalidRequest.single("code", "enum", f"code: {exc}") from None
+        failure = scenario.failure or FAILURES[3001]
+        state = self.backend.force(request.path_params["task_id"], Status.FAILED, failure)
+        return JSONResponse({"id": state.id, "status": state.status.value})
+
+    async def scenarios(self, request: Request) -> Response:
+        if request.method == "POST":
+            body = await _json_object(request)
+            token = body.get("scenario")
+            if not isinstance(token, str):
+                raise InvalidRequest.single("scenario", "type", "scenario: must be a string")
+            count = body.get("count", 1)
+            if isinstance(count, bool) or not isinstance(count, int):
+                raise InvalidRequest.single("count", "type", "count: must be an integer")
+            self.backend.enqueue(token, count)
+        elif request.method == "DELETE":
+            self.backend.queue.clear()
+        queue = [
+            {"scenario": item.scenario.token, "remaining": item.remaining}
+            for item in self.backend.queue
+        ]
+        return JSONResponse({"queue": queue})
+
+    async def settings(self, request: Request) -> Response:
+        if request.method == "PATCH":
+            changes = await _json_object(request)
+            fixed = sorted(RESTART_ONLY & set(changes))
+            if fixed:
+                raise InvalidRequest.single(
+                    fixed[0], "restart", f"{', '.join(fixed)}: only take effect at start"
+                )
+            try:
+                updated = merge_settings(self.backend.settings, changes, "control plane")
+            except SettingsError as exc:
+                raise InvalidRequest.single("settings", "value", str(exc)) from None
+            self.backend.configure(updated)
+        return JSONResponse(_settings(self.backend.settings))
+
+    async def journal(self, request: Request) -> Response:
+        limit = _int(request.query_params.get("limit"), "limit", default=None)
+        entries = [
+            {**msgspec.to_builtins(entry), "at": timestamp(entry.at)}
+            for entry in self.backend.journal.entries(limit)
+        ]
+        return JSONResponse({"count": len(entries), "entries": entries})
+
+    def _clock(self) -> dict[str, Any]:
+        now = self.clock.now()
+        return {
+            "clock": {
+                "mode": self.clock.mode,
+                "now": timestamp(now),
+                "unix": now,
+                "frozen": self.clock.frozen,
+                "speed": self.clock.speed,
+            }
+        }
+
+    def _summary(self, task: Task, now: float) -> dict[str, Any]:
+        state = task.state_at(now)
+        decision = task.decision
+        return {
+            "id": task.id,
+            "owner": fingerprint(task.owner),
+            "status": state.status.value,
+            "created_at": timestamp(state.created_at),
+            "updated_at": timestamp(state.updated_at),
+            "scenario": decision.scenario.token if isinstance(decision, Decision) else None,
+            "scenario_source": decision.source if isinstance(decision, Decision) else None,
+            "prompt": task.request.prompt,
+        }
+
+
+def _is_local(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    # "testclient" is what Starlette's in-process test client reports.
+    return host in ("127.0.0.1", "::1", "localhost", "testclient") or host.startswith("127.")
+
+
+def _settings(settings: Settings) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(settings)
+    if data.get("admin_token"):
+        data["admin_token"] = "***"
+    return data
+
+
+async def _json_object(request: Request, *, optional: bool = False) -> dict[str, Any]:
+    body = await read_body(request, 1024 * 1024)
+    if optional and not body.strip():
+        return {}
+    payload = decode_json(body)
+    if not isinstance(payload, dict):
+        raise InvalidRequest.single("body", "type", "body: must be a JSON object")
+    return payload
+
+
+def _int(value: str | None, name: str, *, default: int | None) -> Any:
+    if value is None:
+        return default
+    if not value.isdigit():
+        raise InvalidRequest.single(name, "type", f"{name}: must be a whole number")
+    return int(value)

@@ -1,0 +1,43 @@
+"""Records every API request (not the control plane's) in the backend's journal."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockserver.domain.backend import Backend
+from mockserver.server.faults import ConnectionDropped
+
+CONTROL_PREFIX = "/_mock/"
+
+
+class JournalMiddleware:
+    def __init__(self, app: ASGIApp, backend: Backend) -> None:
+        self.app = app
+        self.backend = backend
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        at = self.backend.clock.now()
+        status = 500  # what the client sees if the app dies before answering
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        except ConnectionDropped:
+            status = 0  # an injected dropped connection: the client got no complete answer
+            raise
+        finally:
+            duration_ms = (time.perf_counter() - started) * 1000
+            record = (at, scope["method"], path, status, duration_ms, scope["headers"])
+            self.backend.journal.record(record)

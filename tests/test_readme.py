@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from mockserver import Control
 from mockserver.domain.settings import FIELDS, load_settings
 from tests.server_process import running_server
 
@@ -78,3 +80,43 @@ def test_config_example_loads_and_matches_the_fixture(tmp_path: Path) -> None:
     settings = load_settings(config_file=fixture)
     assert (settings.port, settings.seed, settings.timing) == (9000, 42, "realistic")
     assert settings.api_keys == ("dev-key",)
+
+
+def test_control_example_runs_against_a_virtual_clock_server() -> None:
+    with running_server("--clock", "virtual", "--no-access-log") as server:
+        result = subprocess.run(
+            [sys.executable, "-c", block("example: control")],
+            env={**os.environ, "WAN_MOCK_URL": server.base_url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "['fail:3002', None] 4" in result.stdout
+
+
+def test_scenario_curl_example_creates_a_task_that_fails_with_its_code() -> None:
+    with running_server("--clock", "virtual", "--no-access-log") as server:
+        api = server.base_url + "/vendors/alibaba/v1/wan2.6-i2v/generation"
+        env = {**os.environ, "API": api, "AUTH": "Authorization: Bearer readme"}
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block("example: scenario-curl")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 0, result.stderr
+        task_id = json.loads(result.stdout)["task_info"]["id"]
+        with Control(server.base_url) as mock:
+            assert mock.task(task_id).scenario == "fail:3002"
+            assert mock.task(task_id).scenario_source == "header"
+
+
+@pytest.mark.parametrize(
+    "toml", re.findall(r"```toml\n(.*?)```", README, re.DOTALL), ids=lambda t: t.split("\n")[0]
+)
+def test_every_toml_example_is_a_valid_config(toml: str, tmp_path: Path) -> None:
+    config = tmp_path / "example.toml"
+    config.write_text(toml)
+    load_settings(config_file=config)  # raises SettingsError, naming the key, if not

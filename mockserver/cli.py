@@ -130,9 +130,7 @@ def serve(settings: Settings) -> int:
     from mockserver.server.app import create_app
     from mockserver.server.faults import DropLogFilter
 
-    if settings.admin_token is None and not _is_loopback(settings.host):
-        # Anyone who can reach the server could otherwise reset it or read its traffic.
-        settings = msgspec.structs.replace(settings, admin_token=secrets.token_urlsafe(18))
+    settings = secured(settings)
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
@@ -169,6 +167,14 @@ def _bind(host: str, port: int) -> socket.socket:
         raise
     sock.set_inheritable(True)
     return sock
+
+
+def secured(settings: Settings) -> Settings:
+    """Settings with an admin token made up when the server will listen beyond loopback:
+    anyone who can reach it could otherwise reset it or read its traffic."""
+    if settings.admin_token is None and not _is_loopback(settings.host):
+        return msgspec.structs.replace(settings, admin_token=secrets.token_urlsafe(18))
+    return settings
 
 
 def _is_loopback(host: str) -> bool:

@@ -62,7 +62,7 @@ def test_booleans_from_environment() -> None:
         ({}, {"WAN_MOCK_TIMING": "fast"}, r"'timing'.*expected one of 'dev', 'realistic'"),
         ({}, {"WAN_MOCK_SPEEED": "2"}, "unknown setting in environment variable WAN_MOCK_SPEEED"),
         ({"public_url": "ftp://x"}, {}, "'public_url'"),
-        ({"api_keys": ["ok", " "]}, {}, r"'api_keys' \(option --api-key\)"),
+        ({"api_keys": ["ok", " "]}, {}, r"'api_keys\[1\]' \(option --api-key\)"),
     ],
 )
 def test_bad_values_are_named_with_their_source(

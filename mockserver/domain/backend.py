@@ -94,17 +94,23 @@ class Backend:
         self._owners: dict[str, str] = {}
         self._decisions: dict[tuple[Scenario, Source], Decision] = {}
         self.limiter = RateLimiter(settings.limits)
+        self.settings = settings
         self.configure(settings)
         self.initial_settings = self.settings
 
     def configure(self, settings: Settings) -> None:
-        """Apply new settings (checked first); tasks already made keep their plans."""
-        self.settings = settings.validated()
-        self.planner = Planner(self.settings, self.random.plans)
-        self.limiter.configure(self.settings.limits)
-        self._keys = frozenset(self.settings.api_keys)
-        self._rules = [(rule, parse_scenario(rule.scenario)) for rule in self.settings.rules]
-        self.journal.resize(self.settings.journal_size)
+        """Apply new settings, all checked before any is applied (raises SettingsError);
+        tasks already made keep their plans. A new seed rewinds the random streams to it."""
+        checked = settings.validated()
+        rules = [(rule, parse_scenario(rule.scenario)) for rule in checked.rules]
+        if self.settings.seed != checked.seed:
+            self.random.reseed(checked.seed)
+        self.settings = checked
+        self.planner = Planner(checked, self.random.plans)
+        self.limiter.configure(checked.limits)
+        self._keys = frozenset(checked.api_keys)
+        self._rules = rules
+        self.journal.resize(checked.journal_size)
 
     def reset(self) -> None:
         """Back to the start state: the settings the fake started with, no tasks, no queued

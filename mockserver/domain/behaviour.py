@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from mockserver.domain.scenarios import parse_scenario
+
 Rate = Annotated[float, msgspec.Meta(ge=0, le=1)]
 Seconds = Annotated[float, msgspec.Meta(ge=0, le=86_400)]
 HttpError = Annotated[int, msgspec.Meta(ge=400, le=599)]
@@ -105,6 +107,20 @@ DIALECT_PROFILES: dict[str, Dialect] = {
 }
 
 
+# The request facts a rule can match (see Backend._rule_fields).
+RULE_FIELDS = (
+    "resolution",
+    "duration",
+    "prompt_extend",
+    "shot_type",
+    "audio",
+    "safety_filter",
+    "image_source",
+    "last_frame",
+    "audio_url",
+)
+
+
 class Rule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Give every task whose request matches ``match`` (field name to value, on the parsed
     request; ``prompt_contains`` matches a substring of the prompt) the ``scenario``."""
@@ -112,6 +128,15 @@ class Rule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     scenario: str
     match: dict[str, str | int | bool] = msgspec.field(default_factory=dict)
     prompt_contains: str | None = None
+
+    def __post_init__(self) -> None:
+        parse_scenario(self.scenario)  # raises ScenarioError (a ValueError) naming the token
+        unknown = sorted(set(self.match) - set(RULE_FIELDS))
+        if unknown:
+            raise ValueError(
+                f"a rule cannot match {', '.join(map(repr, unknown))}; "
+                f"it can match {', '.join(RULE_FIELDS)}"
+            )
 
     def matches(self, fields: dict[str, Any], prompt: str) -> bool:
         if self.prompt_contains is not None and self.prompt_contains not in prompt:

@@ -42,10 +42,18 @@ class SystemClock:
         return self._origin_wall + (self._monotonic() - self._origin_mono) * self.speed
 
 
+# Past this (9999-12-31T23:59:59Z) a timestamp can no longer be written.
+LATEST = 253_402_300_799.0
+
+
 class MockClock:
     """The fake's controllable clock: real time scaled by ``speed``, or virtual time that moves
     only when told. Either can be advanced and frozen, and waiting on it (``sleep``) follows
-    it: under virtual time a sleep ends when someone advances the clock past it.
+    it: under frozen or virtual time a sleep ends when the clock is advanced past it.
+
+    Frozen time is kept as a large ``base`` plus a small ``elapsed`` sum of advances, and
+    sleepers wait on ``elapsed`` deadlines, so advances of 0.1 s add up exactly enough to
+    wake a 0.3 s sleep however far the clock is from the epoch.
     """
 
     def __init__(
@@ -62,9 +70,11 @@ class MockClock:
         self.mode = mode
         self._system = SystemClock(speed, wall=wall, monotonic=monotonic)
         self._virtual_start = virtual_start
-        self._offset = 0.0
-        self._frozen_at: float | None = virtual_start if mode == "virtual" else None
-        self._waiters: list[tuple[float, asyncio.Future[None]]] = []
+        self._offset = 0.0  # advances made while real time runs
+        self._frozen = mode == "virtual"
+        self._base = virtual_start
+        self._elapsed = 0.0
+        self._waiters: list[tuple[float, asyncio.Future[None]]] = []  # (elapsed deadline, ...)
 
     @property
     def speed(self) -> float:
@@ -72,70 +82,75 @@ class MockClock:
 
     @property
     def frozen(self) -> bool:
-        return self._frozen_at is not None
+        return self._frozen
 
     def now(self) -> float:
-        if self._frozen_at is not None:
-            return self._frozen_at
+        if self._frozen:
+            return self._base + self._elapsed
         return self._system.now() + self._offset
 
     def advance(self, seconds: float) -> float:
         """Move time forward (never backward); sleepers whose time has come wake up."""
         if not 0 <= seconds < float("inf"):  # also rejects NaN
             raise ValueError(f"a clock can only move forward, got {seconds!r} seconds")
-        if self._frozen_at is not None:
-            self._frozen_at += seconds
+        if self.now() + seconds > LATEST:
+            raise ValueError(f"advancing {seconds:g} seconds would pass the year 9999")
+        if self._frozen:
+            self._elapsed += seconds
+            self._wake()
         else:
             self._offset += seconds
-        self._wake()
         return self.now()
 
     def freeze(self) -> float:
         """Stop time where it is (a virtual clock is always frozen between advances)."""
-        self._frozen_at = self.now()
-        return self._frozen_at
+        if not self._frozen:
+            self._base, self._elapsed, self._frozen = self.now(), 0.0, True
+        return self.now()
 
     def resume(self) -> float:
-        """Let a frozen real clock run again from where it stopped (virtual clocks stay put)."""
-        if self.mode == "real" and self._frozen_at is not None:
-            self._offset = self._frozen_at - self._system.now()
-            self._frozen_at = None
+        """Let a frozen real clock run again from where it stopped (virtual clocks stay put).
+        Sleepers still waiting carry on in running time."""
+        if self.mode == "real" and self._frozen:
+            now = self.now()
+            self._offset = now - self._system.now()
+            self._frozen = False
+            for deadline, future in self._waiters:
+                wall = max(deadline - self._elapsed, 0.0) / self.speed
+                loop = future.get_loop()
+                loop.call_soon_threadsafe(loop.call_later, wall, _resolve, future)
+            self._waiters = []
         return self.now()
 
     def reset(self) -> None:
         """Back to the start state: a virtual clock returns to its start, a real one resumes
         wall time; pending sleeps end."""
         self._offset = 0.0
-        self._frozen_at = self._virtual_start if self.mode == "virtual" else None
+        self._frozen = self.mode == "virtual"
+        self._base, self._elapsed = self._virtual_start, 0.0
         for _, future in self._waiters:
-            if not future.done():
-                future.set_result(None)
-        self._waiters.clear()
+            future.get_loop().call_soon_threadsafe(_resolve, future)
+        self._waiters = []
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of this clock's time without blocking the event loop."""
         if seconds <= 0:
             return
-        if self._frozen_at is None:
-            # Running time: wall seconds are fake seconds divided by the speed. An advance
-            # meanwhile ends the sleep early only under frozen/virtual time, by design.
+        if not self._frozen:
+            # Running time: wall seconds are fake seconds divided by the speed.
             await asyncio.sleep(seconds / self.speed)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((self.now() + seconds, future))
+        self._waiters.append((self._elapsed + seconds, future))
         await future
 
     def _wake(self) -> None:
-        now = self.now()
-        keep = []
-        for deadline, future in self._waiters:
-            if future.done():
-                continue
-            if deadline <= now:
-                future.get_loop().call_soon_threadsafe(_resolve, future)
-            else:
-                keep.append((deadline, future))
-        self._waiters = keep
+        due = sorted(
+            ((d, f) for d, f in self._waiters if d <= self._elapsed), key=lambda item: item[0]
+        )
+        self._waiters = [(d, f) for d, f in self._waiters if d > self._elapsed]
+        for _, future in due:  # earliest deadline first
+            future.get_loop().call_soon_threadsafe(_resolve, future)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

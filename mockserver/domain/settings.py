@@ -86,6 +86,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     journal_size: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 1000
     """How many recent requests the journal keeps."""
 
+    def __post_init__(self) -> None:
+        if self.failure_rate + self.slow_rate + self.stuck_rate > 1 + 1e-9:
+            raise ValueError(
+                "failure_rate + slow_rate + stuck_rate add up to more than 1 "
+                f"({self.failure_rate:g} + {self.slow_rate:g} + {self.stuck_rate:g})"
+            )
+
     def validated(self) -> Settings:
         """These settings after every type and range check; raises :class:`SettingsError`."""
         return _convert(msgspec.to_builtins(self), {})
@@ -190,25 +197,33 @@ def _convert(values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
         settings = msgspec.convert(resolved, Settings, strict=False)
     except (msgspec.ValidationError, ValueError) as exc:  # ValueError: a struct's own check
         message = str(exc)
-        match = re.search(r" - at `\$\.(\w+)", message)
-        key = match.group(1) if match else "settings"
+        match = re.search(r" - at `\$\.([\w.\[\]]+)`", message)
+        path = match.group(1) if match else ""
         reason = message[: match.start()] if match else message
         if reason.startswith("Invalid enum value"):
-            reason += f"; expected one of {', '.join(map(repr, _choices(key)))}"
+            reason += f"; expected one of {', '.join(map(repr, _choices(path)))}"
+        if not path:  # a check across several settings
+            rates = ("failure_rate", "slow_rate", "stuck_rate")
+            where = ", ".join(sources[k] for k in rates if k in sources) or "given directly"
+            raise SettingsError(f"invalid settings ({where}): {reason}") from None
+        key = path.split(".")[0].split("[")[0]
         where = sources.get(key, "given directly")
-        raise SettingsError(f"invalid setting {key!r} ({where}): {reason}") from None
+        raise SettingsError(f"invalid setting {path!r} ({where}): {reason}") from None
     if settings.public_url:
         settings = msgspec.structs.replace(settings, public_url=settings.public_url.rstrip("/"))
     return settings
 
 
-def _choices(key: str) -> tuple[Any, ...]:
-    info = msgspec.inspect.type_info(Settings)
-    assert isinstance(info, msgspec.inspect.StructType)
-    for field in info.fields:
-        if field.name == key and isinstance(field.type, msgspec.inspect.LiteralType):
-            return field.type.values
-    return ()
+def _choices(path: str) -> tuple[Any, ...]:
+    """The allowed values of the Literal setting at ``path`` (e.g. ``dialect.statuses``)."""
+    kind: Any = msgspec.inspect.type_info(Settings)
+    for name in re.sub(r"\[\d+\]", "", path).split("."):
+        while isinstance(kind, msgspec.inspect.UnionType | msgspec.inspect.VarTupleType):
+            kind = kind.item_type if hasattr(kind, "item_type") else kind.types[0]
+        if not isinstance(kind, msgspec.inspect.StructType):
+            return ()
+        kind = next((f.type for f in kind.fields if f.name == name), None)
+    return kind.values if isinstance(kind, msgspec.inspect.LiteralType) else ()
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ server listens beyond loopback it requires ``X-Wan-Mock-Admin-Token``.
 from __future__ import annotations
 
 import hmac
+import re
 import time
 from typing import Any
 
@@ -93,7 +94,12 @@ class ControlPlane:
         return JSONResponse(self._clock())
 
     async def advance(self, request: Request) -> Response:
-        body = await _json_object(request)
+        try:
+            body = await _json_object(request)
+        except InvalidRequest:
+            raise InvalidRequest.single(
+                "seconds", "required", 'seconds: send a JSON object such as {"seconds": 60}'
+            ) from None
         seconds = body.get("seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
             raise InvalidRequest.single(
@@ -115,14 +121,23 @@ class ControlPlane:
 
     async def tasks(self, request: Request) -> Response:
         query = request.query_params
+        wanted = query.get("status")
+        if wanted is not None and wanted not in {s.value for s in Status}:
+            names = ", ".join(s.value for s in Status)
+            raise InvalidRequest.single("status", "enum", f"status: must be one of {names}")
+        key = query.get("key")  # the raw key, or the fingerprint the listings show
         now = self.clock.now()
+        prints: dict[str, str] = {}
         found = []
         for task in self.backend.tasks():
             state = task.state_at(now)
-            if "status" in query and state.status.value != query["status"]:
+            if wanted is not None and state.status.value != wanted:
                 continue
-            if "key" in query and task.owner != query["key"]:
-                continue
+            if key is not None and key != task.owner:
+                if task.owner not in prints:
+                    prints[task.owner] = fingerprint(task.owner)
+                if key != prints[task.owner]:
+                    continue
             found.append(self._summary(task, now))
         limit = _int(query.get("limit"), "limit", default=len(found))
         return JSONResponse({"count": len(found), "tasks": found[-limit:] if limit else []})
@@ -189,9 +204,11 @@ class ControlPlane:
                 )
             try:
                 updated = merge_settings(self.backend.settings, changes, "control plane")
+                self.backend.configure(updated)
             except SettingsError as exc:
-                raise InvalidRequest.single("settings", "value", str(exc)) from None
-            self.backend.configure(updated)
+                named = re.search(r"setting '([\w.\[\]]+)'", str(exc))
+                field = named.group(1) if named else "settings"
+                raise InvalidRequest.single(field, "value", str(exc)) from None
         return JSONResponse(_settings(self.backend.settings))
 
     async def journal(self, request: Request) -> Response:
@@ -255,6 +272,6 @@ async def _json_object(request: Request, *, optional: bool = False) -> dict[str,
 def _int(value: str | None, name: str, *, default: int | None) -> Any:
     if value is None:
         return default
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise InvalidRequest.single(name, "type", f"{name}: must be a whole number")
     return int(value)

@@ -55,6 +55,8 @@ REALISTIC: dict[int, tuple[str, str]] = {
     504: ("Gateway Timeout", "The upstream model provider did not answer in time"),
 }
 RETRY_AFTER = {429: 1, 503: 5}
+# The API's business codes where one is known for a status; otherwise the status itself.
+BUSINESS_CODES = {400: 2001, 404: 2005}
 
 
 _HTTP_TITLES = {404: "Not Found", 405: "Method Not Allowed"}
@@ -69,7 +71,8 @@ def _body(
 ) -> dict[str, Any]:
     """The error body in the app's dialect (the default shape when there is no app voice)."""
     voice = getattr(request.app.state, "voice", None)
-    if voice is None:
+    # The control plane is not the API: its errors keep one shape and draw nothing random.
+    if voice is None or request.url.path.startswith("/_mock/"):
         return error_body(code, title, detail, **(extra or {}))
     body: dict[str, Any] = voice.error_body(code, title, detail, extra)
     return body
@@ -84,7 +87,10 @@ def realistic_response(
     wait = retry_after if retry_after is not None else RETRY_AFTER.get(status)
     if wait is not None:
         headers["Retry-After"] = str(wait)
-    return JSONResponse(_body(request, status, title, detail), status, headers)
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    code = BUSINESS_CODES.get(status, status)
+    return JSONResponse(_body(request, code, title, detail), status, headers)
 
 
 def mock_error_response(request: Request, exc: MockError) -> Response:

@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mockserver.domain.behaviour import Fault, FaultTarget, Latency
 from mockserver.domain.clock import MockClock
 from mockserver.server.endpoints import GENERATION_PATH
-from mockserver.server.errors import REALISTIC, RETRY_AFTER, error_body
+from mockserver.server.errors import BUSINESS_CODES, REALISTIC, RETRY_AFTER, error_body
 from mockserver.server.wire import JSONResponse
 
 # A lognormal tail is unbounded; past five minutes a client has long timed out anyway.
@@ -189,7 +189,8 @@ class FaultMiddleware:
             headers["retry-after"] = str(wait)
         if status == 401:
             headers["www-authenticate"] = "Bearer"
-        return JSONResponse(self.error_body(status, status, title, detail), status, headers)
+        code = BUSINESS_CODES.get(status, status)
+        return JSONResponse(self.error_body(status, code, title, detail), status, headers)
 
 
 def _phrase(status: int) -> str:
@@ -218,7 +219,13 @@ async def _drop(scope: Scope, send: Send, target: FaultTarget, marker: str) -> N
     rather than a 200 that would pass for success; then the connection closes."""
     status = 502 if scope["method"] == "HEAD" else 200
     media = b"video/mp4" if target == "download" else b"application/json"
-    headers = [(b"content-type", media), (b"content-length", b"1024"), (_MARKER, marker.encode())]
+    headers = [
+        (b"content-type", media),
+        (b"content-length", b"1024"),
+        # Said up front so that no client reuses the connection about to be cut.
+        (b"connection", b"close"),
+        (_MARKER, marker.encode()),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     raise drop_error(
         f"wan-mock dropped the connection (injected fault): {scope['method']} {scope['path']}"

@@ -20,9 +20,10 @@ LAYERS = {
     "server": 2,
     "cli": 3,
     "control": 3,
+    "testing": 4,
     "__main__": 3,
 }
-TOP = {"__init__": 4}  # the public facade may re-export from every layer
+TOP = {"__init__": 5}  # the public facade may re-export from every layer
 FORBIDDEN_IN_DOMAIN = ("starlette", "uvicorn", "httpx", "respx")
 
 

@@ -1,0 +1,152 @@
+"""The pytest plugin (entry point ``pytest11``): fixtures ``wan_mock`` and ``wan_server`` and
+the marker ``@pytest.mark.wan_mock(...)``.
+
+``wan_mock`` answers every httpx request to the real base URLs in-process; ``wan_server`` is a
+real server on a loopback port for any client. Both hand the test a :class:`WanMock`, both run
+on a virtual clock (tests never sleep), and the marker configures either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from mockserver.testing.api import WanMock
+    from mockserver.testing.server import ServerThread
+
+MARKER_HELP = (
+    "wan_mock(seed=None, profile=None, scenario=None, passthrough=None, **settings): configure "
+    "the wan_mock / wan_server fixtures for this test. scenario (e.g. 'fail:3002') applies to "
+    "every task; settings are wan-mock settings such as failure_rate=0.2 or timing='realistic'."
+)
+# Settings a shared server cannot change per test.
+SERVER_FIXED = ("clock", "speed", "virtual_start", "host", "port")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("wan-mock", "wan-mock: a fake of the MuleRouter wan2.6-i2v API")
+    group.addoption("--wan-mock-seed", type=int, help="seed of the fakes (default 0)")
+    group.addoption("--wan-mock-profile", help="dialect profile: default, legacy, queued, chaos")
+    group.addoption(
+        "--wan-mock-base-url",
+        action="append",
+        default=[],
+        help="another base URL the in-process fake answers (repeatable)",
+    )
+    group.addoption(
+        "--wan-mock-passthrough",
+        action="store_true",
+        default=None,
+        help="let requests to other hosts through instead of failing the test",
+    )
+    parser.addini("wan_mock_seed", "seed of the fakes", default="0")
+    parser.addini("wan_mock_profile", "dialect profile of the fakes", default="default")
+    parser.addini("wan_mock_base_urls", "more base URLs to fake", type="linelist", default=[])
+    parser.addini("wan_mock_passthrough", "let other hosts through", type="bool", default=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+
+
+def _choices(request: pytest.FixtureRequest) -> tuple[dict[str, Any], bool]:
+    """The settings changes for this test (suite defaults, then the marker) and pass-through."""
+    config = request.config
+    marker = request.node.get_closest_marker("wan_mock")
+    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    if marker and marker.args:
+        raise pytest.UsageError("@pytest.mark.wan_mock takes keyword arguments only")
+    seed = options.pop("seed", config.getoption("wan_mock_seed") or config.getini("wan_mock_seed"))
+    profile = options.pop(
+        "profile", config.getoption("wan_mock_profile") or config.getini("wan_mock_profile")
+    )
+    passthrough = options.pop("passthrough", None)
+    if passthrough is None:
+        passthrough = config.getoption("wan_mock_passthrough") or config.getini(
+            "wan_mock_passthrough"
+        )
+    changes: dict[str, Any] = {"seed": int(seed), "dialect": profile, **options}
+    scenario = changes.pop("scenario", None)
+    if scenario is not None:
+        changes["rules"] = [{"scenario": scenario}]
+    return changes, bool(passthrough)
+
+
+def _settings(changes: dict[str, Any], base: Any) -> Any:
+    from mockserver.domain.settings import SettingsError, merge_settings
+
+    try:
+        return merge_settings(base, changes, "@pytest.mark.wan_mock / wan-mock options")
+    except SettingsError as exc:
+        raise pytest.UsageError(f"wan-mock: {exc}") from None
+
+
+@pytest.fixture
+def wan_mock(request: pytest.FixtureRequest) -> Iterator[WanMock]:
+    """The fake in-process: every httpx request to the MuleRouter base URLs (and result video
+    URLs) is answered by the same app the server runs. Other hosts fail the test unless
+    pass-through is on."""
+    from mockserver.control import Control
+    from mockserver.domain.settings import Settings
+    from mockserver.server.app import create_app
+    from mockserver.testing.api import WanMock
+    from mockserver.testing.bridge import AppTransport
+    from mockserver.testing.router import DEFAULT_BASE_URLS, WanRouter
+
+    changes, passthrough = _choices(request)
+    settings = _settings(changes, Settings(clock="virtual"))
+    base_urls = [
+        *DEFAULT_BASE_URLS,
+        *request.config.getini("wan_mock_base_urls"),
+        *request.config.getoption("wan_mock_base_url"),
+    ]
+    transport = AppTransport(create_app(settings))
+    control = Control(base_urls[0], transport=transport)
+    try:
+        with WanRouter(transport, base_urls, passthrough=passthrough):
+            yield WanMock(base_urls[0], control)
+    finally:
+        control.close()
+        transport.close()
+
+
+@pytest.fixture(scope="session")
+def wan_mock_server(request: pytest.FixtureRequest) -> Iterator[ServerThread]:
+    """The session's one served fake (each xdist worker has its own, on its own port)."""
+    from mockserver.domain.settings import Settings
+    from mockserver.testing.server import ServerThread
+
+    seed = request.config.getoption("wan_mock_seed") or request.config.getini("wan_mock_seed")
+    with ServerThread(Settings(clock="virtual", seed=int(seed))) as server:
+        yield server
+
+
+@pytest.fixture
+def wan_server(request: pytest.FixtureRequest, wan_mock_server: ServerThread) -> Iterator[WanMock]:
+    """The fake as a real server on a loopback port (``.base_url``), reset before each test and
+    configured by the marker; an exception inside the fake fails the test it happened in."""
+    from mockserver.control import Control
+    from mockserver.testing.api import WanMock
+
+    changes, _ = _choices(request)
+    fixed = sorted(set(changes) & set(SERVER_FIXED))
+    if fixed:
+        raise pytest.UsageError(
+            f"wan-mock: {', '.join(fixed)} cannot change per test on the shared server"
+        )
+    control = Control(wan_mock_server.base_url)
+    try:
+        control.reset()
+        backend = wan_mock_server.app.backend
+        _settings(changes, backend.settings)  # fails with a usage error naming a bad value
+        control.update_settings(**changes)
+        wan_mock_server.take_errors()
+        yield WanMock(wan_mock_server.base_url, control)
+        errors = wan_mock_server.take_errors()
+        if errors:
+            raise errors[0]
+    finally:
+        control.close()

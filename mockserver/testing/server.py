@@ -1,0 +1,89 @@
+"""The fake as a real HTTP server on a loopback port, in a background thread of the test run.
+
+Any client can talk to it (requests, aiohttp, a subprocess, another language). It starts within
+a deadline, and an exception raised inside the app is kept so that the test it happened in
+fails with it.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mockserver.domain.settings import Settings
+from mockserver.server.app import create_app
+from mockserver.server.faults import ConnectionDropped
+
+START_DEADLINE = 10.0
+
+
+class ErrorCatcher:
+    """Keeps exceptions that escape the app (a bug in the fake), for the test to re-raise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.errors: list[BaseException] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ConnectionDropped:
+            raise  # injected on purpose, not a bug
+        except Exception as exc:
+            self.errors.append(exc)
+            raise
+
+
+class ServerThread:
+    """``wan-mock`` served by uvicorn on ``127.0.0.1:<free port>`` in a daemon thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = create_app(settings)
+        self.catcher = ErrorCatcher(self.app)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        config = uvicorn.Config(
+            self.catcher, lifespan="off", access_log=False, log_level="warning", log_config=None
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._serve, name="wan-mock-server", daemon=True)
+        self._failure: BaseException | None = None
+
+    def _serve(self) -> None:
+        try:
+            self._server.run(sockets=[self._socket])
+        except BaseException as exc:  # reported by start()
+            self._failure = exc
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        deadline = time.monotonic() + START_DEADLINE
+        while not self._server.started:
+            if self._failure is not None or not self._thread.is_alive():
+                raise RuntimeError(f"wan-mock server failed to start: {self._failure!r}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"wan-mock server did not start within {START_DEADLINE} s")
+            time.sleep(0.005)
+        return self
+
+    def take_errors(self) -> list[BaseException]:
+        errors, self.catcher.errors = self.catcher.errors, []
+        return errors
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(START_DEADLINE)
+        self._socket.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

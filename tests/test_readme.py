@@ -120,3 +120,16 @@ def test_every_toml_example_is_a_valid_config(toml: str, tmp_path: Path) -> None
     config = tmp_path / "example.toml"
     config.write_text(toml)
     load_settings(config_file=config)  # raises SettingsError, naming the key, if not
+
+
+def test_pytest_example_passes_with_the_plugin(tmp_path: Path) -> None:
+    (tmp_path / "test_readme_example.py").write_text(block("example: pytest"))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout

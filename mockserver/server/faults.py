@@ -17,12 +17,10 @@ drop``), the header the scenarios use, so an injected failure is never mistaken 
 
 from __future__ import annotations
 
-import functools
 import http
 import logging
 import math
 import random
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,9 +40,6 @@ _MARKER = MARKER.encode()
 ErrorBodyFactory = Callable[[int, int, str, str], dict[str, Any]]
 
 _POLL_PREFIX = GENERATION_PATH + "/"
-# What an in-process client sees for a drop: the transport error of the httpx flavours that
-# are already imported (a process that has not imported one has no such client to fool).
-_CLIENT_MODULES = ("httpx", "httpx2")
 
 
 def target_of(method: str, path: str) -> FaultTarget | None:
@@ -90,28 +85,9 @@ def decide(
 
 
 class ConnectionDropped(ConnectionResetError):
-    """Raised after the headers of a dropped answer: uvicorn then closes the connection, and
-    an in-process client gets it as its own transport error (see :func:`drop_error`)."""
-
-
-@functools.cache
-def _drop_class(bases: tuple[type[Exception], ...]) -> type[ConnectionDropped]:
-    if not bases:
-        return ConnectionDropped
-    made: type[ConnectionDropped] = type("ConnectionDropped", (*bases, ConnectionDropped), {})
-    return made
-
-
-def drop_error(message: str) -> ConnectionDropped:
-    """A :class:`ConnectionDropped` that is also ``httpx.RemoteProtocolError`` (and httpx2's)
-    when those are loaded, so client code catching ``httpx.TransportError`` in production
-    catches an in-process drop the same way."""
-    bases = tuple(
-        module.RemoteProtocolError
-        for name in _CLIENT_MODULES
-        if (module := sys.modules.get(name)) is not None and hasattr(module, "RemoteProtocolError")
-    )
-    return _drop_class(bases)(message)
+    """Raised after the headers of a dropped answer: uvicorn then closes the connection; the
+    in-process transport (``mockserver.testing.bridge``) turns it into the client's own
+    transport error."""
 
 
 class DropLogFilter(logging.Filter):
@@ -227,6 +203,6 @@ async def _drop(scope: Scope, send: Send, target: FaultTarget, marker: str) -> N
         (_MARKER, marker.encode()),
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    raise drop_error(
+    raise ConnectionDropped(
         f"wan-mock dropped the connection (injected fault): {scope['method']} {scope['path']}"
     )

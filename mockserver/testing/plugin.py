@@ -59,20 +59,34 @@ def _choices(request: pytest.FixtureRequest) -> tuple[dict[str, Any], bool]:
     options: dict[str, Any] = dict(marker.kwargs) if marker else {}
     if marker and marker.args:
         raise pytest.UsageError("@pytest.mark.wan_mock takes keyword arguments only")
-    seed = options.pop("seed", config.getoption("wan_mock_seed") or config.getini("wan_mock_seed"))
-    profile = options.pop(
-        "profile", config.getoption("wan_mock_profile") or config.getini("wan_mock_profile")
+    # A value given as None (marker or option) means "the suite's default".
+    seed = _first(options.pop("seed", None), config.getoption("wan_mock_seed"), _seed(config))
+    profile = _first(
+        options.pop("profile", None),
+        config.getoption("wan_mock_profile"),
+        config.getini("wan_mock_profile"),
     )
-    passthrough = options.pop("passthrough", None)
-    if passthrough is None:
-        passthrough = config.getoption("wan_mock_passthrough") or config.getini(
-            "wan_mock_passthrough"
-        )
-    changes: dict[str, Any] = {"seed": int(seed), "dialect": profile, **options}
+    passthrough = _first(
+        options.pop("passthrough", None),
+        config.getoption("wan_mock_passthrough"),
+        config.getini("wan_mock_passthrough"),
+    )
+    changes: dict[str, Any] = {"seed": seed, "dialect": profile, **options}
     scenario = changes.pop("scenario", None)
     if scenario is not None:
         changes["rules"] = [{"scenario": scenario}]
     return changes, bool(passthrough)
+
+
+def _first(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
+
+
+def _seed(config: pytest.Config) -> int:
+    text = str(config.getini("wan_mock_seed")).strip()
+    if not text.isdigit():
+        raise pytest.UsageError(f"wan-mock: wan_mock_seed must be a whole number, got {text!r}")
+    return int(text)
 
 
 def _settings(changes: dict[str, Any], base: Any) -> Any:
@@ -119,8 +133,8 @@ def wan_mock_server(request: pytest.FixtureRequest) -> Iterator[ServerThread]:
     from mockserver.domain.settings import Settings
     from mockserver.testing.server import ServerThread
 
-    seed = request.config.getoption("wan_mock_seed") or request.config.getini("wan_mock_seed")
-    with ServerThread(Settings(clock="virtual", seed=int(seed))) as server:
+    seed = _first(request.config.getoption("wan_mock_seed"), _seed(request.config))
+    with ServerThread(Settings(clock="virtual", seed=seed)) as server:
         yield server
 
 
@@ -128,7 +142,6 @@ def wan_mock_server(request: pytest.FixtureRequest) -> Iterator[ServerThread]:
 def wan_server(request: pytest.FixtureRequest, wan_mock_server: ServerThread) -> Iterator[WanMock]:
     """The fake as a real server on a loopback port (``.base_url``), reset before each test and
     configured by the marker; an exception inside the fake fails the test it happened in."""
-    from mockserver.control import Control
     from mockserver.testing.api import WanMock
 
     changes, _ = _choices(request)
@@ -137,16 +150,12 @@ def wan_server(request: pytest.FixtureRequest, wan_mock_server: ServerThread) ->
         raise pytest.UsageError(
             f"wan-mock: {', '.join(fixed)} cannot change per test on the shared server"
         )
-    control = Control(wan_mock_server.base_url)
-    try:
-        control.reset()
-        backend = wan_mock_server.app.backend
-        _settings(changes, backend.settings)  # fails with a usage error naming a bad value
-        control.update_settings(**changes)
-        wan_mock_server.take_errors()
-        yield WanMock(wan_mock_server.base_url, control)
-        errors = wan_mock_server.take_errors()
-        if errors:
-            raise errors[0]
-    finally:
-        control.close()
+    control = wan_mock_server.control
+    control.reset()
+    _settings(changes, wan_mock_server.app.backend.settings)  # a usage error names a bad value
+    control.update_settings(**changes)
+    wan_mock_server.take_errors()
+    yield WanMock(wan_mock_server.base_url, control)
+    errors = wan_mock_server.take_errors()
+    if errors:
+        raise errors[0]

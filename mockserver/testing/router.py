@@ -2,8 +2,8 @@
 
 respx patches every httpx client, made before or after the test starts. Requests to the fake's
 hosts are answered by the app (sync clients through a loop thread, async ones on their own
-loop); anything else fails loudly, naming the request and what is mocked, unless pass-through
-is asked for.
+loop); loopback addresses go through untouched; anything else fails loudly, naming the request
+and what is mocked, unless pass-through is asked for.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import respx
 from mockserver.testing.bridge import AppTransport
 
 DEFAULT_BASE_URLS = ("https://api.mulerouter.ai", "https://api.mulerun.com")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class UnmockedRequest(AssertionError):
@@ -32,6 +33,10 @@ class WanRouter(respx.MockRouter):
         super().__init__(assert_all_called=False, assert_all_mocked=True)
         self.transport = transport
         self.hosts = frozenset(urlsplit(url).netloc for url in base_urls)
+        # Loopback is this machine, not the network: local servers (``wan_server`` among them)
+        # stay reachable while the fake guards every other host.
+        for host in LOOPBACK:
+            self.route(host=host).pass_through()
         if passthrough:
             self.route().pass_through()
         else:

@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mockserver.control import Control
 from mockserver.domain.settings import Settings
 from mockserver.server.app import create_app
 from mockserver.server.faults import ConnectionDropped
@@ -62,6 +63,8 @@ class ServerThread:
             self._failure = exc
 
     def start(self) -> ServerThread:
+        """Serve, and open :attr:`control` (one client for the session: making an httpx client
+        costs about 20 ms of certificate loading, too much to pay per test)."""
         self._thread.start()
         deadline = time.monotonic() + START_DEADLINE
         while not self._server.started:
@@ -71,6 +74,7 @@ class ServerThread:
                 self.stop()
                 raise RuntimeError(f"wan-mock server did not start within {START_DEADLINE} s")
             time.sleep(0.005)
+        self.control = Control(self.base_url)
         return self
 
     def take_errors(self) -> list[BaseException]:
@@ -78,6 +82,8 @@ class ServerThread:
         return errors
 
     def stop(self) -> None:
+        if hasattr(self, "control"):
+            self.control.close()
         self._server.should_exit = True
         self._thread.join(START_DEADLINE)
         self._socket.close()

@@ -25,11 +25,24 @@ class JournalMiddleware:
         started = time.perf_counter()
         at = self.backend.clock.now()
         status = 500  # what the client sees if the app dies before answering
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
+            duration_ms = (time.perf_counter() - started) * 1000
+            self.backend.journal.record(
+                (at, scope["method"], path, status, duration_ms, scope["headers"])
+            )
 
         async def recording_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif not message.get("more_body", False) and not recorded:
+                # Before the last byte leaves: a client that has the whole answer must find
+                # the call in the journal (a file response still closes its file afterwards).
+                record()
             await send(message)
 
         try:
@@ -38,6 +51,5 @@ class JournalMiddleware:
             status = 0  # an injected dropped connection: the client got no complete answer
             raise
         finally:
-            duration_ms = (time.perf_counter() - started) * 1000
-            record = (at, scope["method"], path, status, duration_ms, scope["headers"])
-            self.backend.journal.record(record)
+            if not recorded:
+                record()

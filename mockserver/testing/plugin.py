@@ -75,7 +75,28 @@ def _choices(request: pytest.FixtureRequest) -> tuple[dict[str, Any], bool]:
     scenario = changes.pop("scenario", None)
     if scenario is not None:
         changes["rules"] = [{"scenario": scenario}]
+    _check_names(profile, scenario)
     return changes, bool(passthrough)
+
+
+def _check_names(profile: Any, scenario: Any) -> None:
+    """Name the keyword the user wrote, not the setting it becomes."""
+    from mockserver.domain.behaviour import DIALECT_PROFILES
+    from mockserver.domain.scenarios import ScenarioError, parse_scenario
+
+    if isinstance(profile, str) and profile not in DIALECT_PROFILES:
+        names = ", ".join(map(repr, DIALECT_PROFILES))
+        raise pytest.UsageError(
+            f"wan-mock: 'profile' of @pytest.mark.wan_mock / --wan-mock-profile: "
+            f"unknown name {profile!r}; use {names}"
+        )
+    if scenario is not None:
+        try:
+            parse_scenario(str(scenario))
+        except ScenarioError as exc:
+            raise pytest.UsageError(
+                f"wan-mock: 'scenario' of @pytest.mark.wan_mock: {exc}"
+            ) from None
 
 
 def _first(*values: Any) -> Any:

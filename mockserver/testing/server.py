@@ -69,6 +69,7 @@ class ServerThread:
         deadline = time.monotonic() + START_DEADLINE
         while not self._server.started:
             if self._failure is not None or not self._thread.is_alive():
+                self._socket.close()
                 raise RuntimeError(f"wan-mock server failed to start: {self._failure!r}")
             if time.monotonic() > deadline:
                 self.stop()

@@ -133,3 +133,13 @@ def test_pytest_example_passes_with_the_plugin(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+def test_excerpts_are_verbatim_from_their_files() -> None:
+    root = Path(__file__).resolve().parents[1]
+    excerpts = re.findall(r"<!-- excerpt: (\S+) -->\n```\w+\n(.*?)```", README, re.DOTALL)
+    assert excerpts, "the README shows no excerpt"
+    for path, text in excerpts:
+        source = (root / path).read_text()
+        for part in text.split("\n\n\n"):
+            assert part.strip() in source, f"README excerpt of {path} drifted: {part[:60]!r}"

@@ -7,6 +7,7 @@ known (2001 invalid request, 2005 task not found) and the HTTP status otherwise.
 
 from __future__ import annotations
 
+import http
 import math
 from typing import Any
 
@@ -78,19 +79,33 @@ def _body(
     return body
 
 
-def realistic_response(
-    request: Request, status: int, note: str, retry_after: int | None = None
-) -> Response:
-    """An injected error as the API would plausibly send it; ``note`` says who injected it."""
-    title, detail = REALISTIC.get(status, ("Error", "The request failed"))
+def injected(
+    status: int, note: str, retry_after: int | None = None
+) -> tuple[int, str, str, dict[str, str]]:
+    """What an injected error (a scenario or a fault) says, as the API plausibly would:
+    business code, title, detail and headers; ``note`` says who injected it."""
+    title, detail = REALISTIC.get(status, (_phrase(status), "The request failed"))
     headers = {"X-Wan-Mock-Injected": note}
     wait = retry_after if retry_after is not None else RETRY_AFTER.get(status)
     if wait is not None:
         headers["Retry-After"] = str(wait)
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    code = BUSINESS_CODES.get(status, status)
+    return BUSINESS_CODES.get(status, status), title, detail, headers
+
+
+def realistic_response(
+    request: Request, status: int, note: str, retry_after: int | None = None
+) -> Response:
+    code, title, detail, headers = injected(status, note, retry_after)
     return JSONResponse(_body(request, code, title, detail), status, headers)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def mock_error_response(request: Request, exc: MockError) -> Response:

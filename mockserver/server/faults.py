@@ -17,7 +17,6 @@ drop``), the header the scenarios use, so an injected failure is never mistaken 
 
 from __future__ import annotations
 
-import http
 import logging
 import math
 import random
@@ -29,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mockserver.domain.behaviour import Fault, FaultTarget, Latency
 from mockserver.domain.clock import MockClock
 from mockserver.server.endpoints import GENERATION_PATH
-from mockserver.server.errors import BUSINESS_CODES, REALISTIC, RETRY_AFTER, error_body
+from mockserver.server.errors import error_body, injected
 from mockserver.server.wire import JSONResponse
 
 # A lognormal tail is unbounded; past five minutes a client has long timed out anyway.
@@ -158,22 +157,8 @@ class FaultMiddleware:
 
     def _answer(self, status: int, retry_after: int | None, marker: str) -> JSONResponse:
         """The whole answer of a status fault; the request body is never read."""
-        title, detail = REALISTIC.get(status, (_phrase(status), "The request failed"))
-        headers = {MARKER: marker}
-        wait = retry_after if retry_after is not None else RETRY_AFTER.get(status)
-        if wait is not None:
-            headers["retry-after"] = str(wait)
-        if status == 401:
-            headers["www-authenticate"] = "Bearer"
-        code = BUSINESS_CODES.get(status, status)
+        code, title, detail, headers = injected(status, marker, retry_after)
         return JSONResponse(self.error_body(status, code, title, detail), status, headers)
-
-
-def _phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
 
 
 def _marking(send: Send, notes: list[str]) -> Send:

@@ -142,7 +142,10 @@ def serve(settings: Settings) -> int:
     app = create_app(settings)
     # Everything made so far (modules, the app) lives as long as the process: keep it out of
     # the garbage collector's full passes, whose pauses grow with the number of stored tasks.
+    # Each create makes about ten long-lived objects; collecting the young generation every
+    # 10,000 allocations instead of 700 spends measurably less time in the collector.
     gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
     config = uvicorn.Config(
         app,
         lifespan="off",

@@ -14,6 +14,7 @@ A request at ``t`` is inside the window at ``now`` while ``now < t + span``.
 
 from __future__ import annotations
 
+import abc
 import heapq
 import math
 from collections import deque
@@ -50,7 +51,7 @@ def _until(moment: float, now: float) -> float:
 S = TypeVar("S")
 
 
-class _PerKey(Generic[S]):
+class _PerKey(abc.ABC, Generic[S]):
     """One limit's state per key; keys that went idle are swept out now and then, so that a
     stream of one-off keys cannot grow the table forever."""
 
@@ -68,9 +69,9 @@ class _PerKey(Generic[S]):
         self._keys[key] = state
         return state
 
+    @abc.abstractmethod
     def _prune(self, state: S, now: float) -> bool:
         """Drop what no longer counts at ``now``; True when nothing is left."""
-        raise NotImplementedError
 
     def exceeded(self, retry_after: float) -> LimitExceeded:
         return LimitExceeded(self.name, retry_after, self.detail)

@@ -104,3 +104,13 @@ class AdminRequired(MockError):
     """The control plane needs the admin token (or a loopback client)."""
 
     title = "Forbidden"
+
+
+class RangeNotSatisfiable(MockError):
+    """A download asked only for bytes past the end of the file."""
+
+    title = "Range Not Satisfiable"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"Range: no requested byte exists; the file has {size} bytes")
+        self.size = size

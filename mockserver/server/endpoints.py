@@ -16,6 +16,7 @@ from mockserver.domain.validation import RequestValidator
 from mockserver.resources import sample_video_path
 from mockserver.server.bodies import read_generation
 from mockserver.server.dialects import Voice
+from mockserver.server.ranges import check_range
 from mockserver.server.wire import RESULT_NAME, JSONResponse, result_path
 
 GENERATION_PATH = "/vendors/alibaba/v1/wan2.6-i2v/generation"
@@ -41,6 +42,7 @@ class Endpoints:
         # Both modes up front: strict mode can be switched at runtime by the control plane.
         self.validators = {strict: RequestValidator(strict=strict) for strict in (False, True)}
         self.video = sample_video_path()
+        self.video_size = self.video.stat().st_size
         self.contract = json.dumps(load_contract(), ensure_ascii=False).encode()
         self._base_urls: dict[tuple[object, ...], str] = {}
 
@@ -81,6 +83,7 @@ class Endpoints:
         task_id, name = request.path_params["task_id"], request.path_params["name"]
         if name != RESULT_NAME or not self.backend.result_available(task_id):
             raise ResultNotFound(f"No result video at {request.url.path}")
+        check_range(request.headers.get("range"), self.video_size)
         return FileResponse(self.video, media_type="video/mp4")
 
     async def openapi(self, request: Request) -> Response:

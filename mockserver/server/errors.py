@@ -20,6 +20,7 @@ from mockserver.domain.errors import (
     InvalidRequest,
     MockError,
     PayloadTooLarge,
+    RangeNotSatisfiable,
     ResultNotFound,
     ScenarioRejection,
     TaskNotFound,
@@ -36,6 +37,7 @@ STATUS: dict[type[MockError], tuple[int, int]] = {
     TaskNotFound: (404, 2005),
     ResultNotFound: (404, 404),
     PayloadTooLarge: (413, 413),
+    RangeNotSatisfiable: (416, 416),
     AdminRequired: (403, 403),
 }
 
@@ -125,6 +127,8 @@ def mock_error_response(request: Request, exc: MockError) -> Response:
         }
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, RangeNotSatisfiable):
+        headers["Content-Range"] = f"bytes */{exc.size}"
     return JSONResponse(_body(request, code, exc.title, exc.detail, extra), status, headers)
 
 

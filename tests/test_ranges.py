@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from mockserver import ManualClock
+from mockserver.domain.errors import InvalidRequest, RangeNotSatisfiable
+from mockserver.resources import sample_video_path
+from mockserver.server.ranges import check_range
+from tests.helpers import CREATE_PATH, body
+
+SIZE = sample_video_path().stat().st_size
+
+
+@pytest.mark.parametrize(
+    "header", [None, "bytes=0-99", "bytes=-100", "bytes=100-", "bytes=0-1, 5-9", "BYTES=0-0"]
+)
+def test_satisfiable_ranges_pass(header: str | None) -> None:
+    check_range(header, SIZE)
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["abc", "bytes=", "bytes=abc", "bytes=5-1", "items=0-9", "bytes=-", "bytes=0-9;x", "bytes=²-3"],
+)
+def test_malformed_ranges_name_the_header(header: str) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        check_range(header, SIZE)
+    assert (raised.value.field, raised.value.rule) == ("Range", "format")
+
+
+@pytest.mark.parametrize("header", [f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}", "bytes=-0"])
+def test_ranges_past_the_end_are_not_satisfiable(header: str) -> None:
+    with pytest.raises(RangeNotSatisfiable):
+        check_range(header, SIZE)
+
+
+def video_url(client: TestClient, clock: ManualClock) -> str:
+    task_id = client.post(CREATE_PATH, json=body()).json()["task_info"]["id"]
+    clock.advance(60)
+    url: str = client.get(f"{CREATE_PATH}/{task_id}").json()["videos"][0]
+    return url
+
+
+def test_download_refusals_are_json(client: TestClient, clock: ManualClock) -> None:
+    url = video_url(client, clock)
+    past = client.get(url, headers={"Range": f"bytes={SIZE}-"})
+    assert past.status_code == 416
+    assert past.headers["content-range"] == f"bytes */{SIZE}"
+    assert past.json()["error_code"] == 416
+    assert "Range" in past.json()["detail"]
+    malformed = client.get(url, headers={"Range": "bytes=abc"})
+    assert malformed.status_code == 400
+    assert (malformed.json()["field"], malformed.json()["rule"]) == ("Range", "format")
+    partial = client.get(url, headers={"Range": "bytes=0-99"})
+    assert partial.status_code == 206
+    assert len(partial.content) == 100

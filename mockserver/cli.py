@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="token the /_mock/ control plane requires (made up if listening beyond loopback)",
     )
     serve.add_argument("--journal-size", type=int, metavar="N", help="recent requests kept (1000)")
+    serve.add_argument(
+        "--result-ttl",
+        type=float,
+        metavar="SECONDS",
+        help="how long result links stay valid after success, fake-clock seconds (86400)",
+    )
     serve.add_argument("--public-url", help="base URL for result links (default: as called)")
     serve.add_argument("--config", metavar="FILE", help="TOML file with settings")
     return parser

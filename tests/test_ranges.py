@@ -55,3 +55,25 @@ def test_download_refusals_are_json(client: TestClient, clock: ManualClock) -> N
     partial = client.get(url, headers={"Range": "bytes=0-99"})
     assert partial.status_code == 206
     assert len(partial.content) == 100
+
+
+def test_result_links_expire_on_the_fake_clock(client: TestClient, clock: ManualClock) -> None:
+    url = video_url(client, clock)  # the task succeeded within those 60 s
+    clock.advance(86_400 - 60 - 1)
+    assert client.head(url).status_code == 200
+    clock.advance(61)
+    expired = client.get(url)
+    assert expired.status_code == 403
+    assert expired.json()["title"] == "Link Expired"
+    assert "expired" in expired.json()["detail"]
+
+
+def test_the_link_lifetime_is_a_setting() -> None:
+    from mockserver import Settings, create_app
+
+    clock = ManualClock()
+    app = create_app(Settings(seed=1, result_ttl=120), clock=clock)
+    with TestClient(app, headers={"Authorization": "Bearer k"}) as client:
+        url = video_url(client, clock)
+        clock.advance(119)
+        assert client.head(url).status_code == 403

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from mockserver.domain.clock import MockClock
 from mockserver.domain.errors import (
     InvalidRequest,
+    ResultExpired,
+    ResultNotFound,
     ScenarioRejection,
     TaskNotFound,
     TransientPollError,
@@ -174,10 +176,19 @@ class Backend:
             raise TransientPollError(decision.scenario.status)
         return state
 
-    def result_available(self, task_id: str) -> bool:
-        """Whether the task exists and has succeeded, so its video may be downloaded."""
+    def result(self, task_id: str) -> TaskState:
+        """A succeeded task whose result link is still valid; raises :class:`ResultNotFound`
+        or :class:`ResultExpired` (links live ``result_ttl`` seconds of the fake's clock from
+        the moment the task succeeded, as the real result URLs are temporary)."""
         task = self.store.get(task_id.lower())
-        return task is not None and task.state_at(self.clock.now()).succeeded
+        now = self.clock.now()
+        state = task.state_at(now) if task is not None else None
+        if state is None or not state.succeeded:
+            raise ResultNotFound(f"No result video for task {task_id}")
+        expires = state.updated_at + self.settings.result_ttl
+        if now >= expires:
+            raise ResultExpired(expires)
+        return state
 
     # The control plane's powers.
 

@@ -114,3 +114,13 @@ class RangeNotSatisfiable(MockError):
     def __init__(self, size: int) -> None:
         super().__init__(f"Range: no requested byte exists; the file has {size} bytes")
         self.size = size
+
+
+class ResultExpired(MockError):
+    """A result link past its lifetime; ``expired_at`` in the fake's clock."""
+
+    title = "Link Expired"
+
+    def __init__(self, expired_at: float) -> None:
+        super().__init__("This result link has expired; fetch the task again for a fresh one")
+        self.expired_at = expired_at

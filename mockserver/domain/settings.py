@@ -85,6 +85,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Token the control plane requires (always when not listening on loopback)."""
     journal_size: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 1000
     """How many recent requests the journal keeps."""
+    result_ttl: Annotated[float, msgspec.Meta(gt=0, le=31_536_000)] = 86_400.0
+    """Seconds (fake clock) a result link stays valid after the task succeeded."""
 
     def __post_init__(self) -> None:
         if self.failure_rate + self.slow_rate + self.stuck_rate > 1 + 1e-9:

@@ -81,8 +81,9 @@ class Endpoints:
 
     async def download(self, request: Request) -> Response:
         task_id, name = request.path_params["task_id"], request.path_params["name"]
-        if name != RESULT_NAME or not self.backend.result_available(task_id):
+        if name != RESULT_NAME:
             raise ResultNotFound(f"No result video at {request.url.path}")
+        self.backend.result(task_id)  # raises when missing, not succeeded or expired
         check_range(request.headers.get("range"), self.video_size)
         return FileResponse(self.video, media_type="video/mp4")
 

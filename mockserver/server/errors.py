@@ -21,6 +21,7 @@ from mockserver.domain.errors import (
     MockError,
     PayloadTooLarge,
     RangeNotSatisfiable,
+    ResultExpired,
     ResultNotFound,
     ScenarioRejection,
     TaskNotFound,
@@ -38,6 +39,7 @@ STATUS: dict[type[MockError], tuple[int, int]] = {
     ResultNotFound: (404, 404),
     PayloadTooLarge: (413, 413),
     RangeNotSatisfiable: (416, 416),
+    ResultExpired: (403, 403),
     AdminRequired: (403, 403),
 }
 

@@ -13,7 +13,6 @@ produce inputs the API accepts.
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +25,8 @@ from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from mockserver import ManualClock, Settings, create_app
-from tests.helpers import AUTH, CREATE_PATH, b64, body, image_bytes
+from mockserver.testing.strategies import MEDIA_TYPES, audio_urls, encode_image, image_refs
+from tests.helpers import AUTH, CREATE_PATH, body
 
 CONTRACT = Path(__file__).resolve().parent.parent / "contracts" / "openapi.yaml"
 API_KEY = AUTH["Authorization"].removeprefix("Bearer ")
@@ -45,61 +45,10 @@ STATEFUL = settings(
 
 # --- input strategies for the contract's formats -------------------------------------------------
 
-# Sizes at and near both boundaries (360 and 2000 px a side), plus common shapes. Each
-# (format, size) is encoded once, so a long run costs at most 32 small encodes.
-SIZES = (
-    (360, 360),
-    (2000, 2000),
-    (360, 2000),
-    (2000, 360),
-    (361, 1999),
-    (1280, 720),
-    (720, 1280),
-    (1024, 1024),
-)
-MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "BMP": "image/bmp", "WEBP": "image/webp"}
-
-
-@functools.cache
-def _encoded_image(fmt: str, size: tuple[int, int]) -> str:
-    """A real flat-colour image, base64-encoded. BMP is uncompressed, so it is 1 bit per pixel
-    (a 2000x2000 24-bit BMP would be 12 MB, over the documented 10 MB limit)."""
-    mode = "1" if fmt == "BMP" else "RGB"
-    return b64(image_bytes(fmt, size, mode))
-
-
-_names = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,15}", fullmatch=True)
-_hosts = st.sampled_from(
-    ["example.com", "cdn.example.com", "img.example.org", "example.com:8443", "127.0.0.1"]
-)
-_queries = st.one_of(st.just(""), _names.map("?v={}".format))
-
-
-def _urls(extensions: list[str]) -> st.SearchStrategy[str]:
-    return st.builds(
-        "{}://{}/{}{}{}".format,
-        st.sampled_from(["http", "https"]),
-        _hosts,
-        st.lists(_names, max_size=3).map(lambda parts: "".join(f"{p}/" for p in parts)),
-        st.tuples(_names, st.sampled_from(extensions)).map(".".join),
-        _queries,
-    )
-
-
-@st.composite
-def _base64_images(draw: st.DrawFn) -> str:
-    fmt = draw(st.sampled_from(list(MEDIA_TYPES)))
-    encoded = _encoded_image(fmt, draw(st.sampled_from(SIZES)))
-    if draw(st.booleans()):
-        return encoded
-    return f"data:{MEDIA_TYPES[fmt]};base64,{encoded}"
-
-
-image_refs = st.one_of(_base64_images(), _urls(["jpg", "jpeg", "png", "bmp", "webp"]))
-audio_urls = _urls(["wav", "mp3", "WAV", "MP3"])
-
-schemathesis.openapi.format("image-ref", image_refs)
-schemathesis.openapi.format("audio-ref", audio_urls)
+# The package's own strategies: real images (both boundaries, every allowed format, bare or data
+# URI, each encoded once) and http(s) URLs.
+schemathesis.openapi.format("image-ref", image_refs())
+schemathesis.openapi.format("audio-ref", audio_urls())
 
 
 # --- schemas and apps ----------------------------------------------------------------------------
@@ -220,9 +169,8 @@ def test_any_string_in_a_reference_field_gets_a_documented_answer(field: str, va
 @pytest.mark.parametrize("fmt", list(MEDIA_TYPES))
 def test_generated_images_are_what_the_fake_accepts(fmt: str) -> None:
     """The strategy's extremes (both boundaries, each format) really are acceptable inputs."""
-    for size in SIZES[:4]:
-        encoded = _encoded_image(fmt, size)
-        for value in (encoded, f"data:{MEDIA_TYPES[fmt]};base64,{encoded}"):
+    for size in [(360, 360), (2000, 2000), (360, 2000), (2000, 360)]:
+        for value in (encode_image(fmt, size), encode_image(fmt, size, "data-uri")):
             case = _create.Case(body=body(image=value, last_frame=value), headers=dict(AUTH))
             response = case.call()
             assert response.status_code == 202, response.text

@@ -107,7 +107,7 @@ def _build(body: dict[str, Any], content: dict[str, Any]) -> GenerationRequest:
         shot_type=cast(ShotType, sys.intern(_shot_type(body))),
         audio=_default(body.get("audio"), True),
         audio_url=audio_url,
-        seed=body.get("seed"),
+        seed=None if body.get("seed") is None else int(body["seed"]),
         safety_filter=_default(body.get("safety_filter"), True),
         last_frame=last_frame,
     )

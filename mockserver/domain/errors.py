@@ -124,3 +124,9 @@ class ResultExpired(MockError):
     def __init__(self, expired_at: float) -> None:
         super().__init__("This result link has expired; fetch the task again for a fresh one")
         self.expired_at = expired_at
+
+
+class RequestTimeout(MockError):
+    """The client stopped sending its request body."""
+
+    title = "Request Timeout"

@@ -7,17 +7,21 @@ worker thread so the event loop keeps answering other requests meanwhile.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, NoReturn
 
 import anyio.to_thread
 import msgspec
 from starlette.requests import ClientDisconnect, Request
 
-from mockserver.domain.errors import InvalidRequest, PayloadTooLarge
+from mockserver.domain.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 from mockserver.domain.generation import GenerationRequest
 from mockserver.domain.validation import RequestValidator
 
 _DECODER = msgspec.json.Decoder()
+
+# Seconds a multi-piece body may pause between pieces before the request is given up (408).
+BODY_PIECE_TIMEOUT = 15.0
 
 # Bodies above this size (in practice: base64 images) are handled off the event loop.
 OFFLOAD_BYTES = 256 * 1024
@@ -36,8 +40,8 @@ async def read_body(request: Request, limit: int) -> bytes:
     # generator machinery of Request.stream() on the hot path.
     chunks: list[bytes] = []
     size = 0
+    message = await request.receive()
     while True:
-        message = await request.receive()
         if message["type"] != "http.request":
             raise ClientDisconnect()
         chunk = message.get("body", b"")
@@ -47,6 +51,16 @@ async def read_body(request: Request, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        # A body in several pieces: each further piece must come within the deadline, so a
+        # client dripping bytes cannot hold the request open for ever. (Only here: a timeout
+        # costs microseconds that the common one-piece body does not need to pay.)
+        try:
+            async with asyncio.timeout(BODY_PIECE_TIMEOUT):
+                message = await request.receive()
+        except TimeoutError:
+            raise RequestTimeout(
+                f"The request body stalled: no data for {BODY_PIECE_TIMEOUT:g} s"
+            ) from None
 
 
 def decode_json(body: bytes) -> Any:

@@ -30,9 +30,10 @@ OFFLOAD_BYTES = 256 * 1024
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        # At most 19 digits (a 64-bit size): never int() of thousands of digits.
+        if not (declared.isascii() and declared.isdigit()) or len(declared) > 19:
             raise InvalidRequest.single(
-                "Content-Length", "format", "Content-Length: must be a whole number"
+                "Content-Length", "format", "Content-Length: must be a whole number of bytes"
             )
         if int(declared) > limit:
             _too_large(limit)

@@ -16,19 +16,28 @@ def check_range(header: str | None, size: int) -> None:
     unit, _, spec = header.partition("=")
     if unit.strip().lower() != "bytes" or not spec.strip():
         raise _malformed(header)
-    satisfiable = False
     for part in spec.split(","):
         start, dash, end = part.strip().partition("-")
-        if not dash or not (start or end) or not (start + end).isascii():
+        if not dash or not (start or end):
             raise _malformed(header)
-        if (start and not start.isdigit()) or (end and not end.isdigit()):
+        first, last = _number(start, header), _number(end, header)
+        if first is not None and last is not None and first > last:
             raise _malformed(header)
-        if start and end and int(start) > int(end):
-            raise _malformed(header)
-        if (start and int(start) < size) or (not start and int(end) > 0):
-            satisfiable = True
-    if not satisfiable:
-        raise RangeNotSatisfiable(size)
+        # Every range must hit the file, as the file response demands (not just one of them).
+        if (first is not None and first >= size) or (first is None and last == 0):
+            raise RangeNotSatisfiable(size)
+
+
+# Longer offsets are no byte position at all (and more than the file response can parse).
+_MAX_DIGITS = 19
+
+
+def _number(text: str, header: str) -> int | None:
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_DIGITS:
+        raise _malformed(header)
+    return int(text)
 
 
 def _malformed(header: str) -> InvalidRequest:

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from mockserver.domain.behaviour import request_facts
 from mockserver.domain.clock import MockClock
 from mockserver.domain.errors import (
     InvalidRequest,
@@ -44,24 +45,30 @@ class Randomness:
     from the operating system's generator.
     """
 
+    STREAMS = ("ids", "plans", "traces", "dialect", "faults")
+    # Seen by clients, so unguessable when there is no seed.
+    UNPREDICTABLE = ("ids", "traces")
+
+    ids: random.Random
+    plans: random.Random
+    traces: random.Random
+    dialect: random.Random
+    faults: random.Random
+
     def __init__(self, seed: int | None) -> None:
-        if seed is None:
-            self.ids: random.Random = random.SystemRandom()
-            self.plans = random.Random()
-            self.traces: random.Random = random.SystemRandom()
-            self.dialect = random.Random()
-            self.faults = random.Random()
-        else:
-            self.ids = random.Random(f"{seed}/ids")
-            self.plans = random.Random(f"{seed}/plans")
-            self.traces = random.Random(f"{seed}/traces")
-            self.dialect = random.Random(f"{seed}/dialect")
-            self.faults = random.Random(f"{seed}/faults")
+        for name in self.STREAMS:
+            if seed is not None:
+                stream = random.Random(f"{seed}/{name}")
+            elif name in self.UNPREDICTABLE:
+                stream = random.SystemRandom()
+            else:
+                stream = random.Random()
+            setattr(self, name, stream)
 
     def reseed(self, seed: int | None) -> None:
         """Back to the start of every stream (in place, so holders of a stream keep it)."""
         fresh = Randomness(seed)
-        for name in ("ids", "plans", "traces", "dialect", "faults"):
+        for name in self.STREAMS:
             current, new = getattr(self, name), getattr(fresh, name)
             if isinstance(current, random.SystemRandom) or type(current) is not type(new):
                 setattr(self, name, new)
@@ -103,9 +110,22 @@ class Backend:
     def configure(self, settings: Settings) -> None:
         """Apply new settings, all checked before any is applied (raises SettingsError);
         tasks already made keep their plans. A new seed rewinds the random streams to it."""
+        self._apply(settings, reseed=settings.seed != self.settings.seed)
+
+    def reset(self) -> None:
+        """Back to the start state: the settings the fake started with, no tasks, no queued
+        scenarios, an empty journal, random streams and the virtual clock rewound."""
+        self.store.clear()
+        self.queue.clear()
+        self.journal.clear()
+        self.limiter.reset()
+        self.clock.reset()
+        self._apply(self.initial_settings, reseed=True)
+
+    def _apply(self, settings: Settings, *, reseed: bool) -> None:
         checked = settings.validated()
         rules = [(rule, parse_scenario(rule.scenario)) for rule in checked.rules]
-        if self.settings.seed != checked.seed:
+        if reseed:
             self.random.reseed(checked.seed)
         self.settings = checked
         self.planner = Planner(checked, self.random.plans)
@@ -113,18 +133,6 @@ class Backend:
         self._keys = frozenset(checked.api_keys)
         self._rules = rules
         self.journal.resize(checked.journal_size)
-
-    def reset(self) -> None:
-        """Back to the start state: the settings the fake started with, no tasks, no queued
-        scenarios, an empty journal, random streams and the virtual clock rewound."""
-        self.configure(self.initial_settings)
-        self.store.clear()
-        self.queue.clear()
-        self.journal.clear()
-        self.random.reseed(self.settings.seed)
-        self.planner = Planner(self.settings, self.random.plans)
-        self.limiter.reset()
-        self.clock.reset()
 
     def authenticate(self, key: str) -> str:
         """Return the canonical owner for an API key, or raise :class:`Unauthorized`."""
@@ -237,9 +245,11 @@ class Backend:
             if head.remaining <= 0:
                 self.queue.popleft()
             return Decision(head.scenario, "queue")
-        for rule, scenario in self._rules:
-            if rule.matches(_rule_fields(request), request.prompt):
-                return Decision(scenario, "rule")
+        if self._rules:
+            facts = request_facts(request)
+            for rule, scenario in self._rules:
+                if rule.matches(facts, request.prompt):
+                    return Decision(scenario, "rule")
         weighted = self.planner.deck.draw()
         if weighted is None:
             return None
@@ -259,20 +269,6 @@ def _parse(token: str, field: str) -> Scenario:
         return parse_scenario(token)
     except ScenarioError as exc:
         raise InvalidRequest.single(field, "scenario", f"{field}: {exc}") from None
-
-
-def _rule_fields(request: GenerationRequest) -> dict[str, object]:
-    return {
-        "resolution": request.resolution,
-        "duration": request.duration,
-        "prompt_extend": request.prompt_extend,
-        "shot_type": request.shot_type,
-        "audio": request.audio,
-        "safety_filter": request.safety_filter,
-        "image_source": request.image.source,
-        "last_frame": request.last_frame is not None,
-        "audio_url": request.audio_url is not None,
-    }
 
 
 _VERSION_MASK = ~((0xF << 76) | (0xC << 60))

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from mockserver.domain.generation import GenerationRequest, ImageRef
 from mockserver.domain.scenarios import parse_scenario
 
 Rate = Annotated[float, msgspec.Meta(ge=0, le=1)]
@@ -107,17 +108,23 @@ DIALECT_PROFILES: dict[str, Dialect] = {
 }
 
 
-# The request facts a rule can match (see Backend._rule_fields).
-RULE_FIELDS = (
-    "resolution",
-    "duration",
-    "prompt_extend",
-    "shot_type",
-    "audio",
-    "safety_filter",
-    "image_source",
-    "last_frame",
-    "audio_url",
+def request_facts(request: GenerationRequest) -> dict[str, object]:
+    """The facts of a request that rules can match, by name."""
+    return {
+        "resolution": request.resolution,
+        "duration": request.duration,
+        "prompt_extend": request.prompt_extend,
+        "shot_type": request.shot_type,
+        "audio": request.audio,
+        "safety_filter": request.safety_filter,
+        "image_source": request.image.source,
+        "last_frame": request.last_frame is not None,
+        "audio_url": request.audio_url is not None,
+    }
+
+
+RULE_FIELDS = tuple(
+    request_facts(GenerationRequest(prompt="p", image=ImageRef(source="url", url="http://h")))
 )
 
 

@@ -27,9 +27,9 @@ from mockserver.domain.scenarios import FAILURES, ScenarioError, parse_scenario
 from mockserver.domain.settings import Settings, SettingsError, merge_settings
 from mockserver.domain.tasks import Status, Task
 from mockserver.server.bodies import decode_json, read_body
-from mockserver.server.wire import JSONResponse, timestamp
+from mockserver.server.wire import CONTROL_PREFIX, JSONResponse, timestamp
 
-PREFIX = "/_mock"
+PREFIX = CONTROL_PREFIX.rstrip("/")
 ADMIN_HEADER = "x-wan-mock-admin-token"
 # Settings that only take effect when the server starts.
 RESTART_ONLY = frozenset({"host", "port", "clock", "virtual_start", "speed", "access_log"})

@@ -30,7 +30,7 @@ from mockserver.domain.errors import (
     Unauthorized,
 )
 from mockserver.domain.limits import LimitExceeded
-from mockserver.server.wire import JSONResponse
+from mockserver.server.wire import CONTROL_PREFIX, JSONResponse
 
 # error class -> (HTTP status, business error code)
 STATUS: dict[type[MockError], tuple[int, int]] = {
@@ -79,7 +79,7 @@ def _body(
     """The error body in the app's dialect (the default shape when there is no app voice)."""
     voice = getattr(request.app.state, "voice", None)
     # The control plane is not the API: its errors keep one shape and draw nothing random.
-    if voice is None or request.url.path.startswith("/_mock/"):
+    if voice is None or request.url.path.startswith(CONTROL_PREFIX):
         return error_body(code, title, detail, **(extra or {}))
     body: dict[str, Any] = voice.error_body(code, title, detail, extra)
     return body

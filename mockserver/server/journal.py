@@ -8,8 +8,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.domain.backend import Backend
 from mockserver.server.faults import ConnectionDropped
-
-CONTROL_PREFIX = "/_mock/"
+from mockserver.server.wire import CONTROL_PREFIX
 
 
 class JournalMiddleware:

@@ -11,6 +11,8 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mockserver.server.wire import CONTROL_PREFIX
+
 _VALID = re.compile(rb"00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 _ZERO_TRACE = b"0" * 32
 
@@ -23,7 +25,7 @@ class TraceparentMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The control plane is not the API: no traceparent, and no draw from the trace stream,
         # so driving the fake never shifts the trace ids its API answers carry.
-        if scope["type"] != "http" or scope["path"].startswith("/_mock/"):
+        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)
             return
         trace_id = None

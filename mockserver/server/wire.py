@@ -10,6 +10,8 @@ import msgspec
 from starlette.responses import Response
 
 RESULT_NAME = "result_000.mp4"
+# The control plane's paths: not the API, so never traced, journalled, faulted or dialected.
+CONTROL_PREFIX = "/_mock/"
 
 
 class JSONResponse(Response):

@@ -109,6 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long result links stay valid after success, fake-clock seconds (86400)",
     )
+    serve.add_argument(
+        "--render-cache-dir",
+        metavar="DIR",
+        help="directory for rendered videos and kept input images (default: a temporary one)",
+    )
+    serve.add_argument(
+        "--render-cache-mb",
+        type=int,
+        metavar="MIB",
+        help="size bound of the render cache; least recently used files go first (2048)",
+    )
+    serve.add_argument(
+        "--render-workers", type=int, metavar="N", help="videos rendered at once (1)"
+    )
     serve.add_argument("--public-url", help="base URL for result links (default: as called)")
     serve.add_argument("--config", metavar="FILE", help="TOML file with settings")
     return parser

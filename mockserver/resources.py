@@ -1,7 +1,7 @@
-"""Files that ship with the package: the OpenAPI contract and the sample result video.
+"""Files that ship with the package: the OpenAPI contract.
 
 In a wheel they sit inside the package (hatch force-includes them); in a source checkout they
-are read from the repository's ``contracts/`` and ``fixtures/`` folders, so an editable install
+are read from the repository's ``contracts/`` folder, so an editable install
 and a built wheel serve the same bytes.
 """
 
@@ -26,8 +26,3 @@ def contract_path() -> Path:
     return _first_existing(
         _PACKAGE / "contracts" / "openapi.yaml", _CHECKOUT / "contracts" / "openapi.yaml"
     )
-
-
-def sample_video_path() -> Path:
-    """A real, playable H.264 MP4 served as every succeeded task's result."""
-    return _first_existing(_PACKAGE / "media" / "result.mp4", _CHECKOUT / "fixtures" / "result.mp4")

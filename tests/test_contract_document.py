@@ -319,17 +319,13 @@ def test_vendor_example_is_accepted_by_the_fake(client: TestClient, name: str) -
 # --- the wheel -----------------------------------------------------------------------------------
 
 
-def test_the_wheel_ships_the_contract_the_video_and_the_type_marker(tmp_path: Path) -> None:
+def test_the_wheel_ships_the_contract_the_renderer_and_the_type_marker(tmp_path: Path) -> None:
     (wheel,) = WheelBuilder(str(ROOT)).build(directory=str(tmp_path), versions=["standard"])
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         assert {
             "mockserver/contracts/openapi.yaml",
-            "mockserver/media/result.mp4",
+            "mockserver/media/encode.py",
             "mockserver/py.typed",
         } <= names
         assert archive.read("mockserver/contracts/openapi.yaml") == CONTRACT.read_bytes()
-        assert (
-            archive.read("mockserver/media/result.mp4")
-            == (ROOT / "fixtures" / "result.mp4").read_bytes()
-        )

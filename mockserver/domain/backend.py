@@ -184,19 +184,19 @@ class Backend:
             raise TransientPollError(decision.scenario.status)
         return state
 
-    def result(self, task_id: str) -> TaskState:
+    def result(self, task_id: str) -> Task:
         """A succeeded task whose result link is still valid; raises :class:`ResultNotFound`
         or :class:`ResultExpired` (links live ``result_ttl`` seconds of the fake's clock from
         the moment the task succeeded, as the real result URLs are temporary)."""
         task = self.store.get(task_id.lower())
         now = self.clock.now()
         state = task.state_at(now) if task is not None else None
-        if state is None or not state.succeeded:
+        if task is None or state is None or not state.succeeded:
             raise ResultNotFound(f"No result video for task {task_id}")
         expires = state.updated_at + self.settings.result_ttl
         if now >= expires:
             raise ResultExpired(expires)
-        return state
+        return task
 
     # The control plane's powers.
 

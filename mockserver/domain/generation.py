@@ -1,7 +1,8 @@
 """What a validated create request means: the parsed request the rest of the fake works with.
 
 It keeps what the API needs to answer and to shape the result, never the image bytes: a base64
-image is reduced to its format, size and dimensions.
+image is reduced to its format, size, dimensions and a digest (the bytes themselves are handed to
+the result renderer separately).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class ImageRef:
     width: int | None = None
     height: int | None = None
     size_bytes: int | None = None
+    digest: str | None = None
+    """For a base64 image, a digest of its bytes: the name under which the fake keeps them for
+    rendering the result video."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,14 @@
 """Checks for image inputs: http(s) URLs by syntax, base64 images by their decoded header.
 
-Only the header is parsed (Pillow reads it lazily); the pixels are never decoded and the bytes
-are dropped as soon as the facts are known.
+Only the header is parsed (Pillow reads it lazily); the pixels are never decoded. The decoded
+bytes are returned beside the facts (see :func:`read_image`) so that the caller can keep them
+for the result video; the task itself holds only their digest.
 """
 
 from __future__ import annotations
 
 import binascii
+import hashlib
 import io
 import re
 from typing import NoReturn
@@ -56,9 +58,15 @@ def check_url(field: str, value: str) -> str:
 
 def inspect_image(field: str, value: str) -> ImageRef:
     """Classify and check an image input: a URL, a data URI or bare base64."""
+    return read_image(field, value)[0]
+
+
+def read_image(field: str, value: str) -> tuple[ImageRef, bytes | None]:
+    """Like :func:`inspect_image`, also returning a base64 image's decoded bytes (None for a
+    URL)."""
     head = value[:8].lower()
     if head.startswith(("http://", "https://")):
-        return ImageRef(source="url", url=check_url(field, value))
+        return ImageRef(source="url", url=check_url(field, value)), None
     if head.startswith("data:"):
         return _inspect_bytes(field, _decode_base64(field, _data_uri_payload(field, value)))
     # Base64 never contains ':', so anything that starts like "scheme:" was meant as a URL
@@ -115,7 +123,7 @@ def _decode_base64(field: str, text: str) -> bytes:
         raise InvalidRequest.single(field, "base64", f"{field}: not valid base64 ({exc})") from None
 
 
-def _inspect_bytes(field: str, data: bytes) -> ImageRef:
+def _inspect_bytes(field: str, data: bytes) -> tuple[ImageRef, bytes]:
     if not data:
         raise InvalidRequest.single(field, "base64", f"{field}: the base64 data is empty")
     if len(data) > MAX_IMAGE_BYTES:
@@ -144,7 +152,9 @@ def _inspect_bytes(field: str, data: bytes) -> ImageRef:
             "dimensions",
             f"{field}: {width}x{height} px is outside {MIN_SIDE}..{MAX_SIDE} px per side",
         )
-    return ImageRef(source="base64", format=fmt, width=width, height=height, size_bytes=len(data))
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    ref = ImageRef("base64", None, fmt, width, height, len(data), digest)
+    return ref, data
 
 
 def _too_big(field: str, size: int, *, estimated: bool = False) -> NoReturn:

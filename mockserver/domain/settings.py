@@ -87,6 +87,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """How many recent requests the journal keeps."""
     result_ttl: Annotated[float, msgspec.Meta(gt=0, le=31_536_000)] = 86_400.0
     """Seconds (fake clock) a result link stays valid after the task succeeded."""
+    render_cache_dir: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    """Directory for rendered videos and kept input images (default: a private temporary one)."""
+    render_cache_mb: Annotated[int, msgspec.Meta(ge=16, le=1_048_576)] = 2048
+    """Size bound of the render cache in MiB; least recently used files go first."""
+    render_workers: Annotated[int, msgspec.Meta(ge=1, le=16)] = 1
+    """How many videos may render at once (each takes up to about 200 MB while it renders)."""
 
     def __post_init__(self) -> None:
         if self.failure_rate + self.slow_rate + self.stuck_rate > 1 + 1e-9:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as default
 from typing import Any, cast
 
 import jsonschema_rs
@@ -17,7 +19,7 @@ import jsonschema_rs
 from mockserver.domain.contract import request_schema
 from mockserver.domain.errors import InvalidRequest, Violation
 from mockserver.domain.generation import GenerationRequest, ImageRef, Resolution, ShotType
-from mockserver.domain.images import check_url, inspect_image
+from mockserver.domain.images import check_url, read_image
 
 AUDIO_EXTENSIONS = (".wav", ".mp3")
 _JSON_TYPES = {
@@ -31,6 +33,15 @@ _JSON_TYPES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedCreate:
+    """A valid create request and the decoded bytes of its base64 images, by digest (the task
+    keeps only the digests; the bytes go to whatever renders the result video)."""
+
+    request: GenerationRequest
+    images: Mapping[str, bytes] = default(default_factory=dict)
+
+
 class RequestValidator:
     """Turns a decoded JSON body into a :class:`GenerationRequest`, or raises a 400."""
 
@@ -40,6 +51,10 @@ class RequestValidator:
 
     def validate(self, payload: Any) -> GenerationRequest:
         """The parsed request, or :class:`InvalidRequest` listing every broken rule."""
+        return self.parse(payload).request
+
+    def parse(self, payload: Any) -> ParsedCreate:
+        """:meth:`validate`, keeping the decoded bytes of base64 images."""
         if not isinstance(payload, dict):
             raise InvalidRequest.single(
                 "body", "type", f"body: must be a JSON object, got {_json_type(payload)}"
@@ -58,7 +73,14 @@ class RequestValidator:
                     violations.extend(exc.violations)
         if violations:
             raise InvalidRequest(violations)
-        return _build(payload, content)
+        images: dict[str, bytes] = {}
+        for name in ("image", "last_frame"):
+            if isinstance(content.get(name), tuple):
+                ref, data = content[name]
+                content[name] = ref
+                if data is not None and ref.digest is not None:
+                    images[ref.digest] = data
+        return ParsedCreate(_build(payload, content), images)
 
     def _schema_violations(self, payload: dict[str, Any]) -> list[Violation]:
         try:
@@ -86,8 +108,8 @@ def _check_audio_url(field: str, value: str) -> str:
 
 
 _CONTENT_CHECKS: tuple[tuple[str, Callable[[str, str], Any]], ...] = (
-    ("image", inspect_image),
-    ("last_frame", inspect_image),
+    ("image", read_image),
+    ("last_frame", read_image),
     ("audio_url", _check_audio_url),
 )
 
@@ -181,4 +203,4 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-__all__ = ["GenerationRequest", "ImageRef", "RequestValidator"]
+__all__ = ["GenerationRequest", "ImageRef", "ParsedCreate", "RequestValidator"]

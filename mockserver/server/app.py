@@ -11,6 +11,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mockserver.domain.backend import Backend
 from mockserver.domain.clock import MockClock
 from mockserver.domain.settings import Settings
+from mockserver.media.cache import MediaCache
+from mockserver.media.videos import Videos
 from mockserver.server.control import ControlPlane
 from mockserver.server.dialects import Voice
 from mockserver.server.endpoints import GENERATION_PATH, Endpoints
@@ -71,7 +73,10 @@ def create_app(
             )
         backend = Backend(settings, clock)
     voice = Voice(backend)
-    api = Endpoints(backend, voice)
+    settings = backend.settings
+    cache = MediaCache(settings.render_cache_dir, settings.render_cache_mb * 1024 * 1024)
+    videos = Videos(cache, settings.render_workers)
+    api = Endpoints(backend, voice, videos)
     routes = [
         Route(GENERATION_PATH, api.create_task, methods=["POST"]),
         Route(GENERATION_PATH + "/{task_id}", api.get_task, methods=["GET"]),
@@ -84,4 +89,5 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.backend = backend
     app.state.voice = voice
+    app.state.videos = videos
     return app

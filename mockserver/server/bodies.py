@@ -15,8 +15,7 @@ import msgspec
 from starlette.requests import ClientDisconnect, Request
 
 from mockserver.domain.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
-from mockserver.domain.generation import GenerationRequest
-from mockserver.domain.validation import RequestValidator
+from mockserver.domain.validation import ParsedCreate, RequestValidator
 
 _DECODER = msgspec.json.Decoder()
 
@@ -80,8 +79,8 @@ def decode_json(body: bytes) -> Any:
     raise InvalidRequest.single("body", "json", detail)
 
 
-def parse_generation(validator: RequestValidator, body: bytes) -> GenerationRequest:
-    return validator.validate(decode_json(body))
+def parse_generation(validator: RequestValidator, body: bytes) -> ParsedCreate:
+    return validator.parse(decode_json(body))
 
 
 def check_media_type(request: Request) -> None:
@@ -101,7 +100,7 @@ def check_media_type(request: Request) -> None:
 
 async def read_generation(
     request: Request, validator: RequestValidator, limit: int
-) -> GenerationRequest:
+) -> ParsedCreate:
     check_media_type(request)
     body = await read_body(request, limit)
     if len(body) > OFFLOAD_BYTES:

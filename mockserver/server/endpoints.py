@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
@@ -13,8 +14,8 @@ from mockserver.domain.errors import ResultNotFound, Unauthorized
 from mockserver.domain.scenarios import SCENARIO_HEADER
 from mockserver.domain.tasks import TaskState
 from mockserver.domain.validation import RequestValidator
-from mockserver.resources import sample_video_path
-from mockserver.server.bodies import read_generation
+from mockserver.media.videos import Videos
+from mockserver.server.bodies import OFFLOAD_BYTES, read_generation
 from mockserver.server.dialects import Voice
 from mockserver.server.ranges import check_range
 from mockserver.server.wire import RESULT_NAME, JSONResponse, result_path
@@ -36,13 +37,12 @@ def bearer_key(request: Request) -> str:
 class Endpoints:
     """Handlers bound to one backend (no module-level state)."""
 
-    def __init__(self, backend: Backend, voice: Voice) -> None:
+    def __init__(self, backend: Backend, voice: Voice, videos: Videos) -> None:
         self.backend = backend
         self.voice = voice
+        self.videos = videos
         # Both modes up front: strict mode can be switched at runtime by the control plane.
         self.validators = {strict: RequestValidator(strict=strict) for strict in (False, True)}
-        self.video = sample_video_path()
-        self.video_size = self.video.stat().st_size
         self.contract = json.dumps(load_contract(), ensure_ascii=False).encode()
         self._base_urls: dict[tuple[object, ...], str] = {}
 
@@ -70,8 +70,14 @@ class Endpoints:
         owner = self.backend.authenticate(bearer_key(request))
         settings = self.backend.settings
         validator = self.validators[settings.strict]
-        generation = await read_generation(request, validator, settings.max_body_bytes)
-        state = self.backend.create_task(owner, generation, request.headers.get(SCENARIO_HEADER))
+        parsed = await read_generation(request, validator, settings.max_body_bytes)
+        scenario = request.headers.get(SCENARIO_HEADER)
+        state = self.backend.create_task(owner, parsed.request, scenario)
+        if parsed.images:  # kept only once the task exists: its video is made from them
+            if sum(map(len, parsed.images.values())) > OFFLOAD_BYTES:
+                await anyio.to_thread.run_sync(self.videos.keep_images, parsed.images)
+            else:
+                self.videos.keep_images(parsed.images)
         return self.task_response(request, state, created=True)
 
     async def get_task(self, request: Request) -> Response:
@@ -83,9 +89,21 @@ class Endpoints:
         task_id, name = request.path_params["task_id"], request.path_params["name"]
         if name != RESULT_NAME:
             raise ResultNotFound(f"No result video at {request.url.path}")
-        self.backend.result(task_id)  # raises when missing, not succeeded or expired
-        check_range(request.headers.get("range"), self.video_size)
-        return FileResponse(self.video, media_type="video/mp4")
+        task = self.backend.result(task_id)  # raises when missing, not succeeded or expired
+        path, spec = await self.videos.file(task)
+        etag = f'"{spec.key}"'  # the render's content address: the same bytes, the same tag
+        if _matches(request.headers.get("if-none-match"), etag):
+            return Response(status_code=304, headers={"etag": etag})
+        check_range(request.headers.get("range"), path.stat().st_size)
+        return FileResponse(path, media_type="video/mp4", headers={"etag": etag})
 
     async def openapi(self, request: Request) -> Response:
         return Response(self.contract, media_type="application/json")
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names this entity tag (weak comparison, RFC 9110)."""
+    if not if_none_match:
+        return False
+    tags = (tag.strip().removeprefix("W/") for tag in if_none_match.split(","))
+    return any(tag in (etag, "*") for tag in tags)

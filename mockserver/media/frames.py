@@ -1,0 +1,144 @@
+"""The pictures of a result video: the input image under a slow camera move, a crossfade to the
+last frame, and a label that marks the video as a mock.
+
+Frames are produced in YUV 4:2:0, the encoder's own format, so each one costs a crop and one
+scale (FFmpeg's swscale, through PyAV) instead of an RGB conversion. The camera moves at half the
+frame rate (each picture is shown twice), which halves the scaling work and is not visible at
+this speed of motion.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from collections.abc import Iterator
+from typing import Any, cast
+
+import av
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from mockserver.media.shape import FPS, VideoSpec
+
+ZOOM = 1.12  # the first frame shows the whole image; the last is this much closer
+HOLD = 2  # each picture of the camera move is shown this many times
+Planes = list[np.ndarray[Any, np.dtype[np.uint8]]]
+Mask = np.ndarray[Any, np.dtype[np.uint16]]
+
+
+def open_image(data: bytes | None) -> Image.Image | None:
+    """An input image as RGB, turned as its EXIF orientation says; None if unusable."""
+    if data is None:
+        return None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return ImageOps.exif_transpose(image).convert("RGB")
+    except Exception:  # a kept image is one the validator accepted; this is belt and braces
+        return None
+
+
+def card(width: int, height: int, spec: VideoSpec) -> Image.Image:
+    """A stand-in first frame for an input the fake never saw (an image URL)."""
+    y = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
+    x = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
+    hue = spec.motion % 3
+    channels = [40 + 60 * x, 30 + 50 * y, 90 + 80 * (1 - x) * (1 - y)]
+    channels = channels[hue:] + channels[:hue]
+    rgb = np.stack(np.broadcast_arrays(*channels), axis=-1).astype(np.uint8)
+    image = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(image)
+    big = ImageFont.load_default(size=max(24, height // 12))
+    step = max(14, height // 30)
+    small = ImageFont.load_default(size=step)
+    draw.text(
+        (width // 2, height * 2 // 5), "wan-mock", fill=(240, 240, 240), font=big, anchor="mm"
+    )
+    lines = ["input image given by URL (not fetched)", *textwrap.wrap(spec.prompt, 60)[:3]]
+    for row, line in enumerate(lines):
+        at = (width // 2, height // 2 + row * step * 3 // 2)
+        draw.text(at, line, fill=(225, 225, 225), font=small, anchor="mm")
+    return image
+
+
+def to_planes(image: Image.Image) -> Planes:
+    """Y, U and V planes (BT.709, limited range) of an RGB image with even sides."""
+    rgb = av.VideoFrame.from_ndarray(np.asarray(image), format="rgb24")
+    frame = rgb.reformat(format="yuv420p", dst_colorspace="ITU709")
+    return [np.ascontiguousarray(view) for view in _views(frame, image.width, image.height)]
+
+
+def label(text: str, height: int) -> Mask:
+    """White-on-clear text as an 8-bit coverage mask with even sides (for 4:2:0 chroma)."""
+    font = ImageFont.load_default(size=max(12, height // 40))
+    left, top, right, bottom = font.getbbox(text)
+    pad = max(4, height // 120)
+    width = (int(right - left) + 2 * pad + 1) // 2 * 2
+    tall = (int(bottom - top) + 2 * pad + 1) // 2 * 2
+    mask = Image.new("L", (width, tall), 0)
+    ImageDraw.Draw(mask).text((pad - left, pad - top), text, fill=255, font=font)
+    return np.asarray(mask, dtype=np.uint16)
+
+
+def _views(frame: av.VideoFrame, width: int, height: int) -> Planes:
+    """Writable views of a yuv420p frame's planes, without the row padding."""
+    return [
+        np.frombuffer(cast(Any, plane), np.uint8).reshape(-1, plane.line_size)[: height // s, : width // s]
+        for plane, s in zip(frame.planes, (1, 2, 2), strict=True)
+    ]
+
+
+def _smooth(t: float) -> float:
+    return t * t * (3 - 2 * t)
+
+
+def frames(
+    spec: VideoSpec, canvas: Planes, end: Planes | None, mark: Mask
+) -> Iterator[av.VideoFrame]:
+    """Every frame of the video, in order. ``canvas`` is the first image at ``ZOOM`` times the
+    output size; ``end`` the last frame at the output size, faded in over the last second."""
+    width, height, count = spec.width, spec.height, spec.frames
+    canvas_h, canvas_w = canvas[0].shape
+    scale = min(canvas_w / width, canvas_h / height)
+    drift_x = 0.6 if spec.motion & 1 else -0.6
+    drift_y = 0.4 if spec.motion & 2 else -0.4
+    mark_h, mark_w = mark.shape
+    margin = height // 60 // 2 * 2
+    left, top = width - mark_w - margin, height - mark_h - margin
+    fade_from = count - FPS if end is not None else count
+    frame: av.VideoFrame | None = None
+    for index in range(count):
+        if frame is not None and index % HOLD and index < fade_from:
+            yield frame
+            continue
+        progress = _smooth(index / max(count - 1, 1))
+        k = scale + (1 - scale) * progress
+        box_w, box_h = width * k, height * k
+        centre_x = canvas_w / 2 + (canvas_w - box_w) / 2 * drift_x * progress
+        centre_y = canvas_h / 2 + (canvas_h - box_h) / 2 * drift_y * progress
+        x0 = max(0, int(centre_x - box_w / 2) // 2 * 2)
+        y0 = max(0, int(centre_y - box_h / 2) // 2 * 2)
+        crop_w = min(round(box_w / 2) * 2, canvas_w - x0)
+        crop_h = min(round(box_h / 2) * 2, canvas_h - y0)
+        crop = av.VideoFrame(crop_w, crop_h, "yuv420p")
+        for view, plane, s in zip(_views(crop, crop_w, crop_h), canvas, (1, 2, 2), strict=True):
+            view[:] = plane[y0 // s : (y0 + crop_h) // s, x0 // s : (x0 + crop_w) // s]
+        frame = crop.reformat(width, height, interpolation="BILINEAR")
+        views = _views(frame, width, height)
+        if end is not None and index >= fade_from:
+            alpha = (index - fade_from + 1) / FPS
+            for view, target in zip(views, end, strict=True):
+                blended = Image.blend(
+                    Image.fromarray(np.ascontiguousarray(view)), Image.fromarray(target), alpha
+                )
+                view[:] = np.asarray(blended)
+        _stamp(views, mark, left, top)
+        yield frame
+
+
+def _stamp(views: Planes, mark: Mask, left: int, top: int) -> None:
+    """Darken a box and write the label into it, in grey (neutral chroma)."""
+    mark_h, mark_w = mark.shape
+    luma = views[0][top : top + mark_h, left : left + mark_w]
+    luma[:] = (luma.astype(np.uint16) * 2 // 5 * (255 - mark) + 235 * mark) // 255
+    for chroma in views[1:]:
+        chroma[top // 2 : (top + mark_h) // 2, left // 2 : (left + mark_w) // 2] = 128

@@ -1,0 +1,79 @@
+"""Result videos on demand: rendered once per task, off the event loop, kept in a bounded cache.
+
+The first download of a task's video renders it on a worker thread; every request that arrives
+meanwhile waits for that same render instead of starting another. Rendering is imported only
+when first needed, so a fake that never serves a video never pays for PyAV and numpy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from mockserver.domain.tasks import Task
+from mockserver.media.cache import MediaCache
+from mockserver.media.shape import VideoSpec, video_spec
+
+
+class Videos:
+    """Where a succeeded task's video comes from."""
+
+    def __init__(self, cache: MediaCache, workers: int = 1) -> None:
+        self.cache = cache
+        self.renders = 0  # how many videos were actually rendered (a cache miss each)
+        self._workers = workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: dict[str, Future[Path]] = {}
+        self._lock = threading.Lock()
+
+    def keep_images(self, images: Mapping[str, bytes]) -> None:
+        """Keep a new task's base64 input images, which its video will be made from."""
+        for digest, data in images.items():
+            self.cache.keep_image(digest, data)
+
+    async def file(self, task: Task) -> tuple[Path, VideoSpec]:
+        """The task's video file (rendering it first if needed) and what it shows."""
+        spec = video_spec(task)
+        found = self.cache.video(spec.key)
+        if found is not None:
+            return found, spec
+        # A concurrent.futures.Future, not an asyncio one: in-process fakes may be called
+        # from more than one event loop.
+        with self._lock:
+            future = self._pending.get(spec.key)
+            if future is None:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(
+                        self._workers, thread_name_prefix="wan-mock-render"
+                    )
+                future = self._executor.submit(self._render, spec)
+                self._pending[spec.key] = future
+                future.add_done_callback(lambda _: self._forget(spec.key))
+        return await asyncio.wrap_future(future), spec
+
+    def _forget(self, key: str) -> None:
+        with self._lock:
+            self._pending.pop(key, None)
+
+    def _render(self, spec: VideoSpec) -> Path:
+        found = self.cache.video(spec.key)  # rendered by another process sharing the cache
+        if found is not None:
+            return found
+        from mockserver.media.encode import render  # deferred: PyAV and numpy are heavy
+
+        first = self.cache.image(spec.first) if spec.first else None
+        last = self.cache.image(spec.last) if spec.last else None
+        path = self.cache.add_video(spec.key, lambda target: render(spec, first, last, target))
+        with self._lock:
+            self.renders += 1
+        return path
+
+    def close(self) -> None:
+        """Stop rendering (a render under way finishes) and drop a private cache directory."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self.cache.close()

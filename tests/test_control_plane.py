@@ -7,6 +7,8 @@ covers the CLI side of the guard: which hosts count as loopback and the made-up 
 
 from __future__ import annotations
 
+import hashlib
+
 import asyncio
 import gc
 import logging
@@ -511,6 +513,7 @@ def test_task_detail_has_request_without_image_bytes_plan_and_history(fake: Fake
             "width": 640,
             "height": 480,
             "size_bytes": len(png),
+            "digest": hashlib.blake2b(png, digest_size=16).hexdigest(),
         },
         "negative_prompt": None,
         "resolution": "1080P",

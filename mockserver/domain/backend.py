@@ -184,7 +184,7 @@ class Backend:
             raise TransientPollError(decision.scenario.status)
         return state
 
-    def result(self, task_id: str) -> Task:
+    def result(self, task_id: str) -> tuple[Task, TaskState]:
         """A succeeded task whose result link is still valid; raises :class:`ResultNotFound`
         or :class:`ResultExpired` (links live ``result_ttl`` seconds of the fake's clock from
         the moment the task succeeded, as the real result URLs are temporary)."""
@@ -196,7 +196,7 @@ class Backend:
         expires = state.updated_at + self.settings.result_ttl
         if now >= expires:
             raise ResultExpired(expires)
-        return task
+        return task, state
 
     # The control plane's powers.
 

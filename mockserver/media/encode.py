@@ -47,7 +47,7 @@ def render(spec: VideoSpec, first: bytes | None, last: bytes | None, path: Path)
         if end_image is not None
         else None
     )
-    mark = label(f"MOCK \u00b7 wan-mock \u00b7 task {spec.task_id}", height)
+    mark = label(f"MOCK \u00b7 wan-mock \u00b7 task {spec.task_id}", width, height)
     pictures = frames(spec, to_planes(start), end, mark)
 
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:

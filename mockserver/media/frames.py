@@ -67,14 +67,16 @@ def to_planes(image: Image.Image) -> Planes:
     return [np.ascontiguousarray(view) for view in _views(frame, image.width, image.height)]
 
 
-def label(text: str, height: int) -> Mask:
-    """White-on-clear text as an 8-bit coverage mask with even sides (for 4:2:0 chroma)."""
-    font = ImageFont.load_default(size=max(12, height // 40))
+def label(text: str, width: int, height: int) -> Mask:
+    """White-on-clear text as an 8-bit coverage mask with even sides (for 4:2:0 chroma), sized
+    from the frame's short side and never wider than the frame."""
+    short = min(width, height)
+    font = ImageFont.load_default(size=max(12, short // 40))
     left, top, right, bottom = font.getbbox(text)
-    pad = max(4, height // 120)
-    width = (int(right - left) + 2 * pad + 1) // 2 * 2
-    tall = (int(bottom - top) + 2 * pad + 1) // 2 * 2
-    mask = Image.new("L", (width, tall), 0)
+    pad = max(4, short // 120)
+    mask_w = min((int(right - left) + 2 * pad + 1) // 2 * 2, width - 2 * pad // 2 * 2)
+    mask_h = (int(bottom - top) + 2 * pad + 1) // 2 * 2
+    mask = Image.new("L", (mask_w, mask_h), 0)
     ImageDraw.Draw(mask).text((pad - left, pad - top), text, fill=255, font=font)
     return np.asarray(mask, dtype=np.uint16)
 
@@ -102,7 +104,7 @@ def frames(
     drift_x = 0.6 if spec.motion & 1 else -0.6
     drift_y = 0.4 if spec.motion & 2 else -0.4
     mark_h, mark_w = mark.shape
-    margin = height // 60 // 2 * 2
+    margin = min(width - mark_w, min(width, height) // 60) // 2 * 2
     left, top = width - mark_w - margin, height - mark_h - margin
     fade_from = count - FPS if end is not None else count
     frame: av.VideoFrame | None = None

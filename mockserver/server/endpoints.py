@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from email.utils import formatdate
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -89,13 +90,17 @@ class Endpoints:
         task_id, name = request.path_params["task_id"], request.path_params["name"]
         if name != RESULT_NAME:
             raise ResultNotFound(f"No result video at {request.url.path}")
-        task = self.backend.result(task_id)  # raises when missing, not succeeded or expired
+        # Raises when missing, not succeeded or expired.
+        task, state = self.backend.result(task_id)
         path, spec = await self.videos.file(task)
-        etag = f'"{spec.key}"'  # the render's content address: the same bytes, the same tag
-        if _matches(request.headers.get("if-none-match"), etag):
-            return Response(status_code=304, headers={"etag": etag})
+        headers = {
+            "etag": f'"{spec.key}"',  # the render's content address: same bytes, same tag
+            "last-modified": formatdate(state.updated_at, usegmt=True),  # on the fake's clock
+        }
+        if _matches(request.headers.get("if-none-match"), headers["etag"]):
+            return Response(status_code=304, headers=headers)
         check_range(request.headers.get("range"), path.stat().st_size)
-        return FileResponse(path, media_type="video/mp4", headers={"etag": etag})
+        return FileResponse(path, media_type="video/mp4", headers=headers)
 
     async def openapi(self, request: Request) -> Response:
         return Response(self.contract, media_type="application/json")

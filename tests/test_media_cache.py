@@ -1,0 +1,108 @@
+"""The render cache: bounded by bytes, least recently used first, never half a file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mockserver.media.cache import MediaCache
+
+
+def writer(size: int, fill: bytes = b"v"):  # type: ignore[no-untyped-def]
+    def write(path: Path) -> None:
+        path.write_bytes(fill * size)
+
+    return write
+
+
+def test_a_video_is_published_under_its_key(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path, 10_000)
+    assert cache.video("a") is None
+    path = cache.add_video("a", writer(100))
+    assert path == tmp_path / "a.mp4"
+    assert cache.video("a") == path
+    assert cache.total_bytes == 100
+    assert [p.name for p in tmp_path.iterdir()] == ["a.mp4"]
+
+
+def test_the_least_recently_used_go_first(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path, 300)
+    for key in "abc":
+        cache.add_video(key, writer(100))
+    assert cache.video("a") is not None  # a is now the most recent
+    cache.add_video("d", writer(100))
+    assert cache.video("b") is None
+    assert not (tmp_path / "b.mp4").exists()
+    assert {p.name for p in tmp_path.iterdir()} == {"a.mp4", "c.mp4", "d.mp4"}
+    assert cache.total_bytes == 300
+
+
+def test_a_file_bigger_than_the_bound_is_still_served(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path, 50)
+    cache.add_video("a", writer(40))
+    cache.add_video("big", writer(500))
+    assert cache.video("big") is not None
+    assert cache.video("a") is None
+
+
+def test_a_failed_render_leaves_nothing_behind(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path, 10_000)
+
+    def broken(path: Path) -> None:
+        path.write_bytes(b"half")
+        raise RuntimeError("encoder crashed")
+
+    with pytest.raises(RuntimeError):
+        cache.add_video("a", broken)
+    assert list(tmp_path.iterdir()) == []
+    assert cache.video("a") is None
+    assert cache.total_bytes == 0
+
+
+def test_images_are_kept_once_by_digest(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path, 10_000)
+    cache.keep_image("d1", b"png-bytes")
+    before = (tmp_path / "d1.img").stat().st_mtime_ns
+    cache.keep_image("d1", b"png-bytes")
+    assert cache.image("d1") == b"png-bytes"
+    assert cache.image("missing") is None
+    assert cache.total_bytes == len(b"png-bytes")
+    assert (tmp_path / "d1.img").stat().st_mtime_ns >= before
+
+
+def test_existing_files_are_adopted_oldest_first(tmp_path: Path) -> None:
+    for age, name in enumerate(["new.mp4", "old.mp4"]):
+        (tmp_path / name).write_bytes(b"x" * 100)
+        os.utime(tmp_path / name, (1_000_000 - age * 1000, 1_000_000 - age * 1000))
+    (tmp_path / "notes.txt").write_text("not ours")
+    cache = MediaCache(tmp_path, 250)
+    assert cache.video("new") is not None
+    assert cache.total_bytes == 200
+    cache.add_video("third", writer(100))
+    assert cache.video("old") is None  # the oldest went
+    assert (tmp_path / "notes.txt").exists()
+
+
+def test_a_file_removed_behind_its_back_is_a_miss(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path, 10_000)
+    cache.add_video("a", writer(100)).unlink()
+    assert cache.video("a") is None
+    assert cache.total_bytes == 0
+
+
+def test_without_a_directory_a_private_one_is_made_and_removed() -> None:
+    cache = MediaCache(None, 10_000)
+    path = cache.add_video("a", writer(10))
+    root = cache.root
+    assert path.parent == root
+    assert root.name.startswith("wan-mock-media-")
+    cache.close()
+    assert not root.exists()
+
+
+def test_a_missing_directory_is_created(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path / "deep" / "cache", 10_000)
+    cache.add_video("a", writer(10))
+    assert (tmp_path / "deep" / "cache" / "a.mp4").is_file()

@@ -33,3 +33,22 @@ bootstrap() {
     echo "$want" >"$stamp"
   fi
 }
+
+# Installs Debian packages for the commands given as command:package, when a command is missing
+# and apt-get can be used (root). Otherwise it says what is missing; tests that need it then skip
+# (and fail under CI). Usage: system_tools ffprobe:ffmpeg chromium:chromium
+system_tools() {
+  local wanted=() pair
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || wanted+=("${pair#*:}")
+  done
+  [ "${#wanted[@]}" -eq 0 ] && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing ${wanted[*]} (apt-get)" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${wanted[@]}" >/dev/null
+  else
+    echo "==> missing ${wanted[*]}: install them (e.g. sudo apt-get install ${wanted[*]})" \
+      "or the media tests are skipped" >&2
+  fi
+}

@@ -7,10 +7,9 @@ covers the CLI side of the guard: which hosts count as loopback and the made-up 
 
 from __future__ import annotations
 
-import hashlib
-
 import asyncio
 import gc
+import hashlib
 import logging
 import os
 import re

@@ -106,3 +106,17 @@ def test_a_missing_directory_is_created(tmp_path: Path) -> None:
     cache = MediaCache(tmp_path / "deep" / "cache", 10_000)
     cache.add_video("a", writer(10))
     assert (tmp_path / "deep" / "cache" / "a.mp4").is_file()
+
+
+def test_videos_are_evicted_before_images(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path, 350)
+    cache.keep_image("old-image", b"i" * 100)
+    cache.add_video("a", writer(100))
+    cache.add_video("b", writer(100))
+    cache.add_video("c", writer(100))  # 400 bytes: one must go, and it is a video
+    assert cache.has_image("old-image")
+    assert cache.video("a") is None
+    assert cache.video("b") is not None
+    cache.add_video("big", writer(300))  # only the newest video and nothing else fits
+    assert not cache.has_image("old-image")
+    assert [p.name for p in tmp_path.iterdir()] == ["big.mp4"]

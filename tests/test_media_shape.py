@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_pixels_stay_within_the_tier(resolution: Resolution, aspect: tuple[int, 
     assert abs(width / height - aspect[0] / aspect[1]) / (aspect[0] / aspect[1]) < 0.05
 
 
-def task(task_id: str = "00000000-0000-4000-8000-000000000001", **fields: object) -> Task:
+def task(task_id: str = "00000000-0000-4000-8000-000000000001", **fields: Any) -> Task:
     request = dataclasses.replace(GenerationRequest(prompt="a cat", image=URL), **fields)
     return Task(task_id, "key", 0.0, request, Plan((Status.PENDING,), (0.0,)))
 

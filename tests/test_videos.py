@@ -177,7 +177,7 @@ def test_concurrent_first_downloads_render_once(client: TestClient, clock: Manua
     videos: Videos = app.state.videos  # type: ignore[attr-defined]
 
     async def download_all() -> list[bytes]:
-        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://wan.test") as http:
             answers = await asyncio.gather(*(http.get(url) for _ in range(24)))
         return [answer.content for answer in answers]
@@ -192,17 +192,33 @@ def test_an_evicted_video_is_rendered_again_identically(
     client: TestClient, clock: ManualClock
 ) -> None:
     videos: Videos = client.app.state.videos  # type: ignore[attr-defined]
-    videos.cache.max_bytes = 1  # every new file evicts all others
     url, first = fetch_video(client, clock, image=b64(picture(640, 640)))
     etag = client.head(url).headers["etag"]
-    fetch_video(client, clock)  # evicts the first video and its input image... but not the image
+    (video,) = videos.cache.root.glob("*.mp4")
+    video.unlink()  # as if evicted (or removed by hand)
+    again = client.get(url)
     assert videos.renders == 2
+    assert again.headers["etag"] == etag
+    assert again.content == first
+
+
+def test_a_video_whose_image_was_evicted_gets_the_card_and_a_new_tag(
+    client: TestClient, clock: ManualClock, tmp_path: Path
+) -> None:
+    videos: Videos = client.app.state.videos  # type: ignore[attr-defined]
+    videos.cache.max_bytes = 1  # each new file evicts every other one, images last
+    url, first = fetch_video(client, clock, image=b64(picture(640, 640)))
+    assert list(videos.cache.root.glob("*.img")) == []  # evicted by the video made from it...
+    etag = client.head(url).headers["etag"]  # ...which is still served as it was
+    assert client.get(url).content == first
+    fetch_video(client, clock)  # a second video evicts the first
     again = client.get(url)
     assert videos.renders == 3
-    assert again.headers["etag"] == etag
-    # The input image went too (the cache holds one file), so the re-render shows the card
-    # instead: still a playable video of the right shape, under the same link.
-    assert again.content[4:8] == b"ftyp"
+    assert again.headers["etag"] != etag  # other bytes, so another tag
+    assert again.content != first
+    info = probe(save(tmp_path, again.content))
+    (stream,) = streams(info, "video")
+    assert (stream["width"], stream["height"]) == (960, 960)  # still the task's shape
 
 
 def test_the_cache_directory_is_a_setting(tmp_path: Path) -> None:

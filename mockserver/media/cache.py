@@ -3,7 +3,8 @@
 Files are named by content address (a video by its spec's key, an image by its digest), written
 to a temporary name and renamed into place, so a reader never sees half a file and two processes
 sharing the directory at worst render the same bytes twice. When the files pass the size bound,
-the least recently used are deleted; a deleted video is simply rendered again when asked for.
+the least recently used videos are deleted, then (only if still needed) the least recently used
+images; a deleted video is simply rendered again when asked for.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class MediaCache:
         """Run ``write`` on a temporary path, then publish the file under ``key``."""
         return self._add(key + VIDEO_SUFFIX, write)
 
+    def has_image(self, digest: str) -> bool:
+        return self._hit(digest + IMAGE_SUFFIX) is not None
+
     def image(self, digest: str) -> bytes | None:
         """The bytes of a kept input image, or None."""
         path = self._hit(digest + IMAGE_SUFFIX)
@@ -130,13 +134,13 @@ class MediaCache:
         return final
 
     def _evict(self, keep: str) -> None:
-        while self._total > self.max_bytes and len(self._entries) > 1:
-            name = next(iter(self._entries))
-            if name == keep:
-                self._entries.move_to_end(name)
-                continue
-            self._total -= self._entries.pop(name)
-            (self.root / name).unlink(missing_ok=True)
+        # Videos first: any of them can be rendered again exactly while its images are kept.
+        for suffix in (VIDEO_SUFFIX, IMAGE_SUFFIX):
+            for name in [n for n in self._entries if n.endswith(suffix) and n != keep]:
+                if self._total <= self.max_bytes:
+                    return
+                self._total -= self._entries.pop(name)
+                (self.root / name).unlink(missing_ok=True)
 
 
 def _write(path: Path, data: bytes) -> None:

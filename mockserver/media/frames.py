@@ -53,7 +53,8 @@ def card(width: int, height: int, spec: VideoSpec) -> Image.Image:
     draw.text(
         (width // 2, height * 2 // 5), "wan-mock", fill=(240, 240, 240), font=big, anchor="mm"
     )
-    lines = ["input image given by URL (not fetched)", *textwrap.wrap(spec.prompt, 60)[:3]]
+    why = "input image no longer in the render cache" if spec.lost else "input image given by URL"
+    lines = [why, *textwrap.wrap(spec.prompt, 60)[:3]]
     for row, line in enumerate(lines):
         at = (width // 2, height // 2 + row * step * 3 // 2)
         draw.text(at, line, fill=(225, 225, 225), font=small, anchor="mm")
@@ -84,8 +85,10 @@ def label(text: str, width: int, height: int) -> Mask:
 def _views(frame: av.VideoFrame, width: int, height: int) -> Planes:
     """Writable views of a yuv420p frame's planes, without the row padding."""
     return [
-        np.frombuffer(cast(Any, plane), np.uint8).reshape(-1, plane.line_size)[: height // s, : width // s]
-        for plane, s in zip(frame.planes, (1, 2, 2), strict=True)
+        np.frombuffer(cast(Any, plane), np.uint8).reshape(-1, plane.line_size)[: height // s, :w]
+        for plane, s, w in zip(
+            frame.planes, (1, 2, 2), (width, width // 2, width // 2), strict=True
+        )
     ]
 
 

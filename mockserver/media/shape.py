@@ -48,7 +48,8 @@ class VideoSpec:
     """Everything that decides a result video's bytes (and nothing else).
 
     ``first`` and ``last`` are digests of base64 input images the fake kept, or None when the
-    input was a URL (then a generated card stands in for the first frame).
+    input was a URL or the image is no longer kept (then a generated card stands in for the
+    first frame).
     """
 
     task_id: str
@@ -60,6 +61,7 @@ class VideoSpec:
     last: str | None
     prompt: str
     motion: int
+    lost: bool = False  # a base64 input image the cache no longer holds (the card stands in)
 
     @property
     def frames(self) -> int:
@@ -79,6 +81,7 @@ class VideoSpec:
             self.last,
             self.prompt,
             self.motion,
+            self.lost,
         )
         return hashlib.sha256(repr(fields).encode()).hexdigest()[:32]
 

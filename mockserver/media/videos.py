@@ -8,6 +8,7 @@ when first needed, so a fake that never serves a video never pays for PyAV and n
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +39,9 @@ class Videos:
         """The task's video file (rendering it first if needed) and what it shows."""
         spec = video_spec(task)
         found = self.cache.video(spec.key)
+        if found is None:
+            spec = self._available(spec)  # to render now: without inputs no longer kept
+            found = self.cache.video(spec.key)
         if found is not None:
             return found, spec
         # A concurrent.futures.Future, not an asyncio one: in-process fakes may be called
@@ -54,6 +58,15 @@ class Videos:
                 future.add_done_callback(lambda _: self._forget(spec.key))
         return await asyncio.wrap_future(future), spec
 
+    def _available(self, spec: VideoSpec) -> VideoSpec:
+        """The spec with inputs the cache no longer holds left out, so that a video made
+        without them has its own key (and entity tag)."""
+        first = spec.first if spec.first and self.cache.has_image(spec.first) else None
+        last = spec.last if spec.last and self.cache.has_image(spec.last) else None
+        if (first, last) == (spec.first, spec.last):
+            return spec
+        return dataclasses.replace(spec, first=first, last=last, lost=spec.first != first)
+
     def _forget(self, key: str) -> None:
         with self._lock:
             self._pending.pop(key, None)
@@ -66,6 +79,11 @@ class Videos:
 
         first = self.cache.image(spec.first) if spec.first else None
         last = self.cache.image(spec.last) if spec.last else None
+        if (spec.first and first is None) or (spec.last and last is None):
+            # Evicted between the check and now (the race is narrow): render without them.
+            spec = self._available(spec)
+            first = self.cache.image(spec.first) if spec.first else None
+            last = self.cache.image(spec.last) if spec.last else None
         path = self.cache.add_video(spec.key, lambda target: render(spec, first, last, target))
         with self._lock:
             self.renders += 1

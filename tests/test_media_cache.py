@@ -120,3 +120,12 @@ def test_videos_are_evicted_before_images(tmp_path: Path) -> None:
     cache.add_video("big", writer(300))  # only the newest video and nothing else fits
     assert not cache.has_image("old-image")
     assert [p.name for p in tmp_path.iterdir()] == ["big.mp4"]
+
+
+def test_two_caches_can_share_a_directory(tmp_path: Path) -> None:
+    one, two = MediaCache(tmp_path, 10_000), MediaCache(tmp_path, 10_000)
+    one.keep_image("d", b"image")
+    one.add_video("v", writer(100))
+    assert two.image("d") == b"image"  # written by the other process: found and adopted
+    assert two.video("v") == tmp_path / "v.mp4"
+    assert two.total_bytes == 105

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -230,3 +231,21 @@ def test_the_cache_directory_is_a_setting(tmp_path: Path) -> None:
     assert files == [".img", ".mp4"]
     (video,) = (tmp_path / "media").glob("*.mp4")
     assert video.read_bytes() == data
+
+
+def test_rendering_runs_off_the_event_loop(
+    client: TestClient, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mockserver.media import encode
+
+    threads: list[str] = []
+    real = encode.render
+
+    def spy(*args: Any) -> None:
+        threads.append(threading.current_thread().name)
+        real(*args)
+
+    monkeypatch.setattr(encode, "render", spy)
+    fetch_video(client, clock)
+    (name,) = threads
+    assert name.startswith("wan-mock-render")

@@ -104,13 +104,18 @@ class MediaCache:
 
     def _hit(self, name: str) -> Path | None:
         path = self.root / name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            size = None
         with self._lock:
-            if name not in self._entries:
+            known = self._entries.pop(name, None)
+            if size is None:  # never made, or removed behind our back
+                self._total -= known or 0
                 return None
-            if not path.is_file():  # removed behind our back
-                self._total -= self._entries.pop(name)
-                return None
-            self._entries.move_to_end(name)
+            # Known, or written by another process sharing the directory: ours from now on.
+            self._entries[name] = size
+            self._total += size - (known or 0)
         with contextlib.suppress(OSError):
             os.utime(path)  # the order survives a restart
         return path

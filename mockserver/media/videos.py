@@ -10,13 +10,25 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from mockserver.domain.tasks import Task
 from mockserver.media.cache import MediaCache
 from mockserver.media.shape import VideoSpec, video_spec
+
+Render = Callable[[VideoSpec, bytes | None, bytes | None, Path], None]
+
+
+def _renderer() -> Render:
+    """The render function, imported on first use: PyAV and numpy are heavy. Imported on the
+    caller's thread, not a render thread: under pytest this package's modules are
+    assertion-rewritten as they are imported, and CPython 3.11's AST conversion is not safe in
+    two threads at once (a parse on the main thread can fail with a SystemError)."""
+    from mockserver.media.encode import render
+
+    return render
 
 
 class Videos:
@@ -46,6 +58,7 @@ class Videos:
             return found, spec
         # A concurrent.futures.Future, not an asyncio one: in-process fakes may be called
         # from more than one event loop.
+        render = _renderer()
         with self._lock:
             future = self._pending.get(spec.key)
             if future is None:
@@ -53,7 +66,7 @@ class Videos:
                     self._executor = ThreadPoolExecutor(
                         self._workers, thread_name_prefix="wan-mock-render"
                     )
-                future = self._executor.submit(self._render, spec)
+                future = self._executor.submit(self._render, spec, render)
                 self._pending[spec.key] = future
                 future.add_done_callback(lambda _: self._forget(spec.key))
         return await asyncio.wrap_future(future), spec
@@ -71,12 +84,10 @@ class Videos:
         with self._lock:
             self._pending.pop(key, None)
 
-    def _render(self, spec: VideoSpec) -> Path:
+    def _render(self, spec: VideoSpec, render: Render) -> Path:
         found = self.cache.video(spec.key)  # rendered by another process sharing the cache
         if found is not None:
             return found
-        from mockserver.media.encode import render  # deferred: PyAV and numpy are heavy
-
         first = self.cache.image(spec.first) if spec.first else None
         last = self.cache.image(spec.last) if spec.last else None
         if (spec.first and first is None) or (spec.last and last is None):

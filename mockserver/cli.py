@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import ipaddress
 import logging
@@ -11,14 +12,18 @@ import secrets
 import shlex
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from mockserver.__about__ import __version__
 from mockserver.domain.behaviour import DIALECT_PROFILES, LIMIT_PRESETS
 from mockserver.domain.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from mockserver.server.app import MockApp
 
 DESCRIPTION = """\
 A local fake of the MuleRouter wan2.6-i2v image-to-video API: create tasks, poll them to
@@ -110,6 +115,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long result links stay valid after success, fake-clock seconds (86400)",
     )
     serve.add_argument("--public-url", help="base URL for result links (default: as called)")
+    serve.add_argument(
+        "--state",
+        metavar="PATH",
+        help="SQLite file keeping tasks and live settings across restarts (default: memory)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="server processes sharing the state (1); without --state a temporary file is used",
+    )
+    serve.add_argument(
+        "--task-retention",
+        type=float,
+        metavar="SECONDS",
+        help="how long a task is kept after it finished, fake-clock seconds (86400)",
+    )
     serve.add_argument("--config", metavar="FILE", help="TOML file with settings")
     return parser
 
@@ -132,37 +154,112 @@ def main(argv: Sequence[str] | None = None) -> int:
 def serve(settings: Settings) -> int:
     # Imported here so `wan-mock --help` stays instant.
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
+    settings = secured(settings)
+    # Several workers must share state to behave as one fake: without --state they share a
+    # temporary file, removed when the server stops.
+    temporary = None
+    if settings.workers > 1 and settings.state is None:
+        temporary = tempfile.TemporaryDirectory(prefix="wan-mock-")
+        settings = msgspec.structs.replace(settings, state=os.path.join(temporary.name, "db"))
+    try:
+        if settings.state is not None:
+            _check_state(settings.state)
+        try:
+            sock = _bind(settings.host, settings.port)
+        except OSError as exc:
+            where = f"{settings.host}:{settings.port}"
+            print(f"wan-mock: cannot listen on {where}: {exc}", file=sys.stderr)
+            return 1
+        port = sock.getsockname()[1]
+        base_url = f"http://{_url_host(settings.host)}:{port}"
+        print(_banner(settings, base_url), flush=True)
+        config_args: dict[str, Any] = {
+            "lifespan": "off",
+            "access_log": settings.access_log,
+            "log_level": "info" if settings.access_log else "warning",
+            "server_header": False,
+        }
+        if settings.workers > 1:
+            # Workers are spawned processes that import the app factory below; the settings
+            # travel in the environment they inherit.
+            os.environ[WORKER_SETTINGS] = msgspec.json.encode(settings).decode()
+            config = uvicorn.Config(
+                "mockserver.cli:worker_app", factory=True, workers=settings.workers, **config_args
+            )
+            Multiprocess(config, sockets=[sock]).run()
+            return 0
+        app = build_app(settings)
+        config = uvicorn.Config(app, **config_args)
+        # uvicorn drains in-flight requests on SIGTERM and then returns; the store is flushed
+        # and closed after that.
+        uvicorn.Server(config).run(sockets=[sock])
+        app.backend.store.close()
+        return 0
+    except StateError as exc:
+        print(f"wan-mock: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if temporary is not None:
+            temporary.cleanup()
+
+
+WORKER_SETTINGS = "_WAN_MOCK_WORKER_SETTINGS"  # not WAN_MOCK_*: never read as a setting
+
+
+class StateError(Exception):
+    """The state file cannot be used."""
+
+
+def _check_state(path: str) -> None:
+    """Open the state file once before serving, so a bad path is one clear message (and the
+    tables exist before several workers start)."""
+    import sqlite3
+
+    from mockserver.domain.sqlite_store import open_database
+
+    try:
+        open_database(path).close()
+    except (sqlite3.Error, OSError) as exc:
+        raise StateError(f"cannot use state file {path}: {exc}") from None
+
+
+def build_app(settings: Settings) -> MockApp:
+    """The app for one server process: in memory, or over the state file."""
+    from mockserver.domain.backend import Backend
+    from mockserver.domain.clock import MockClock
+    from mockserver.domain.shared import SharedState
+    from mockserver.domain.sqlite_store import SQLiteStore, open_database
     from mockserver.server.app import create_app
     from mockserver.server.faults import DropLogFilter
 
-    settings = secured(settings)
-    try:
-        sock = _bind(settings.host, settings.port)
-    except OSError as exc:
-        print(f"wan-mock: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
-        return 1
-    port = sock.getsockname()[1]
-    base_url = f"http://{_url_host(settings.host)}:{port}"
-    print(_banner(settings, base_url), flush=True)
-    app = create_app(settings)
+    if settings.state is None:
+        app = create_app(settings)
+    else:
+        conn = open_database(settings.state)
+        start = settings.virtual_start
+        clock = MockClock(settings.clock, speed=settings.speed, virtual_start=start)
+        backend = Backend(settings, clock, store=SQLiteStore(conn), shared=SharedState(conn))
+        app = create_app(backend=backend)
+    # A dropped connection (an injected fault) is logged as one line, not a traceback.
+    logging.getLogger("uvicorn.error").addFilter(DropLogFilter())
     # Everything made so far (modules, the app) lives as long as the process: keep it out of
     # the garbage collector's full passes, whose pauses grow with the number of stored tasks.
     # Each create makes about ten long-lived objects; collecting the young generation every
     # 10,000 allocations instead of 700 spends measurably less time in the collector.
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
-    config = uvicorn.Config(
-        app,
-        lifespan="off",
-        access_log=settings.access_log,
-        log_level="info" if settings.access_log else "warning",
-        server_header=False,
-    )
-    # A dropped connection (an injected fault) is logged as one line, not a traceback.
-    logging.getLogger("uvicorn.error").addFilter(DropLogFilter())
-    uvicorn.Server(config).run(sockets=[sock])
-    return 0
+    return app
+
+
+def worker_app() -> MockApp:
+    """The app factory each ``--workers`` process runs (uvicorn imports it by name)."""
+    settings = msgspec.json.decode(os.environ[WORKER_SETTINGS], type=Settings)
+    app = build_app(settings)
+    # uvicorn returns from a drained worker and the process exits normally: flush then.
+    atexit.register(app.backend.store.close)
+    return app
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -218,11 +315,18 @@ def _banner(settings: Settings, base_url: str) -> str:
         if settings.admin_token
         else ""
     )
+    state = (
+        f"  state {settings.state}, {settings.workers} worker(s), tasks kept "
+        f"{settings.task_retention:g} s after they finish\n"
+        if settings.state
+        else ""
+    )
     return (
         f"wan-mock {__version__}: fake wan2.6-i2v API at {base_url}\n"
         f"  timing {settings.timing}, speed {settings.speed:g}, failure rate "
         f"{settings.failure_rate:g}, seed {seed}, strict {'on' if settings.strict else 'off'}, "
         f"clock {settings.clock}\n"
+        f"{state}"
         f"  contract: {base_url}/openapi.json, control plane: {base_url}/_mock/\n"
         f"{admin}"
         f"  try: {curl}"

@@ -17,6 +17,7 @@ from mockserver.server.endpoints import GENERATION_PATH, Endpoints
 from mockserver.server.errors import EXCEPTION_HANDLERS
 from mockserver.server.faults import FaultMiddleware
 from mockserver.server.journal import JournalMiddleware
+from mockserver.server.sharing import SharedStateMiddleware
 from mockserver.server.tracing import TraceparentMiddleware
 
 
@@ -32,7 +33,10 @@ class MockApp(Starlette):
         app = super().build_middleware_stack()
         app = LiveFaults(app, self.backend, self.state.voice)
         app = JournalMiddleware(app, self.backend)
-        return TraceparentMiddleware(app, self.backend.random.traces)
+        app = TraceparentMiddleware(app, self.backend.random.traces)
+        if self.backend.shared is not None:  # outermost: every layer sees the synced state
+            app = SharedStateMiddleware(app, self.backend)
+        return app
 
 
 class LiveFaults(FaultMiddleware):

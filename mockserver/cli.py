@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import atexit
 import gc
 import ipaddress
 import logging
@@ -176,7 +175,7 @@ def serve(settings: Settings) -> int:
         base_url = f"http://{_url_host(settings.host)}:{port}"
         print(_banner(settings, base_url), flush=True)
         config_args: dict[str, Any] = {
-            "lifespan": "off",
+            "lifespan": "on",  # its shutdown closes the store (see create_app)
             "access_log": settings.access_log,
             "log_level": "info" if settings.access_log else "warning",
             "server_header": False,
@@ -192,10 +191,7 @@ def serve(settings: Settings) -> int:
             return 0
         app = build_app(settings)
         config = uvicorn.Config(app, **config_args)
-        # uvicorn drains in-flight requests on SIGTERM and then returns; the store is flushed
-        # and closed after that.
         uvicorn.Server(config).run(sockets=[sock])
-        app.backend.store.close()
         return 0
     except StateError as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
@@ -256,10 +252,7 @@ def build_app(settings: Settings) -> MockApp:
 def worker_app() -> MockApp:
     """The app factory each ``--workers`` process runs (uvicorn imports it by name)."""
     settings = msgspec.json.decode(os.environ[WORKER_SETTINGS], type=Settings)
-    app = build_app(settings)
-    # uvicorn returns from a drained worker and the process exits normally: flush then.
-    atexit.register(app.backend.store.close)
-    return app
+    return build_app(settings)
 
 
 def _bind(host: str, port: int) -> socket.socket:

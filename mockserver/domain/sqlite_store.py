@@ -140,6 +140,7 @@ class SQLiteStore:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._closed = False
 
     def add(self, task: Task) -> None:
         try:
@@ -186,6 +187,9 @@ class SQLiteStore:
         # connection to close would do it too; a killed one leaves the WAL, which SQLite
         # replays on the next open, losing nothing).
         # (If another worker is busy writing, its own close checkpoints later.)
+        if self._closed:
+            return
+        self._closed = True
         with contextlib.suppress(sqlite3.OperationalError):
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn.close()

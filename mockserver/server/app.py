@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -60,6 +62,18 @@ class LiveFaults(FaultMiddleware):
         await super().__call__(scope, receive, send)
 
 
+def _closing(backend: Backend) -> Any:
+    """A lifespan that closes (flushes) the store when the server shuts down: uvicorn runs it
+    after draining the requests in flight, and before it re-raises the SIGTERM it caught."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        backend.store.close()
+
+    return lifespan
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -83,7 +97,12 @@ def create_app(
         Route("/openapi.json", api.openapi, methods=["GET"]),
         *ControlPlane(backend).routes(),
     ]
-    app = MockApp(routes=routes, exception_handlers=EXCEPTION_HANDLERS, backend=backend)
+    app = MockApp(
+        routes=routes,
+        exception_handlers=EXCEPTION_HANDLERS,
+        backend=backend,
+        lifespan=_closing(backend),
+    )
     # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.
     app.router.redirect_slashes = False
     app.state.backend = backend

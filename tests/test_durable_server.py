@@ -1,0 +1,128 @@
+"""``wan-mock serve --state`` and ``--workers`` as real processes: kill -9 loses no
+acknowledged task, SIGTERM drains, workers share tasks, clock and control plane, and a large
+state file opens without loading its tasks."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+import mockserver.domain.sqlite_store as sqlite_store
+from mockserver.domain.sqlite_store import SQLiteStore, encode_task, open_database
+from mockserver.domain.store import retired_at
+from mockserver.domain.tasks import Task
+from tests.server_process import running_server
+from tests.test_shared_state import open_backend
+from tests.test_store import task
+
+API = "/vendors/alibaba/v1/wan2.6-i2v/generation"
+AUTH = {"Authorization": "Bearer durable"}
+BODY = {"prompt": "a cat", "image": "https://example.com/cat.png"}
+
+
+def create(client: httpx.Client) -> str:
+    response = client.post(API, json=BODY, headers=AUTH)
+    assert response.status_code in (200, 201, 202), response.text
+    task_id: str = response.json()["task_info"]["id"]
+    return task_id
+
+
+def test_kill_9_loses_no_acknowledged_task(tmp_path: Path) -> None:
+    state = str(tmp_path / "state.db")
+    with running_server("--state", state, "--no-access-log") as server:
+        with httpx.Client(base_url=server.base_url) as client:
+            made = [create(client) for _ in range(200)]
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(5)
+    with (
+        running_server("--state", state, "--no-access-log") as server,
+        httpx.Client(base_url=server.base_url) as client,
+    ):
+        for task_id in made:
+            assert client.get(f"{API}/{task_id}", headers=AUTH).status_code == 200
+        assert client.get("/_mock/health").json()["tasks"] == 200
+
+
+def test_sigterm_finishes_the_request_in_flight_and_flushes(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    slow = json.dumps([{"target": "create", "latency": {"seconds": 1.0}}])
+    answers: list[httpx.Response] = []
+    with running_server(
+        "--state", str(state), "--no-access-log", env={"WAN_MOCK_FAULTS": slow}
+    ) as server:
+        caller = threading.Thread(
+            target=lambda: answers.append(
+                httpx.post(server.base_url + API, json=BODY, headers=AUTH, timeout=10)
+            )
+        )
+        caller.start()
+        threading.Event().wait(0.4)  # the create is now waiting out its latency
+        server.process.send_signal(signal.SIGTERM)
+        caller.join(10)
+        # uvicorn re-raises the SIGTERM once it has drained and shut down.
+        assert server.process.wait(10) in (0, -signal.SIGTERM)
+    assert answers, "the request in flight got no answer"
+    assert answers[0].status_code in (200, 201, 202)
+    # Flushed: the WAL was folded into the file when the server closed it.
+    wal = Path(str(state) + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+    store = SQLiteStore(open_database(state))
+    assert answers[0].json()["task_info"]["id"] in store
+    store.close()
+
+
+def test_two_workers_share_tasks_and_the_control_plane() -> None:
+    with running_server("--workers", "2", "--clock", "virtual", "--no-access-log") as server:
+        url = server.base_url
+        task_id = create(httpx.Client(base_url=url))
+        httpx.post(url + "/_mock/clock/advance", json={"seconds": 600}).raise_for_status()
+        httpx.patch(url + "/_mock/settings", json={"failure_rate": 1.0}).raise_for_status()
+        workers: set[str] = set()
+        # New connection each time, so the kernel may hand it to either worker.
+        for _ in range(400):
+            poll = httpx.get(url + f"{API}/{task_id}", headers=AUTH)
+            assert poll.json()["task_info"]["status"] == "succeeded"
+            clock = httpx.get(url + "/_mock/clock").json()["clock"]
+            assert clock["unix"] == 1_767_225_600 + 600
+            settings = httpx.get(url + "/_mock/settings")
+            assert settings.json()["failure_rate"] == 1.0
+            workers |= {r.headers["x-wan-mock-worker"] for r in (poll, settings)}
+            if len(workers) == 2:
+                break
+        assert len(workers) == 2, "every request went to one worker"
+        httpx.post(url + "/_mock/reset").raise_for_status()
+        for _ in range(20):
+            assert httpx.get(url + f"{API}/{task_id}", headers=AUTH).status_code == 404
+            assert httpx.get(url + "/_mock/settings").json()["failure_rate"] == 0.0
+
+
+def test_a_large_state_file_opens_without_decoding_its_tasks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = open_database(tmp_path / "db")
+    tasks = [task(n, at=1_767_225_600.0) for n in range(5000)]
+    with sqlite_store.transaction(conn):
+        conn.executemany(
+            "INSERT INTO tasks (id, retired_at, data) VALUES (?, ?, ?)",
+            [(t.id, retired_at(t), encode_task(t)) for t in tasks],
+        )
+    conn.close()
+    decoded: list[str] = []
+    real = sqlite_store.decode_task
+
+    def counting(task_id: str, data: bytes) -> Task:
+        decoded.append(task_id)
+        return real(task_id, data)
+
+    monkeypatch.setattr(sqlite_store, "decode_task", counting)
+    backend = open_backend(tmp_path / "db")
+    assert decoded == []
+    assert len(backend.store) == 5000
+    assert backend.find(tasks[1234].id).request == tasks[1234].request
+    assert decoded == [tasks[1234].id]
+    backend.store.close()

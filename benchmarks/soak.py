@@ -23,7 +23,9 @@ import _load
 MB = 1_000_000
 
 
-async def soak(port: int, pid: int, args: argparse.Namespace) -> tuple[_load.Tally, list]:
+async def soak(
+    port: int, pid: int, args: argparse.Namespace
+) -> tuple[_load.Tally, list[tuple[float, int]]]:
     samples: list[tuple[float, int]] = []
     started = time.monotonic()
     load = asyncio.create_task(

@@ -155,6 +155,8 @@ def serve(settings: Settings) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from mockserver.server.protocol import BoundedHeadProtocol
+
     settings = secured(settings)
     # Several workers must share state to behave as one fake: without --state they share a
     # temporary file, removed when the server stops.
@@ -179,6 +181,7 @@ def serve(settings: Settings) -> int:
             "access_log": settings.access_log,
             "log_level": "info" if settings.access_log else "warning",
             "server_header": False,
+            "http": BoundedHeadProtocol,  # httptools, with a bound on header bytes
         }
         if settings.workers > 1:
             # Workers are spawned processes that import the app factory below; the settings

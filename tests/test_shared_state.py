@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from mockserver.domain.backend import PURGE_EVERY, Backend
+from mockserver.domain.backend import OWNER_CACHE, PURGE_EVERY, Backend
 from mockserver.domain.clock import ManualClock, MockClock
 from mockserver.domain.errors import TaskNotFound
 from mockserver.domain.generation import GenerationRequest, ImageRef
@@ -152,3 +152,11 @@ def test_tasks_past_retention_are_purged(tmp_path: Path, durable: bool) -> None:
     assert kept.id not in backend.store
     assert len(backend.store) == PURGE_EVERY
     backend.store.close()
+
+
+def test_one_off_keys_do_not_grow_the_owner_table() -> None:
+    backend = Backend(Settings(), ManualClock())
+    for n in range(OWNER_CACHE * 3):
+        assert backend.authenticate(f"key-{n}") == f"key-{n}"
+    assert len(backend._owners) <= OWNER_CACHE
+    assert backend.authenticate("key-1") is backend.authenticate("key-1")

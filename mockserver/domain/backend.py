@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 # Tasks past their retention are purged every this many creates (and at start), never by a
 # timer: one range delete, or a scan of the oldest in-memory tasks, per thousand creates.
 PURGE_EVERY = 1000
+OWNER_CACHE = 10_000
 
 
 class Randomness:
@@ -162,8 +163,13 @@ class Backend:
         """Return the canonical owner for an API key, or raise :class:`Unauthorized`."""
         if self._keys and key not in self._keys:
             raise Unauthorized("Invalid API key")
-        # One shared string per key, so that many tasks do not each hold a copy of it.
-        return self._owners.setdefault(key, key)
+        # One shared string per key, so that many tasks do not each hold a copy of it. A stream
+        # of one-off keys (a fuzzer, a leaky client) must not grow the table forever: past
+        # OWNER_CACHE keys it starts again (tasks keep the strings they already hold).
+        owner = self._owners.setdefault(key, key)
+        if len(self._owners) > OWNER_CACHE:
+            self._owners.clear()
+        return owner
 
     def create_task(
         self, owner: str, request: GenerationRequest, scenario: str | None = None

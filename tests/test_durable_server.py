@@ -5,8 +5,10 @@ state file opens without loading its tasks."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -126,3 +128,48 @@ def test_a_large_state_file_opens_without_decoding_its_tasks(
     assert backend.find(tasks[1234].id).request == tasks[1234].request
     assert decoded == [tasks[1234].id]
     backend.store.close()
+
+
+def test_kill_9_of_a_worker_under_load_loses_no_acknowledged_task(tmp_path: Path) -> None:
+    state = str(tmp_path / "state.db")
+    acknowledged: list[str] = []
+    workers: set[str] = set()
+    refused: list[str] = []
+    stop = threading.Event()
+    with running_server("--workers", "2", "--state", state, "--no-access-log") as server:
+
+        def client() -> None:
+            with httpx.Client(base_url=server.base_url, timeout=5) as http:
+                while not stop.is_set():
+                    try:
+                        answer = http.post(API, json=BODY, headers=AUTH)
+                    except httpx.TransportError:
+                        continue  # cut off by the kill: never acknowledged
+                    if answer.status_code not in (200, 201, 202):
+                        refused.append(f"{answer.status_code} {answer.text}")
+                        continue
+                    acknowledged.append(answer.json()["task_info"]["id"])
+                    workers.add(answer.headers["x-wan-mock-worker"])
+
+        clients = [threading.Thread(target=client) for _ in range(6)]
+        for thread in clients:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(workers) == 2, "the load never reached both workers"
+        before = len(acknowledged)
+        os.kill(int(sorted(workers)[0]), signal.SIGKILL)
+        time.sleep(1.5)  # the supervisor notices and starts a replacement meanwhile
+        stop.set()
+        for thread in clients:
+            thread.join(10)
+        assert len(acknowledged) > before, "no create was acknowledged after the kill"
+        with httpx.Client(base_url=server.base_url) as http:
+            missing = [
+                task_id
+                for task_id in acknowledged
+                if http.get(f"{API}/{task_id}", headers=AUTH).status_code != 200
+            ]
+    assert refused == []
+    assert missing == [], f"{len(missing)} of {len(acknowledged)} acknowledged tasks lost"

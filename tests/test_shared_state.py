@@ -13,6 +13,7 @@ from mockserver.domain.backend import OWNER_CACHE, PURGE_EVERY, Backend
 from mockserver.domain.clock import ManualClock, MockClock
 from mockserver.domain.errors import TaskNotFound
 from mockserver.domain.generation import GenerationRequest, ImageRef
+from mockserver.domain.scenarios import SAFETY_FAILURE
 from mockserver.domain.settings import Settings
 from mockserver.domain.shared import SharedState
 from mockserver.domain.sqlite_store import SQLiteStore, open_database
@@ -160,3 +161,13 @@ def test_one_off_keys_do_not_grow_the_owner_table() -> None:
         assert backend.authenticate(f"key-{n}") == f"key-{n}"
     assert len(backend._owners) <= OWNER_CACHE
     assert backend.authenticate("key-1") is backend.authenticate("key-1")
+
+
+def test_an_outcome_forced_on_one_is_seen_on_the_other(pair: tuple[Backend, Backend]) -> None:
+    a, b = pair
+    made = a.create_task("key", REQUEST)
+    a.force(made.id, Status.FAILED, SAFETY_FAILURE)
+    b.sync()
+    polled = b.get_task("key", made.id)
+    assert polled.status is Status.FAILED
+    assert polled.failure == SAFETY_FAILURE

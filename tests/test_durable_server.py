@@ -50,12 +50,18 @@ def test_kill_9_loses_no_acknowledged_task(tmp_path: Path) -> None:
         assert client.get("/_mock/health").json()["tasks"] == 200
 
 
-def test_sigterm_finishes_the_request_in_flight_and_flushes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_finishes_the_request_in_flight_and_flushes(tmp_path: Path, workers: str) -> None:
     state = tmp_path / "state.db"
     slow = json.dumps([{"target": "create", "latency": {"seconds": 1.0}}])
     answers: list[httpx.Response] = []
     with running_server(
-        "--state", str(state), "--no-access-log", env={"WAN_MOCK_FAULTS": slow}
+        "--state",
+        str(state),
+        "--workers",
+        workers,
+        "--no-access-log",
+        env={"WAN_MOCK_FAULTS": slow},
     ) as server:
         caller = threading.Thread(
             target=lambda: answers.append(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import ipaddress
-import logging
 import os
 import secrets
 import shlex
@@ -13,16 +11,13 @@ import socket
 import sys
 import tempfile
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
 from mockserver.__about__ import __version__
 from mockserver.domain.behaviour import DIALECT_PROFILES, LIMIT_PRESETS
 from mockserver.domain.settings import Settings, SettingsError, load_settings
-
-if TYPE_CHECKING:
-    from mockserver.server.app import MockApp
 
 DESCRIPTION = """\
 A local fake of the MuleRouter wan2.6-i2v image-to-video API: create tasks, poll them to
@@ -156,6 +151,7 @@ def serve(settings: Settings) -> int:
     from uvicorn.supervisors import Multiprocess
 
     from mockserver.server.protocol import BoundedHeadProtocol
+    from mockserver.server.serving import WORKER_SETTINGS, StateError, build_app, check_state
 
     settings = secured(settings)
     # Several workers must share state to behave as one fake: without --state they share a
@@ -166,7 +162,7 @@ def serve(settings: Settings) -> int:
         settings = msgspec.structs.replace(settings, state=os.path.join(temporary.name, "db"))
     try:
         if settings.state is not None:
-            _check_state(settings.state)
+            check_state(settings.state)
         try:
             sock = _bind(settings.host, settings.port)
         except OSError as exc:
@@ -184,11 +180,14 @@ def serve(settings: Settings) -> int:
             "http": BoundedHeadProtocol,  # httptools, with a bound on header bytes
         }
         if settings.workers > 1:
-            # Workers are spawned processes that import the app factory below; the settings
+            # Workers are spawned processes that import the app factory by name; the settings
             # travel in the environment they inherit.
             os.environ[WORKER_SETTINGS] = msgspec.json.encode(settings).decode()
             config = uvicorn.Config(
-                "mockserver.cli:worker_app", factory=True, workers=settings.workers, **config_args
+                "mockserver.server.serving:worker_app",
+                factory=True,
+                workers=settings.workers,
+                **config_args,
             )
             Multiprocess(config, sockets=[sock]).run()
             return 0
@@ -202,60 +201,6 @@ def serve(settings: Settings) -> int:
     finally:
         if temporary is not None:
             temporary.cleanup()
-
-
-WORKER_SETTINGS = "_WAN_MOCK_WORKER_SETTINGS"  # not WAN_MOCK_*: never read as a setting
-
-
-class StateError(Exception):
-    """The state file cannot be used."""
-
-
-def _check_state(path: str) -> None:
-    """Open the state file once before serving, so a bad path is one clear message (and the
-    tables exist before several workers start)."""
-    import sqlite3
-
-    from mockserver.domain.sqlite_store import open_database
-
-    try:
-        open_database(path).close()
-    except (sqlite3.Error, OSError) as exc:
-        raise StateError(f"cannot use state file {path}: {exc}") from None
-
-
-def build_app(settings: Settings) -> MockApp:
-    """The app for one server process: in memory, or over the state file."""
-    from mockserver.domain.backend import Backend
-    from mockserver.domain.clock import MockClock
-    from mockserver.domain.shared import SharedState
-    from mockserver.domain.sqlite_store import SQLiteStore, open_database
-    from mockserver.server.app import create_app
-    from mockserver.server.faults import DropLogFilter
-
-    if settings.state is None:
-        app = create_app(settings)
-    else:
-        conn = open_database(settings.state)
-        start = settings.virtual_start
-        clock = MockClock(settings.clock, speed=settings.speed, virtual_start=start)
-        backend = Backend(settings, clock, store=SQLiteStore(conn), shared=SharedState(conn))
-        app = create_app(backend=backend)
-    # A dropped connection (an injected fault) is logged as one line, not a traceback.
-    logging.getLogger("uvicorn.error").addFilter(DropLogFilter())
-    # Everything made so far (modules, the app) lives as long as the process: keep it out of
-    # the garbage collector's full passes, whose pauses grow with the number of stored tasks.
-    # Each create makes about ten long-lived objects; collecting the young generation every
-    # 10,000 allocations instead of 700 spends measurably less time in the collector.
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
-    return app
-
-
-def worker_app() -> MockApp:
-    """The app factory each ``--workers`` process runs (uvicorn imports it by name)."""
-    settings = msgspec.json.decode(os.environ[WORKER_SETTINGS], type=Settings)
-    return build_app(settings)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -148,7 +148,9 @@ def test_kill_9_of_a_worker_under_load_loses_no_acknowledged_task(tmp_path: Path
             with httpx.Client(base_url=server.base_url, timeout=5) as http:
                 while not stop.is_set():
                     try:
-                        answer = http.post(API, json=BODY, headers=AUTH)
+                        # A new connection each time, so creates reach every worker (also
+                        # one that started after the first answered).
+                        answer = http.post(API, json=BODY, headers={**AUTH, "Connection": "close"})
                     except httpx.TransportError:
                         continue  # cut off by the kill: never acknowledged
                     if answer.status_code not in (200, 201, 202):

@@ -71,7 +71,7 @@ class SharedState:
 
     def load(self) -> ControlState:
         # One read transaction, so the row and the queue are from the same moment.
-        with transaction(self.conn) as conn:
+        with transaction(self.conn, write=False) as conn:
             version, epoch, settings, clock = conn.execute(
                 "SELECT version, epoch, settings, clock FROM control WHERE id = 1"
             ).fetchone()

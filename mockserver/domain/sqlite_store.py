@@ -77,19 +77,18 @@ def open_database(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-class transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on error): takes the write lock at once,
-    so two workers never both read and then both write."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, kind: object, *rest: object) -> None:
-        self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+    """One transaction, rolled back on error. A writing one is ``BEGIN IMMEDIATE``: it takes
+    the write lock at once, so two workers never both read and then both write. A reading one
+    sees one consistent snapshot and never waits for a writer (WAL)."""
+    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 class _Row(msgspec.Struct, array_like=True, frozen=True):

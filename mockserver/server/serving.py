@@ -17,7 +17,8 @@ from mockserver.domain.clock import MockClock
 from mockserver.domain.settings import Settings
 from mockserver.domain.shared import SharedState
 from mockserver.domain.sqlite_store import SQLiteStore, open_database
-from mockserver.server.app import MockApp, create_app
+from mockserver.server import app as application  # create_app looked up per call: tests patch it
+from mockserver.server.app import MockApp
 from mockserver.server.faults import DropLogFilter
 
 WORKER_SETTINGS = "_WAN_MOCK_WORKER_SETTINGS"  # not WAN_MOCK_*: never read as a setting
@@ -39,13 +40,13 @@ def check_state(path: str) -> None:
 def build_app(settings: Settings) -> MockApp:
     """The app for one server process: in memory, or over the state file."""
     if settings.state is None:
-        app = create_app(settings)
+        app = application.create_app(settings)
     else:
         conn = open_database(settings.state)
         start = settings.virtual_start
         clock = MockClock(settings.clock, speed=settings.speed, virtual_start=start)
         backend = Backend(settings, clock, store=SQLiteStore(conn), shared=SharedState(conn))
-        app = create_app(backend=backend)
+        app = application.create_app(backend=backend)
     # A dropped connection (an injected fault) is logged as one line, not a traceback.
     logging.getLogger("uvicorn.error").addFilter(DropLogFilter())
     # Everything made so far (modules, the app) lives as long as the process: keep it out of

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -181,3 +182,14 @@ def test_kill_9_of_a_worker_under_load_loses_no_acknowledged_task(tmp_path: Path
             ]
     assert refused == []
     assert missing == [], f"{len(missing)} of {len(acknowledged)} acknowledged tasks lost"
+
+
+def test_workers_without_state_share_a_temporary_file_removed_at_exit() -> None:
+    with running_server("--workers", "2", "--no-access-log") as server:
+        match = re.search(r"state (\S+), 2 worker\(s\)", "".join(server.output))
+        assert match is not None, server.output
+        state = Path(match.group(1))
+        assert state.exists()
+        task_id = create(httpx.Client(base_url=server.base_url))
+        assert httpx.get(f"{server.base_url}{API}/{task_id}", headers=AUTH).status_code == 200
+    assert not state.parent.exists()

@@ -31,6 +31,7 @@ class Tally:
     transport_errors: int = 0
     requests: int = 0
     workers: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)  # seconds, answered requests only
 
     @property
     def server_errors(self) -> int:
@@ -87,12 +88,14 @@ async def _call(
 ) -> tuple[int, bytes] | None:
     """One request, retried across dropped connections until ``deadline`` (then None)."""
     while time.monotonic() < deadline:
+        sent = time.perf_counter()
         try:
             status, headers, data = await conn.request(method, path, body)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             tally.transport_errors += 1
             await asyncio.sleep(RETRY_PAUSE_S)
             continue
+        tally.latencies.append(time.perf_counter() - sent)
         tally.requests += 1
         tally.statuses[status] += 1
         if "x-wan-mock-worker" in headers:

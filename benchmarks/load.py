@@ -42,6 +42,7 @@ def _part(
         "requests": tally.requests,
         "seconds": took,
         "workers": sorted(tally.workers),
+        "latencies": tally.latencies,
     }
 
 
@@ -98,6 +99,9 @@ def run_one(label: str, extra: list[str], workers: int, args: argparse.Namespace
     total["requests_per_s"] = total["requests"] / took
     total["tasks_per_s"] = total["acknowledged"] / took
     total["workers_seen"] = len({w for part in parts for w in part["workers"]})
+    latencies = sorted(x for part in parts for x in part["latencies"])
+    total["p50_ms"] = 1000 * latencies[len(latencies) // 2] if latencies else float("nan")
+    total["p99_ms"] = 1000 * latencies[int(len(latencies) * 0.99)] if latencies else float("nan")
     return total
 
 
@@ -140,7 +144,19 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_one(f"{n} worker(s), --state", extra, n, args))
     print(
         h.render_table(
-            ["config", "acked", "terminal", "lost", "5xx", "req/s", "tasks/s", "s", "workers"],
+            [
+                "config",
+                "acked",
+                "terminal",
+                "lost",
+                "5xx",
+                "req/s",
+                "tasks/s",
+                "p50 ms",
+                "p99 ms",
+                "s",
+                "workers",
+            ],
             [
                 [
                     r["config"],
@@ -150,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                     str(r["server_errors"]),
                     f"{r['requests_per_s']:.0f}",
                     f"{r['tasks_per_s']:.0f}",
+                    f"{r['p50_ms']:.1f}",
+                    f"{r['p99_ms']:.1f}",
                     f"{r['seconds']:.1f}",
                     str(r["workers_seen"]),
                 ]

@@ -171,3 +171,16 @@ def test_an_outcome_forced_on_one_is_seen_on_the_other(pair: tuple[Backend, Back
     polled = b.get_task("key", made.id)
     assert polled.status is Status.FAILED
     assert polled.failure == SAFETY_FAILURE
+
+
+def test_a_restart_at_another_speed_carries_on_from_where_time_had_got() -> None:
+    mono = [1000.0]
+    wall = 1_790_000_000.0
+    old = MockClock("real", speed=1.0, wall=lambda: wall, monotonic=lambda: mono[0])
+    mono[0] += 3600  # an hour at speed 1
+    reached = old.now()
+    new = MockClock("real", speed=100.0, wall=lambda: wall + 3600, monotonic=lambda: mono[0])
+    new.restore(old.snapshot())
+    assert new.now() == pytest.approx(reached)
+    mono[0] += 1  # one real second at speed 100
+    assert new.now() == pytest.approx(reached + 100)

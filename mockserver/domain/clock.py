@@ -44,12 +44,13 @@ class SystemClock:
 
 
 @dataclass(frozen=True, slots=True)
-class ClockState:
+class ClockSnapshot:
     """Everything that decides a :class:`MockClock`'s time, so that several processes (or a
     restarted one) can run the same clock. The monotonic origin is shared too: CLOCK_MONOTONIC
     is one clock for every process on a machine, so a sped-up clock agrees across workers."""
 
     mode: str
+    speed: float
     offset: float
     frozen: bool
     base: float
@@ -142,11 +143,12 @@ class MockClock:
             loop.call_soon_threadsafe(loop.call_later, wall, _resolve, future)
         self._waiters = []
 
-    def snapshot(self) -> ClockState:
+    def snapshot(self) -> ClockSnapshot:
         """This clock's state, for another process to :meth:`restore`."""
         system = self._system
-        return ClockState(
+        return ClockSnapshot(
             self.mode,
+            self.speed,
             self._offset,
             self._frozen,
             self._base,
@@ -155,17 +157,23 @@ class MockClock:
             system._origin_mono,
         )
 
-    def restore(self, state: ClockState) -> None:
+    def restore(self, state: ClockSnapshot) -> None:
         """Run the clock another process described (a worker adopting a change made on
         another worker, or a restart carrying on where the last run stopped). A state of
         another mode is ignored. Sleepers follow, as after an advance or a resume."""
         if state.mode != self.mode:
             return
+        system = self._system
+        mono = system._monotonic()
         # A monotonic origin in the future means the machine rebooted since: that origin is
         # meaningless now, so this clock keeps its own (a real clock is wall time anyway).
-        if state.origin_mono <= self._system._monotonic():
-            self._system._origin_wall = state.origin_wall
-            self._system._origin_mono = state.origin_mono
+        if state.origin_mono <= mono:
+            system._origin_wall, system._origin_mono = state.origin_wall, state.origin_mono
+            if state.speed != self.speed:
+                # A restart with another speed: carry on from the time the old speed reached,
+                # at the new speed, instead of replaying all the time since the origin.
+                system._origin_wall += (mono - state.origin_mono) * state.speed
+                system._origin_mono = mono
         was_frozen = self._frozen
         self._offset, self._frozen = state.offset, state.frozen
         self._base, self._elapsed = state.base, state.elapsed

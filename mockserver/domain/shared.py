@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from mockserver.domain.clock import ClockState
+from mockserver.domain.clock import ClockSnapshot
 from mockserver.domain.settings import Settings
 from mockserver.domain.sqlite_store import transaction
 
@@ -31,7 +31,7 @@ class ControlState:
     version: int
     epoch: int
     settings: Settings
-    clock: ClockState
+    clock: ClockSnapshot
     queue: tuple[tuple[str, int], ...]  # (scenario token, tasks remaining), oldest first
 
 
@@ -41,7 +41,7 @@ class SharedState:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def join(self, initial: Settings, clock: ClockState) -> ControlState:
+    def join(self, initial: Settings, clock: ClockSnapshot) -> ControlState:
         """Called once per process at start. A file last run with the same starting settings
         carries on: settings changed live, the clock and the queue are kept. Otherwise the new
         starting settings win (and the queue is dropped), but a clock of the same mode still
@@ -55,7 +55,7 @@ class SharedState:
                     (start, start, msgspec.json.encode(clock)),
                 )
             elif row[0] != start:
-                stored = msgspec.json.decode(row[1], type=ClockState)
+                stored = msgspec.json.decode(row[1], type=ClockSnapshot)
                 kept = stored if stored.mode == clock.mode else clock
                 conn.execute(
                     "UPDATE control SET version = version + 1, initial = ?, settings = ?, "
@@ -80,18 +80,18 @@ class SharedState:
             version,
             epoch,
             msgspec.json.decode(settings, type=Settings),
-            msgspec.json.decode(clock, type=ClockState),
+            msgspec.json.decode(clock, type=ClockSnapshot),
             tuple((token, remaining) for token, remaining in queue),
         )
 
-    def publish(self, settings: Settings, clock: ClockState) -> None:
+    def publish(self, settings: Settings, clock: ClockSnapshot) -> None:
         """Make these settings and this clock everyone's."""
         self.conn.execute(
             "UPDATE control SET version = version + 1, settings = ?, clock = ? WHERE id = 1",
             (msgspec.json.encode(settings), msgspec.json.encode(clock)),
         )
 
-    def reset(self, settings: Settings, clock: ClockState) -> None:
+    def reset(self, settings: Settings, clock: ClockSnapshot) -> None:
         """A reset for every worker: starting settings and clock, an empty queue, a new epoch."""
         with transaction(self.conn) as conn:
             conn.execute("DELETE FROM queue")

@@ -10,6 +10,7 @@ in-memory fake pays nothing for it.
 from __future__ import annotations
 
 import os
+import sqlite3
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,7 +31,14 @@ class SharedStateMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        self.backend.sync()
+        try:
+            self.backend.sync()
+        except sqlite3.Error:
+            # The file is busy past its timeout (or failing): answer from the state last
+            # seen rather than fail a request that may not even touch it; the next request
+            # tries again. (This sits outside the app's error handling, where a failure would
+            # be a bare 500.)
+            pass
         worker = self.worker
 
         async def send_named(message: Message) -> None:

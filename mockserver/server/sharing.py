@@ -9,6 +9,7 @@ in-memory fake pays nothing for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 
@@ -31,14 +32,11 @@ class SharedStateMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        try:
+        # The file busy past its timeout (or failing): answer from the state last seen rather
+        # than fail a request that may not even touch it; the next request tries again. (This
+        # sits outside the app's error handling, where a failure would be a bare 500.)
+        with contextlib.suppress(sqlite3.Error):
             self.backend.sync()
-        except sqlite3.Error:
-            # The file is busy past its timeout (or failing): answer from the state last
-            # seen rather than fail a request that may not even touch it; the next request
-            # tries again. (This sits outside the app's error handling, where a failure would
-            # be a bare 500.)
-            pass
         worker = self.worker
 
         async def send_named(message: Message) -> None:

@@ -129,11 +129,13 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def http_status(port: int, path: str, timeout_s: float = 1.0) -> int | None:
+def http_status(
+    port: int, path: str, timeout_s: float = 1.0, headers: dict[str, str] | None = None
+) -> int | None:
     """Status of one GET, or None if nothing answered (refused, reset, timed out)."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout_s)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         resp = conn.getresponse()
         resp.read()
         return resp.status
@@ -188,6 +190,7 @@ class Server:
         deadline_s: float = 15.0,
         interval_s: float = 0.02,
         ready: Callable[[int], bool] = lambda _status: True,
+        headers: dict[str, str] | None = None,
     ) -> float:
         """Poll until `ready(status)` holds; return seconds since start(). Never waits forever."""
         if self._proc is None:
@@ -195,7 +198,7 @@ class Server:
         limit = self.started_at + deadline_s
         last: int | None = None
         while True:
-            status = http_status(self.port, path, timeout_s=max(interval_s, 0.5))
+            status = http_status(self.port, path, max(interval_s, 0.5), headers)
             now = time.perf_counter()
             if status is not None:
                 last = status

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import ipaddress
-import logging
 import os
 import secrets
 import shlex
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -124,6 +123,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--render-workers", type=int, metavar="N", help="videos rendered at once (1)"
     )
     serve.add_argument("--public-url", help="base URL for result links (default: as called)")
+    serve.add_argument(
+        "--state",
+        metavar="PATH",
+        help="SQLite file keeping tasks and live settings across restarts (default: memory)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="server processes sharing the state (1); without --state a temporary file is used",
+    )
+    serve.add_argument(
+        "--task-retention",
+        type=float,
+        metavar="SECONDS",
+        help="how long a task is kept after it finished, fake-clock seconds (86400)",
+    )
     serve.add_argument("--config", metavar="FILE", help="TOML file with settings")
     return parser
 
@@ -146,37 +162,64 @@ def main(argv: Sequence[str] | None = None) -> int:
 def serve(settings: Settings) -> int:
     # Imported here so `wan-mock --help` stays instant.
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    from mockserver.server.app import create_app
-    from mockserver.server.faults import DropLogFilter
+    from mockserver.server.protocol import BoundedHeadProtocol
+    from mockserver.server.serving import WORKER_SETTINGS, StateError, build_app, check_state
 
     settings = secured(settings)
+    # Several workers must share state to behave as one fake: without --state they share a
+    # temporary file, removed when the server stops.
+    temporary = None
+    if settings.workers > 1 and settings.state is None:
+        temporary = tempfile.TemporaryDirectory(prefix="wan-mock-")
+        settings = msgspec.structs.replace(settings, state=os.path.join(temporary.name, "db"))
+    if settings.state is not None and settings.render_cache_dir is None:
+        # Beside the state: every worker, and the server after a restart, then finds the input
+        # images kept for the tasks it serves, and the videos already rendered.
+        media = settings.state + ".media"
+        settings = msgspec.structs.replace(settings, render_cache_dir=media)
     try:
-        sock = _bind(settings.host, settings.port)
-    except OSError as exc:
-        print(f"wan-mock: cannot listen on {settings.host}:{settings.port}: {exc}", file=sys.stderr)
+        if settings.state is not None:
+            check_state(settings.state)
+        try:
+            sock = _bind(settings.host, settings.port)
+        except OSError as exc:
+            where = f"{settings.host}:{settings.port}"
+            print(f"wan-mock: cannot listen on {where}: {exc}", file=sys.stderr)
+            return 1
+        port = sock.getsockname()[1]
+        base_url = f"http://{_url_host(settings.host)}:{port}"
+        print(_banner(settings, base_url), flush=True)
+        config_args: dict[str, Any] = {
+            "lifespan": "on",  # its shutdown closes the store (see create_app)
+            "access_log": settings.access_log,
+            "log_level": "info" if settings.access_log else "warning",
+            "server_header": False,
+            "http": BoundedHeadProtocol,  # httptools, with a bound on header bytes
+        }
+        if settings.workers > 1:
+            # Workers are spawned processes that import the app factory by name; the settings
+            # travel in the environment they inherit.
+            os.environ[WORKER_SETTINGS] = msgspec.json.encode(settings).decode()
+            config = uvicorn.Config(
+                "mockserver.server.serving:worker_app",
+                factory=True,
+                workers=settings.workers,
+                **config_args,
+            )
+            Multiprocess(config, sockets=[sock]).run()
+            return 0
+        app = build_app(settings)
+        config = uvicorn.Config(app, **config_args)
+        uvicorn.Server(config).run(sockets=[sock])
+        return 0
+    except StateError as exc:
+        print(f"wan-mock: {exc}", file=sys.stderr)
         return 1
-    port = sock.getsockname()[1]
-    base_url = f"http://{_url_host(settings.host)}:{port}"
-    print(_banner(settings, base_url), flush=True)
-    app = create_app(settings)
-    # Everything made so far (modules, the app) lives as long as the process: keep it out of
-    # the garbage collector's full passes, whose pauses grow with the number of stored tasks.
-    # Each create makes about ten long-lived objects; collecting the young generation every
-    # 10,000 allocations instead of 700 spends measurably less time in the collector.
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
-    config = uvicorn.Config(
-        app,
-        lifespan="off",
-        access_log=settings.access_log,
-        log_level="info" if settings.access_log else "warning",
-        server_header=False,
-    )
-    # A dropped connection (an injected fault) is logged as one line, not a traceback.
-    logging.getLogger("uvicorn.error").addFilter(DropLogFilter())
-    uvicorn.Server(config).run(sockets=[sock])
-    return 0
+    finally:
+        if temporary is not None:
+            temporary.cleanup()
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -232,11 +275,18 @@ def _banner(settings: Settings, base_url: str) -> str:
         if settings.admin_token
         else ""
     )
+    state = (
+        f"  state {settings.state}, {settings.workers} worker(s), tasks kept "
+        f"{settings.task_retention:g} s after they finish\n"
+        if settings.state
+        else ""
+    )
     return (
         f"wan-mock {__version__}: fake wan2.6-i2v API at {base_url}\n"
         f"  timing {settings.timing}, speed {settings.speed:g}, failure rate "
         f"{settings.failure_rate:g}, seed {seed}, strict {'on' if settings.strict else 'off'}, "
         f"clock {settings.clock}\n"
+        f"{state}"
         f"  contract: {base_url}/openapi.json, control plane: {base_url}/_mock/\n"
         f"{admin}"
         f"  try: {curl}"

@@ -109,3 +109,11 @@ def test_seed_makes_ids_reproducible_run_to_run() -> None:
             response = httpx.post(server.base_url + CREATE_PATH, json=body(), headers=AUTH)
             ids.append(response.json()["task_info"]["id"])
     assert ids[0] == ids[1]
+
+
+def test_an_unusable_state_file_is_one_clear_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "not-a-dir").write_text("")
+    assert main(["serve", "--port", "0", "--state", str(tmp_path / "not-a-dir" / "db")]) == 1
+    assert "cannot use state file" in capsys.readouterr().err

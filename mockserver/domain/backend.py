@@ -11,6 +11,7 @@ import random
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mockserver.domain.behaviour import request_facts
 from mockserver.domain.clock import MockClock
@@ -36,6 +37,14 @@ from mockserver.domain.scenarios import (
 from mockserver.domain.settings import Settings
 from mockserver.domain.store import MemoryStore, TaskStore
 from mockserver.domain.tasks import Failure, PlanError, Status, Task, TaskState
+
+if TYPE_CHECKING:
+    from mockserver.domain.shared import ControlState, SharedState
+
+# Tasks past their retention are purged every this many creates (and at start), never by a
+# timer: one range delete, or a scan of the oldest in-memory tasks, per thousand creates.
+PURGE_EVERY = 1000
+OWNER_CACHE = 10_000
 
 
 class Randomness:
@@ -94,7 +103,9 @@ class Backend:
         *,
         store: TaskStore | None = None,
         randomness: Randomness | None = None,
+        shared: SharedState | None = None,
     ) -> None:
+        self.shared: SharedState | None = None  # joined below, once everything else is set
         self.clock = clock
         self.store: TaskStore = store if store is not None else MemoryStore()
         self.random = randomness or Randomness(settings.seed)
@@ -106,11 +117,19 @@ class Backend:
         self.settings = settings
         self.configure(settings)
         self.initial_settings = self.settings
+        self._creates = 0
+        self._version = self._epoch = -1
+        if shared is not None:
+            self.shared = shared
+            self.random.ids = random.SystemRandom()  # see _apply
+            self._adopt(shared.join(self.initial_settings, clock.snapshot()))
+        self.purge()
 
     def configure(self, settings: Settings) -> None:
         """Apply new settings, all checked before any is applied (raises SettingsError);
         tasks already made keep their plans. A new seed rewinds the random streams to it."""
         self._apply(settings, reseed=settings.seed != self.settings.seed)
+        self.publish()
 
     def reset(self) -> None:
         """Back to the start state: the settings the fake started with, no tasks, no queued
@@ -121,12 +140,18 @@ class Backend:
         self.limiter.reset()
         self.clock.reset()
         self._apply(self.initial_settings, reseed=True)
+        if self.shared is not None:
+            self.shared.reset(self.settings, self.clock.snapshot())
+            self._adopt(self.shared.load())
 
     def _apply(self, settings: Settings, *, reseed: bool) -> None:
         checked = settings.validated()
         rules = [(rule, parse_scenario(rule.scenario)) for rule in checked.rules]
         if reseed:
             self.random.reseed(checked.seed)
+            if self.shared is not None:
+                # Workers share one seed but not one stream: seeded ids would collide.
+                self.random.ids = random.SystemRandom()
         self.settings = checked
         self.planner = Planner(checked, self.random.plans)
         self.limiter.configure(checked.limits)
@@ -138,8 +163,13 @@ class Backend:
         """Return the canonical owner for an API key, or raise :class:`Unauthorized`."""
         if self._keys and key not in self._keys:
             raise Unauthorized("Invalid API key")
-        # One shared string per key, so that many tasks do not each hold a copy of it.
-        return self._owners.setdefault(key, key)
+        # One shared string per key, so that many tasks do not each hold a copy of it. A stream
+        # of one-off keys (a fuzzer, a leaky client) must not grow the table forever: past
+        # OWNER_CACHE keys it starts again (tasks keep the strings they already hold).
+        owner = self._owners.setdefault(key, key)
+        if len(self._owners) > OWNER_CACHE:
+            self._owners.clear()
+        return owner
 
     def create_task(
         self, owner: str, request: GenerationRequest, scenario: str | None = None
@@ -164,6 +194,9 @@ class Backend:
         duration = task.plan.duration
         finishes_at = None if duration is None else now + duration
         self.limiter.record_submission(owner, task_id, now, finishes_at)
+        self._creates += 1
+        if self._creates >= PURGE_EVERY:
+            self.purge()
         return task.state_at(now)
 
     def get_task(self, owner: str, task_id: str) -> TaskState:
@@ -219,6 +252,7 @@ class Backend:
             task.force(outcome, now, failure)
         except PlanError as exc:
             raise InvalidRequest.single("task", "state", str(exc)) from None
+        self.store.save(task)
         self.limiter.task_finished(task.owner, task.id, now)
         return task.state_at(now)
 
@@ -230,8 +264,56 @@ class Backend:
             item = QueuedScenario(parse_scenario(token), count)
         except ScenarioError as exc:
             raise InvalidRequest.single("scenario", "scenario", f"scenario: {exc}") from None
-        self.queue.append(item)
+        if self.shared is not None:
+            self.shared.push(item.scenario.token, count)
+            self._adopt(self.shared.load())
+        else:
+            self.queue.append(item)
         return item
+
+    def clear_queue(self) -> None:
+        """Drop every queued scenario."""
+        self.queue.clear()
+        if self.shared is not None:
+            self.shared.clear_queue()
+            self._adopt(self.shared.load())
+
+    def purge(self) -> int:
+        """Forget tasks past their retention (``task_retention`` seconds of the fake's clock
+        after they finished); returns how many went."""
+        self._creates = 0
+        return self.store.purge(self.clock.now() - self.settings.task_retention)
+
+    # Several processes over one state file (``shared``); all no-ops without one.
+
+    def sync(self) -> None:
+        """Adopt what another process changed (settings, clock, queue, a reset) since this one
+        last looked: one cheap version read when nothing changed. Called before each request."""
+        if self.shared is not None and self.shared.version() != self._version:
+            self._adopt(self.shared.load())
+
+    def publish(self) -> None:
+        """Make this process's settings and clock every process's (after the control plane
+        changed them here)."""
+        if self.shared is not None:
+            self.shared.publish(self.settings, self.clock.snapshot())
+            self._adopt(self.shared.load())
+
+    def _adopt(self, state: ControlState) -> None:
+        if state.epoch != self._epoch:
+            if self._epoch != -1:  # another process reset: drop what only this one keeps
+                self.journal.clear()
+                self.limiter.reset()
+                self.clock.reset()
+                self._apply(state.settings, reseed=True)
+            self._epoch = state.epoch
+        if state.settings != self.settings:
+            self._apply(state.settings, reseed=state.settings.seed != self.settings.seed)
+        self.clock.restore(state.clock)
+        self.queue = deque(
+            QueuedScenario(parse_scenario(token), remaining) for token, remaining in state.queue
+        )
+        self._version = state.version
 
     def _decide(self, request: GenerationRequest, header: str | None) -> Decision | None:
         if header is not None:
@@ -239,7 +321,11 @@ class Backend:
         in_prompt = scenario_in_prompt(request.prompt)
         if in_prompt is not None:
             return Decision(_parse(in_prompt, "prompt"), "prompt")
-        if self.queue:
+        if self.queue and self.shared is not None:
+            token = self.shared.take()  # atomic: other processes take from the same queue
+            if token is not None:
+                return Decision(parse_scenario(token), "queue")
+        elif self.queue:
             head = self.queue[0]
             head.remaining -= 1
             if head.remaining <= 0:

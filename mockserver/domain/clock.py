@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -40,6 +41,22 @@ class SystemClock:
         # Measure elapsed time on the monotonic clock so that a wall-clock jump (NTP) can never
         # make a task's status move backwards.
         return self._origin_wall + (self._monotonic() - self._origin_mono) * self.speed
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSnapshot:
+    """Everything that decides a :class:`MockClock`'s time, so that several processes (or a
+    restarted one) can run the same clock. The monotonic origin is shared too: CLOCK_MONOTONIC
+    is one clock for every process on a machine, so a sped-up clock agrees across workers."""
+
+    mode: str
+    speed: float
+    offset: float
+    frozen: bool
+    base: float
+    elapsed: float
+    origin_wall: float
+    origin_mono: float
 
 
 # Past this (9999-12-31T23:59:59Z) a timestamp can no longer be written.
@@ -115,12 +132,55 @@ class MockClock:
             now = self.now()
             self._offset = now - self._system.now()
             self._frozen = False
-            for deadline, future in self._waiters:
-                wall = max(deadline - self._elapsed, 0.0) / self.speed
-                loop = future.get_loop()
-                loop.call_soon_threadsafe(loop.call_later, wall, _resolve, future)
-            self._waiters = []
+            self._run_waiters()
         return self.now()
+
+    def _run_waiters(self) -> None:
+        """Sleepers still waiting on frozen time carry on in running time."""
+        for deadline, future in self._waiters:
+            wall = max(deadline - self._elapsed, 0.0) / self.speed
+            loop = future.get_loop()
+            loop.call_soon_threadsafe(loop.call_later, wall, _resolve, future)
+        self._waiters = []
+
+    def snapshot(self) -> ClockSnapshot:
+        """This clock's state, for another process to :meth:`restore`."""
+        system = self._system
+        return ClockSnapshot(
+            self.mode,
+            self.speed,
+            self._offset,
+            self._frozen,
+            self._base,
+            self._elapsed,
+            system._origin_wall,
+            system._origin_mono,
+        )
+
+    def restore(self, state: ClockSnapshot) -> None:
+        """Run the clock another process described (a worker adopting a change made on
+        another worker, or a restart carrying on where the last run stopped). A state of
+        another mode is ignored. Sleepers follow, as after an advance or a resume."""
+        if state.mode != self.mode:
+            return
+        system = self._system
+        mono = system._monotonic()
+        # A monotonic origin in the future means the machine rebooted since: that origin is
+        # meaningless now, so this clock keeps its own (a real clock is wall time anyway).
+        if state.origin_mono <= mono:
+            system._origin_wall, system._origin_mono = state.origin_wall, state.origin_mono
+            if state.speed != self.speed:
+                # A restart with another speed: carry on from the time the old speed reached,
+                # at the new speed, instead of replaying all the time since the origin.
+                system._origin_wall += (mono - state.origin_mono) * state.speed
+                system._origin_mono = mono
+        was_frozen = self._frozen
+        self._offset, self._frozen = state.offset, state.frozen
+        self._base, self._elapsed = state.base, state.elapsed
+        if self._frozen:
+            self._wake()
+        elif was_frozen:
+            self._run_waiters()
 
     def reset(self) -> None:
         """Back to the start state: a virtual clock returns to its start, a real one resumes

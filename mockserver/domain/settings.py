@@ -93,6 +93,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Size bound of the render cache in MiB; least recently used files go first."""
     render_workers: Annotated[int, msgspec.Meta(ge=1, le=16)] = 1
     """How many videos may render at once (each takes up to about 200 MB while it renders)."""
+    task_retention: Annotated[float, msgspec.Meta(gt=0, le=315_360_000)] = 86_400.0
+    """Seconds (fake clock) a task is kept after it finished (a stuck one: after creation)."""
+    state: Annotated[str, msgspec.Meta(min_length=1)] | None = None
+    """SQLite file keeping tasks and live settings across restarts (default: memory only)."""
+    workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    """Server processes sharing one state (several need a state file; a temporary one is
+    used if none is given)."""
 
     def __post_init__(self) -> None:
         if self.failure_rate + self.slow_rate + self.stuck_rate > 1 + 1e-9:

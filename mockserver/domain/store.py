@@ -1,7 +1,8 @@
 """Where tasks live. One interface; the in-memory store is the default implementation.
 
-Kept deliberately small (add, get, count, clear) so that a durable or shared store can stand in
-for it without the backend changing.
+Kept deliberately small (add, get, save, count, iterate, purge, clear, close) so that a durable
+or shared store can stand in for it without the backend changing: ``sqlite_store.py`` holds
+the SQLite one, and a network store (Redis) would implement the same calls.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ class TaskStore(Protocol):
     """The storage interface the backend depends on."""
 
     def add(self, task: Task) -> None:
-        """Store a new task; its id must not exist yet."""
+        """Store a new task; its id must not exist yet (raises ``KeyError``). A durable store
+        has it on disk when this returns, so the create can be acknowledged."""
 
     def get(self, task_id: str) -> Task | None:
         """The task with this id, or None."""
+
+    def save(self, task: Task) -> None:
+        """Store a task again after its plan changed (``Task.force``)."""
 
     def __contains__(self, task_id: object) -> bool: ...
 
@@ -28,8 +33,22 @@ class TaskStore(Protocol):
 
     def __len__(self) -> int: ...
 
+    def purge(self, before: float) -> int:
+        """Forget tasks that finished (or, never finishing, were created) before ``before``;
+        returns how many went."""
+
     def clear(self) -> None:
         """Forget every task."""
+
+    def close(self) -> None:
+        """Release the store (flushes a durable one); it is not used afterwards."""
+
+
+def retired_at(task: Task) -> float:
+    """When a task's retention starts: when it finishes, or when it was created if it never
+    does (a stuck task is kept as long after creation as a finished one after finishing)."""
+    duration = task.plan.duration
+    return task.created_at + (duration if duration is not None else 0.0)
 
 
 class MemoryStore:
@@ -46,6 +65,10 @@ class MemoryStore:
     def get(self, task_id: str) -> Task | None:
         return self._tasks.get(task_id)
 
+    def save(self, task: Task) -> None:
+        # The dict holds the very object that was changed: nothing to write.
+        self._tasks[task.id] = task
+
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._tasks
 
@@ -55,5 +78,22 @@ class MemoryStore:
     def __len__(self) -> int:
         return len(self._tasks)
 
+    def purge(self, before: float) -> int:
+        # Oldest first (insertion order follows the clock, which a reset rewinds only after
+        # clearing): a task created at or after ``before`` cannot have retired before it, so
+        # the scan stops there instead of walking every task.
+        gone = []
+        for task in self._tasks.values():
+            if task.created_at >= before:
+                break
+            if retired_at(task) < before:
+                gone.append(task.id)
+        for task_id in gone:
+            del self._tasks[task_id]
+        return len(gone)
+
     def clear(self) -> None:
         self._tasks.clear()
+
+    def close(self) -> None:
+        """Nothing to flush: the tasks go with the process."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -19,6 +21,7 @@ from mockserver.server.endpoints import GENERATION_PATH, Endpoints
 from mockserver.server.errors import EXCEPTION_HANDLERS
 from mockserver.server.faults import FaultMiddleware
 from mockserver.server.journal import JournalMiddleware
+from mockserver.server.sharing import SharedStateMiddleware
 from mockserver.server.tracing import TraceparentMiddleware
 
 
@@ -34,7 +37,10 @@ class MockApp(Starlette):
         app = super().build_middleware_stack()
         app = LiveFaults(app, self.backend, self.state.voice)
         app = JournalMiddleware(app, self.backend)
-        return TraceparentMiddleware(app, self.backend.random.traces)
+        app = TraceparentMiddleware(app, self.backend.random.traces)
+        if self.backend.shared is not None:  # outermost: every layer sees the synced state
+            app = SharedStateMiddleware(app, self.backend)
+        return app
 
 
 class LiveFaults(FaultMiddleware):
@@ -56,6 +62,20 @@ class LiveFaults(FaultMiddleware):
         if current is not self.faults:
             self.faults = current
         await super().__call__(scope, receive, send)
+
+
+def _closing(backend: Backend, videos: Videos) -> Any:
+    """A lifespan that closes (flushes) the store when the server shuts down: uvicorn runs it
+    after draining the requests in flight, and before it re-raises the SIGTERM it caught. A
+    render under way is finished first (its download may still be waiting for it)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        videos.close()
+        backend.store.close()
+
+    return lifespan
 
 
 def create_app(
@@ -84,7 +104,12 @@ def create_app(
         Route("/openapi.json", api.openapi, methods=["GET"]),
         *ControlPlane(backend).routes(),
     ]
-    app = MockApp(routes=routes, exception_handlers=EXCEPTION_HANDLERS, backend=backend)
+    app = MockApp(
+        routes=routes,
+        exception_handlers=EXCEPTION_HANDLERS,
+        backend=backend,
+        lifespan=_closing(backend, videos),
+    )
     # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.
     app.router.redirect_slashes = False
     app.state.backend = backend

@@ -32,7 +32,9 @@ from mockserver.server.wire import CONTROL_PREFIX, JSONResponse, timestamp
 PREFIX = CONTROL_PREFIX.rstrip("/")
 ADMIN_HEADER = "x-wan-mock-admin-token"
 # Settings that only take effect when the server starts.
-RESTART_ONLY = frozenset({"host", "port", "clock", "virtual_start", "speed", "access_log"})
+RESTART_ONLY = frozenset(
+    {"host", "port", "clock", "virtual_start", "speed", "access_log", "state", "workers"}
+)
 
 
 class ControlPlane:
@@ -109,14 +111,17 @@ class ControlPlane:
             self.clock.advance(float(seconds))
         except ValueError as exc:
             raise InvalidRequest.single("seconds", "range", f"seconds: {exc}") from None
+        self.backend.publish()  # other workers on the same state file move too
         return JSONResponse(self._clock())
 
     async def freeze(self, request: Request) -> Response:
         self.clock.freeze()
+        self.backend.publish()
         return JSONResponse(self._clock())
 
     async def resume(self, request: Request) -> Response:
         self.clock.resume()
+        self.backend.publish()
         return JSONResponse(self._clock())
 
     async def tasks(self, request: Request) -> Response:
@@ -187,7 +192,7 @@ class ControlPlane:
                 raise InvalidRequest.single("count", "type", "count: must be an integer")
             self.backend.enqueue(token, count)
         elif request.method == "DELETE":
-            self.backend.queue.clear()
+            self.backend.clear_queue()
         queue = [
             {"scenario": item.scenario.token, "remaining": item.remaining}
             for item in self.backend.queue

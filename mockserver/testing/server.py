@@ -19,6 +19,7 @@ from mockserver.control import Control
 from mockserver.domain.settings import Settings
 from mockserver.server.app import create_app
 from mockserver.server.faults import ConnectionDropped
+from mockserver.server.protocol import BoundedHeadProtocol
 
 START_DEADLINE = 10.0
 
@@ -54,7 +55,12 @@ class ServerThread:
         self._socket.bind(("127.0.0.1", 0))
         self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         config = uvicorn.Config(
-            self.catcher, lifespan="off", access_log=False, log_level="warning", log_config=None
+            self.catcher,
+            http=BoundedHeadProtocol,  # as `wan-mock serve`: a JSON 431 for oversized heads
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            log_config=None,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, name="wan-mock-server", daemon=True)

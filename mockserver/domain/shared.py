@@ -1,0 +1,129 @@
+"""Control state shared by every process on one state file: settings changed through the
+control plane, the clock, the scenario queue and reset.
+
+Tasks are shared through the store; this is the rest of what must agree for several workers to
+behave as one fake. It lives in the ``control`` row (and the ``queue`` table) of the SQLite
+file, with a version number that every change bumps: a worker compares the version once per
+request (a one-row primary-key read) and reloads only when it moved. ``epoch`` counts resets,
+so that a worker also drops what it keeps only for itself (journal, rate-limit windows).
+
+Last writer wins for settings and clock: two control-plane calls racing on two workers is not
+a case a test suite produces. The queue is different, as every create may consume it, so taking
+from it is one atomic statement.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+import msgspec
+
+from mockserver.domain.clock import ClockSnapshot
+from mockserver.domain.settings import Settings
+from mockserver.domain.sqlite_store import transaction
+
+
+@dataclass(frozen=True, slots=True)
+class ControlState:
+    """One reading of the shared control state."""
+
+    version: int
+    epoch: int
+    settings: Settings
+    clock: ClockSnapshot
+    queue: tuple[tuple[str, int], ...]  # (scenario token, tasks remaining), oldest first
+
+
+class SharedState:
+    """The control row and queue of a state file, over one connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def join(self, initial: Settings, clock: ClockSnapshot) -> ControlState:
+        """Called once per process at start. A file last run with the same starting settings
+        carries on: settings changed live, the clock and the queue are kept. Otherwise the new
+        starting settings win (and the queue is dropped), but a clock of the same mode still
+        carries on, so that tasks already stored are not pushed into the future."""
+        start = msgspec.json.encode(initial)
+        with transaction(self.conn) as conn:
+            row = conn.execute("SELECT initial, clock FROM control WHERE id = 1").fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO control VALUES (1, 1, 0, ?, ?, ?)",
+                    (start, start, msgspec.json.encode(clock)),
+                )
+            elif row[0] != start:
+                stored = msgspec.json.decode(row[1], type=ClockSnapshot)
+                kept = stored if stored.mode == clock.mode else clock
+                conn.execute(
+                    "UPDATE control SET version = version + 1, initial = ?, settings = ?, "
+                    "clock = ? WHERE id = 1",
+                    (start, start, msgspec.json.encode(kept)),
+                )
+                conn.execute("DELETE FROM queue")
+        return self.load()
+
+    def version(self) -> int:
+        found: int = self.conn.execute("SELECT version FROM control WHERE id = 1").fetchone()[0]
+        return found
+
+    def load(self) -> ControlState:
+        # One read transaction, so the row and the queue are from the same moment.
+        with transaction(self.conn, write=False) as conn:
+            version, epoch, settings, clock = conn.execute(
+                "SELECT version, epoch, settings, clock FROM control WHERE id = 1"
+            ).fetchone()
+            queue = conn.execute("SELECT token, remaining FROM queue ORDER BY seq").fetchall()
+        return ControlState(
+            version,
+            epoch,
+            msgspec.json.decode(settings, type=Settings),
+            msgspec.json.decode(clock, type=ClockSnapshot),
+            tuple((token, remaining) for token, remaining in queue),
+        )
+
+    def publish(self, settings: Settings, clock: ClockSnapshot) -> None:
+        """Make these settings and this clock everyone's."""
+        self.conn.execute(
+            "UPDATE control SET version = version + 1, settings = ?, clock = ? WHERE id = 1",
+            (msgspec.json.encode(settings), msgspec.json.encode(clock)),
+        )
+
+    def reset(self, settings: Settings, clock: ClockSnapshot) -> None:
+        """A reset for every worker: starting settings and clock, an empty queue, a new epoch."""
+        with transaction(self.conn) as conn:
+            conn.execute("DELETE FROM queue")
+            conn.execute(
+                "UPDATE control SET version = version + 1, epoch = epoch + 1, settings = ?, "
+                "clock = ? WHERE id = 1",
+                (msgspec.json.encode(settings), msgspec.json.encode(clock)),
+            )
+
+    def push(self, token: str, count: int) -> None:
+        with transaction(self.conn) as conn:
+            conn.execute("INSERT INTO queue (token, remaining) VALUES (?, ?)", (token, count))
+            conn.execute("UPDATE control SET version = version + 1 WHERE id = 1")
+
+    def clear_queue(self) -> None:
+        with transaction(self.conn) as conn:
+            conn.execute("DELETE FROM queue")
+            conn.execute("UPDATE control SET version = version + 1 WHERE id = 1")
+
+    def take(self) -> str | None:
+        """The scenario for the next task from the head of the queue, or None if it is empty
+        (another worker may have taken the last one since this one looked)."""
+        with transaction(self.conn) as conn:
+            head = conn.execute("SELECT seq, token, remaining FROM queue ORDER BY seq LIMIT 1")
+            row = head.fetchone()
+            if row is None:
+                return None
+            seq, token, remaining = row
+            if remaining <= 1:
+                conn.execute("DELETE FROM queue WHERE seq = ?", (seq,))
+            else:
+                conn.execute("UPDATE queue SET remaining = ? WHERE seq = ?", (remaining - 1, seq))
+            conn.execute("UPDATE control SET version = version + 1 WHERE id = 1")
+        taken: str = token
+        return taken

@@ -1,0 +1,194 @@
+"""Tasks in a SQLite file: durable across restarts and shared by several worker processes.
+
+Why SQLite: it is in the standard library, one file, and in WAL mode readers never wait for the
+writer, so several workers on one machine can poll while another creates. Each task is one row
+keyed by id (a primary-key lookup per poll, nothing loaded at start-up, so a file of 100,000
+tasks opens in milliseconds); the task itself is a msgpack blob (msgspec), with the moment its
+retention starts kept beside it, indexed, so purging is one range delete.
+
+Durability: every write is its own committed transaction before the call returns, so a create
+is on disk before it is acknowledged. ``synchronous=NORMAL`` in WAL mode keeps every committed
+transaction through a crash or ``kill -9`` of the process (the WAL is in the OS's hands); only
+a power loss or OS crash can drop the last commits, which would need ``FULL`` (an fsync per
+create) and is not worth its cost for a development fake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+
+from mockserver.domain.generation import GenerationRequest
+from mockserver.domain.planning import Decision, Source
+from mockserver.domain.scenarios import Scenario
+from mockserver.domain.store import retired_at
+from mockserver.domain.tasks import Failure, Plan, Status, Task
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    retired_at REAL NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_retired_at ON tasks (retired_at);
+CREATE TABLE IF NOT EXISTS control (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    initial BLOB NOT NULL,
+    settings BLOB NOT NULL,
+    clock BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queue (
+    seq INTEGER PRIMARY KEY,
+    token TEXT NOT NULL,
+    remaining INTEGER NOT NULL
+);
+"""
+
+BUSY_TIMEOUT_MS = 10_000  # another worker holding the write lock: wait, do not fail
+
+
+def open_database(path: str | Path) -> sqlite3.Connection:
+    """Open (creating if needed) a state file in WAL mode with the fake's tables."""
+    # Autocommit (isolation_level=None): each statement commits when it returns, and the few
+    # multi-statement changes open their own BEGIN IMMEDIATE. check_same_thread is off
+    # because in-process transports call the backend from a helper thread.
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise sqlite3.OperationalError(f"{path}: cannot use WAL mode (got {mode!r})")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    # Statement by statement inside one transaction (executescript would commit first), so
+    # workers starting together create the tables once.
+    with transaction(conn):
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+    """One transaction, rolled back on error. A writing one is ``BEGIN IMMEDIATE``: it takes
+    the write lock at once, so two workers never both read and then both write. A reading one
+    sees one consistent snapshot and never waits for a writer (WAL)."""
+    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class _Row(msgspec.Struct, array_like=True, frozen=True):
+    """A task as stored: positional, so field names are not repeated in every row."""
+
+    owner: str
+    created_at: float
+    request: GenerationRequest
+    statuses: tuple[Status, ...]
+    offsets: tuple[float, ...]
+    failure: Failure | None
+    scenario: Scenario | None
+    source: Source | None
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(_Row)
+
+
+def encode_task(task: Task) -> bytes:
+    decision = task.decision
+    scenario, source = (
+        (decision.scenario, decision.source) if isinstance(decision, Decision) else (None, None)
+    )
+    plan = task.plan
+    row = _Row(
+        task.owner,
+        task.created_at,
+        task.request,
+        plan.statuses,
+        plan.offsets,
+        plan.failure,
+        scenario,
+        source,
+    )
+    return _encoder.encode(row)
+
+
+def decode_task(task_id: str, data: bytes) -> Task:
+    row = _decoder.decode(data)
+    decision = Decision(row.scenario, row.source) if row.scenario and row.source else None
+    plan = Plan(row.statuses, row.offsets, row.failure)
+    return Task(task_id, row.owner, row.created_at, row.request, plan, decision)
+
+
+class SQLiteStore:
+    """The :class:`~mockserver.domain.store.TaskStore` over one SQLite connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._closed = False
+
+    def add(self, task: Task) -> None:
+        try:
+            self.conn.execute(
+                "INSERT INTO tasks (id, retired_at, data) VALUES (?, ?, ?)",
+                (task.id, retired_at(task), encode_task(task)),
+            )
+        except sqlite3.IntegrityError:
+            raise KeyError(f"task {task.id} already exists") from None
+
+    def get(self, task_id: str) -> Task | None:
+        row = self.conn.execute("SELECT data FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        return None if row is None else decode_task(task_id, row[0])
+
+    def save(self, task: Task) -> None:
+        self.conn.execute(
+            "UPDATE tasks SET retired_at = ?, data = ? WHERE id = ?",
+            (retired_at(task), encode_task(task), task.id),
+        )
+
+    def __contains__(self, task_id: object) -> bool:
+        found = self.conn.execute("SELECT 1 FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        return found is not None
+
+    def tasks(self) -> Iterator[Task]:
+        # Fetched in pages, so listing many tasks never holds them all as rows and objects.
+        cursor = self.conn.execute("SELECT id, data FROM tasks ORDER BY seq")
+        while page := cursor.fetchmany(512):
+            for task_id, data in page:
+                yield decode_task(task_id, data)
+
+    def __len__(self) -> int:
+        count: int = self.conn.execute("SELECT count(*) FROM tasks").fetchone()[0]
+        return count
+
+    def purge(self, before: float) -> int:
+        return self.conn.execute("DELETE FROM tasks WHERE retired_at < ?", (before,)).rowcount
+
+    def clear(self) -> None:
+        self.conn.execute("DELETE FROM tasks")
+
+    def close(self) -> None:
+        # Fold the WAL back into the database file so the state is one file at rest (the last
+        # connection to close would do it too; a killed one leaves the WAL, which SQLite
+        # replays on the next open, losing nothing).
+        # (If another worker is busy writing, its own close checkpoints later.)
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(sqlite3.OperationalError):
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.conn.close()

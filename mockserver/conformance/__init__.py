@@ -1,0 +1,11 @@
+"""The contract suite: checks any base URL (the fake or the live API) against the contract
+and the task lifecycle, within a budget, and compares runs (drift).
+
+Imported only by the CLI (lazily) and by tests: it pulls in schemathesis and hypothesis, which
+``wan-mock serve`` must not pay for.
+"""
+
+from mockserver.conformance.results import CheckResult, Observations, Report
+from mockserver.conformance.runner import Plan, RunOptions, make_plan, run
+
+__all__ = ["CheckResult", "Observations", "Plan", "Report", "RunOptions", "make_plan", "run"]

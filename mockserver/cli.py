@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wan-mock", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"wan-mock {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Parsed by mockserver.conformance.command, imported only when used (see main).
+    commands.add_parser(
+        "contract",
+        help="check the fake or the live API against the contract (run, drift)",
+        add_help=False,
+    )
     serve = commands.add_parser(
         "serve",
         help="run the fake API server",
@@ -115,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["contract"]:
+        # Deferred: the contract suite loads schemathesis, which `serve` must not pay for.
+        from mockserver.conformance.command import main as contract_main
+
+        return contract_main(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command != "serve":

@@ -22,8 +22,12 @@ LAYERS = {
     "control": 3,
     "testing": 4,
     "__main__": 3,
+    "conformance": 5,  # the contract suite: an HTTP client of any base URL, on top of testing
 }
-TOP = {"__init__": 5}  # the public facade may re-export from every layer
+TOP = {"__init__": 6}  # the public facade may re-export from every layer
+# The one upward import allowed: `wan-mock contract` hands over to the suite, deferred so that
+# `wan-mock serve` never loads it.
+DEFERRED_UP = {("mockserver.cli", "mockserver.conformance.command")}
 FORBIDDEN_IN_DOMAIN = ("starlette", "uvicorn", "httpx", "respx")
 
 
@@ -67,7 +71,24 @@ def test_imports_point_down_the_layers(module: str, path: Path) -> None:
                     f"{module} (domain) imports {imported}"
                 )
             continue
+        if (module, imported) in DEFERRED_UP:
+            continue
         assert layer_of(imported) <= own, f"{module} imports the higher layer {imported}"
+
+
+def test_only_the_cli_reaches_the_contract_suite_and_only_when_asked() -> None:
+    for module, path in modules():
+        if module.startswith("mockserver.conformance"):
+            continue
+        tree = ast.parse(path.read_text())
+        top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+        for imported in imports(path):
+            if imported.startswith("mockserver.conformance"):
+                assert module == "mockserver.cli", f"{module} imports {imported}"
+        for node in top_level:  # the cli's own import of it is inside main()
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names.append(node.module or "" if isinstance(node, ast.ImportFrom) else "")
+            assert not any(n.startswith("mockserver.conformance") for n in names), module
 
 
 def test_domain_reads_no_wall_clock_or_global_random() -> None:

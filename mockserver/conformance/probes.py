@@ -24,6 +24,14 @@ _FIND = settings(
     database=None, max_examples=50, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
 )
 UNKNOWN_KEY = "wan-mock-conformance-unknown-key"
+# Authorization headers that must get 401 whatever the key ({} is the run's own key). Each is
+# sent with a GET and with a create, so a create never reaches validation without a key.
+BAD_AUTH: dict[str, str | None] = {
+    "no Authorization header": None,
+    "no Bearer prefix": "{}",
+    "bearer without a key": "Bearer",
+    "Basic scheme": "Basic {}",
+}
 
 
 def minimal(strategy: Any) -> Any:
@@ -46,13 +54,8 @@ def check_auth(target: Target, contract: Contract, tally: Tally, accepts_any_key
     body = minimal(valid_requests(image="https://example.com/cat.jpg"))
     task_id = str(uuid.uuid4())
     unknown = f"{GENERATION_PATH}/{task_id}"
-    bad_headers: dict[str, dict[str, str]] = {
-        "no Authorization header": {},
-        "no Bearer prefix": {"Authorization": target.token},
-        "bearer without a key": {"Authorization": "Bearer"},
-        "Basic scheme": {"Authorization": f"Basic {target.token}"},
-    }
-    for label, headers in bad_headers.items():
+    for label, template in BAD_AUTH.items():
+        headers = {} if template is None else {"Authorization": template.format(target.token)}
         for which in (GET, CREATE):
             if which is GET:
                 response = target.call("GET", unknown, headers=headers)

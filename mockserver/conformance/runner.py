@@ -9,18 +9,22 @@ outcomes with the scenario header, so tasks reach both terminal states in second
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from mockserver.conformance.fuzzing import CREATE, GET, Contract
 from mockserver.conformance.lifecycle import Lifecycle
-from mockserver.conformance.probes import check_auth, check_rules, check_unknown_ids
+from mockserver.conformance.probes import BAD_AUTH, check_auth, check_rules, check_unknown_ids
 from mockserver.conformance.progress import Progress, Silent
-from mockserver.conformance.results import Budget, Report, Tally
+from mockserver.conformance.results import Budget, CheckResult, Report, Tally
 from mockserver.conformance.target import Observer, Redactor, Spend, Target
 from mockserver.control import Control, ControlError
+from mockserver.testing.strategies import rules
 
 LIVE_MIN_INTERVAL = 5.0
 FAKE_SCENARIOS: list[str | None] = ["succeed", "fail", "poll-error:429", None]
@@ -57,9 +61,10 @@ class Plan:
     def describe(self) -> list[str]:
         cost = "billed" if self.live else "free (the fake)"
         lines = [
-            "auth: 8 requests with missing or malformed keys, 1 with an unknown key (refused: free)",
+            f"auth: {2 * len(BAD_AUTH)} requests with missing or malformed keys, 1 with an "
+            "unknown key (refused: free)",
             "lookups: 2 GETs of unknown task ids (404: free)",
-            "rules: 40 create bodies, each breaking one request rule (refused: free)",
+            f"rules: {len(rules())} create bodies, each breaking one request rule (refused: free)",
             f"fuzz: up to {self.examples} schema-invalid creates and {self.examples} "
             "schema-invalid GETs (refused: free)",
             f"fuzz: up to {self.examples} schema-valid GETs of random ids (404: free)",
@@ -107,7 +112,7 @@ def identify(base_url: str, admin_token: str | None) -> dict[str, Any] | None:
             if health.get("status") != "ok" or "version" not in health:
                 return None
             return {"version": str(health["version"]), "settings": control.settings()}
-    except (ControlError, ValueError, OSError, Exception):  # anything else: treat as live
+    except Exception:  # refused, not JSON, unreachable: whatever it is, treat it as live
         return None
 
 
@@ -193,15 +198,12 @@ def _advancer(control: Control | None) -> Any:
         return None
 
     def advance(seconds: float) -> None:
-        try:
+        # A fake that refuses (admin token needed): its tasks finish in real time instead.
+        with contextlib.suppress(ControlError):
             control.advance(seconds)
-        except ControlError:
-            pass  # a fake that refuses: its tasks finish in real time instead
 
     return advance
 
 
-def _redacted(check: Any, redact: Redactor) -> Any:
-    import msgspec
-
+def _redacted(check: CheckResult, redact: Redactor) -> CheckResult:
     return msgspec.structs.replace(check, reasons=[redact(r) for r in check.reasons])

@@ -79,9 +79,7 @@ class Observer:
         self._creates: set[int] = set()
         self._placements: set[str] = set()
 
-    def response(
-        self, status: int, headers: Mapping[str, str], body: Any, *, create: bool
-    ) -> None:
+    def response(self, status: int, headers: Mapping[str, str], body: Any, *, create: bool) -> None:
         self._headers.update(h.lower() for h in headers if h.lower() not in _VOLATILE_HEADERS)
         content_type = headers.get("content-type")
         if content_type:

@@ -19,7 +19,7 @@ from tests.broken import Breaker
 
 TOKEN = "conformance-test-token-5f2a"
 # Few generated requests and a short deadline: each variant run takes about two seconds.
-QUICK = {"examples": 3, "deadline": 8.0}
+QUICK = {"examples": 3, "deadline": 5.0}
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +60,17 @@ def _share(breaker: Breaker) -> None:
     breaker.use(inbound=broken.share_tasks_between_keys)
 
 
+# Each variant breaks one promise; the checks named (space-separated) must all fail.
 VARIANTS: dict[str, tuple[Callable[[Breaker], None], str]] = {
-    "status spelled wrong": (lambda b: b.use(broken.misspell_succeeded), "lifecycle.known_statuses"),
+    "status spelled wrong": (
+        lambda b: b.use(broken.misspell_succeeded),
+        "lifecycle.known_statuses",
+    ),
     "videos missing": (lambda b: b.use(broken.drop_videos), "lifecycle.videos_iff_succeeded"),
-    "status goes backwards": (lambda b: b.use(broken.go_backwards), "lifecycle.forward_only"),
-    "terminal status changes": (lambda b: b.use(broken.go_backwards), "lifecycle.terminal_stays"),
+    "status goes backwards": (
+        lambda b: b.use(broken.go_backwards),
+        "lifecycle.forward_only lifecycle.terminal_stays",
+    ),
     "500 on bad input": (
         lambda b: b.use(broken.server_error_on_bad_input),
         "contract.no_server_error",
@@ -75,11 +81,7 @@ VARIANTS: dict[str, tuple[Callable[[Breaker], None], str]] = {
     ),
     "invalid body accepted": (
         lambda b: b.use(broken.accept_invalid_bodies),
-        "rules.invalid_rejected",
-    ),
-    "invalid body of a rule accepted": (
-        lambda b: b.use(broken.accept_invalid_bodies),
-        "rules.every_rule_rejected",
+        "rules.invalid_rejected rules.every_rule_rejected",
     ),
     "bad auth answered 403": (lambda b: b.use(broken.wrong_status_for_bad_auth), "auth.enforced"),
     "timestamps reversed": (
@@ -111,8 +113,9 @@ def test_each_broken_variant_is_caught(
         breaker.use()
     assert not report.ok
     failed = {c.name: c for c in report.failures()}
-    assert caught_by in failed, [c.name for c in report.failures()]
-    assert failed[caught_by].reasons, "a failure must say why"
+    for name in caught_by.split():
+        assert name in failed, [c.name for c in report.failures()]
+        assert failed[name].reasons, "a failure must say why"
 
 
 def test_a_target_that_is_not_the_fake_is_treated_as_live_and_costs_nothing() -> None:

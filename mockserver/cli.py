@@ -124,8 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["contract"]:
         # Deferred: the contract suite loads schemathesis, which `serve` must not pay for.
-        from mockserver.conformance.command import main as contract_main
-
+        try:
+            from mockserver.conformance.command import main as contract_main
+        except ModuleNotFoundError as exc:  # schemathesis and hypothesis are an extra
+            print(f"wan-mock contract needs {exc.name}: pip install 'wan-mock[contract]'")
+            return 2
         return contract_main(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(argv)

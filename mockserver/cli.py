@@ -127,7 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             from mockserver.conformance.command import main as contract_main
         except ModuleNotFoundError as exc:  # schemathesis and hypothesis are an extra
-            print(f"wan-mock contract needs {exc.name}: pip install 'wan-mock[contract]'")
+            print(
+                f"wan-mock contract needs {exc.name}: pip install 'wan-mock[contract]'",
+                file=sys.stderr,
+            )
             return 2
         return contract_main(args_list[1:])
     parser = build_parser()

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,6 +25,13 @@ from tests.server_process import running_server
 
 SECRET = "sk-live-do-not-print-8c1e"
 ENV = {"MULEROUTER_API_KEY": SECRET}
+
+
+def readme_block(marker: str) -> str:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    match = re.search(rf"<!-- {re.escape(marker)} -->\n```\w+\n(.*?)```", readme, re.DOTALL)
+    assert match, marker
+    return match.group(1)
 
 
 def contract(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -40,11 +49,13 @@ def served() -> Iterator[tuple[ServerThread, Breaker]]:
 
 
 def test_full_suite_passes_against_the_fake_in_a_subprocess(tmp_path: Path) -> None:
+    """The README's command, verbatim, against `wan-mock serve` standing in for the live API."""
+    path = f"{Path(sys.executable).parent}:/usr/bin:/bin"
     with running_server("--no-access-log") as server:
-        command = ["contract", "run", "--base-url", server.base_url, "--report", str(tmp_path)]
         result = subprocess.run(
-            [sys.executable, "-m", "mockserver", *command],
-            env={**ENV, "PATH": "/usr/bin:/bin", "CI": "1"},
+            ["bash", "-euo", "pipefail", "-c", readme_block("example: contract-run")],
+            cwd=tmp_path,
+            env={**ENV, "PATH": path, "CI": "1", "BASE": server.base_url},
             capture_output=True,
             text=True,
             timeout=120,
@@ -52,12 +63,21 @@ def test_full_suite_passes_against_the_fake_in_a_subprocess(tmp_path: Path) -> N
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 failed" in result.stdout
     assert "lifecycle ..." in result.stderr  # plain progress lines when CI is set
-    report = json.loads((tmp_path / "report.json").read_text())
+    reports = tmp_path / "contract-report"
+    report = json.loads((reports / "report.json").read_text())
     assert report["budget"]["creates"] == 4 + 25
-    suite = ET.parse(tmp_path / "junit.xml").getroot()
+    suite = ET.parse(reports / "junit.xml").getroot()
     assert suite.find("testsuite") is not None
-    for text in [result.stdout, result.stderr] + [p.read_text() for p in tmp_path.iterdir()]:
+    for text in [result.stdout, result.stderr] + [p.read_text() for p in reports.iterdir()]:
         assert SECRET not in text
+
+
+def test_the_readme_pytest_example_passes(served: tuple[ServerThread, Breaker]) -> None:
+    server, breaker = served
+    breaker.use()
+    namespace: dict[str, Any] = {}
+    exec(compile(readme_block("example: contract-pytest"), "README.md", "exec"), namespace)
+    namespace["test_the_fake_meets_the_contract"](server)  # has the fixture's .base_url
 
 
 def test_a_failing_check_exits_1_and_says_which(

@@ -134,6 +134,7 @@ class Target:
         observer: Observer,
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -142,7 +143,7 @@ class Target:
         self.waited: list[float] = []  # Retry-After pauses taken, in seconds
         self._sleep = sleep
         self._not_before = 0.0
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
     def close(self) -> None:
         self.http.close()

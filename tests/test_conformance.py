@@ -136,6 +136,22 @@ def test_a_target_that_is_not_the_fake_is_treated_as_live_and_costs_nothing() ->
         assert outcomes[name] == "pass", name
 
 
+def test_a_live_target_that_bills_an_invalid_body_gets_no_more_of_them() -> None:
+    admin = "admin-token-for-this-test"
+    with ServerThread(Settings(access_log=False, admin_token=admin)) as server:
+        breaker = Breaker(server.app)
+        server.catcher.app = breaker
+        breaker.use(broken.accept_invalid_bodies)
+        report = _run(server)
+    assert report.live
+    assert report.budget.unplanned_creates == 1  # the first, then no invalid create was sent
+    failed = {c.name: c for c in report.failures()}
+    assert (
+        "stopped: the live API billed an invalid body"
+        in failed["rules.every_rule_rejected"].reasons
+    )
+
+
 def test_max_creates_is_a_hard_cap(fake: tuple[ServerThread, Breaker]) -> None:
     server, breaker = fake
     breaker.use()

@@ -104,6 +104,8 @@ class Contract:
 
     def exercise(self, case: Any, mode: str) -> bool:
         creates = case.operation.method.upper() == "POST"
+        if creates and mode == "negative" and not self.spend.may_send_invalid_creates:
+            return False
         if creates and mode == "positive":
             try:
                 self.spend.take()

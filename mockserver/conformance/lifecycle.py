@@ -89,8 +89,11 @@ class Lifecycle:
         headers = self.target.auth()
         if scenario is not None:
             headers[SCENARIO_HEADER] = scenario
-        response = self.target.call("POST", GENERATION_PATH, headers=headers, json=BODY)
-        self.contract.validate(CREATE, response, body=BODY)
+        for _ in range(3):  # a 429 or 503 is waited out (Retry-After), then tried again
+            response = self.target.call("POST", GENERATION_PATH, headers=headers, json=BODY)
+            self.contract.validate(CREATE, response, body=BODY)
+            if response.status_code not in (429, 503):
+                break
         body = body_of(response)
         info = body.get("task_info") if isinstance(body, dict) else None
         if response.status_code >= 300 or not isinstance(info, dict) or "id" not in info:

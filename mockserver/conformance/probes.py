@@ -102,6 +102,9 @@ def check_rules(
 ) -> None:
     cases = rules()
     for done, (field, rule) in enumerate(cases, 1):
+        if not spend.may_send_invalid_creates:
+            tally.fail("rules.every_rule_rejected", "stopped: the live API billed an invalid body")
+            return
         body = rule_body(field, rule)
         response = target.call("POST", GENERATION_PATH, headers=target.auth(), json=body)
         if response.status_code < 300:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import msgspec
 
 from mockserver.conformance.fuzzing import CREATE, GET, Contract
@@ -24,6 +25,7 @@ from mockserver.conformance.progress import Progress, Silent
 from mockserver.conformance.results import Budget, CheckResult, Report, Tally
 from mockserver.conformance.target import Observer, Redactor, Spend, Target
 from mockserver.control import Control, ControlError
+from mockserver.domain.contract import load_contract
 from mockserver.testing.strategies import rules
 
 LIVE_MIN_INTERVAL = 5.0
@@ -105,11 +107,15 @@ def make_plan(options: RunOptions, live: bool) -> Plan:
 
 
 def identify(base_url: str, admin_token: str | None) -> dict[str, Any] | None:
-    """The fake's health and settings, or None when the target is not wan-mock."""
+    """The fake's health and settings, or None when the target is not wan-mock: its control
+    plane must answer, and it must serve this package's contract at ``/openapi.json``."""
     try:
         with Control(base_url, admin_token=admin_token, timeout=5.0) as control:
             health = control.health()
             if health.get("status") != "ok" or "version" not in health:
+                return None
+            served = httpx.get(base_url.rstrip("/") + "/openapi.json", timeout=5.0).json()
+            if served.get("info") != load_contract()["info"]:
                 return None
             return {"version": str(health["version"]), "settings": control.settings()}
     except Exception:  # refused, not JSON, unreachable: whatever it is, treat it as live
@@ -125,7 +131,7 @@ def run(options: RunOptions, progress: Progress | None = None) -> Report:
     fake = identify(options.base_url, options.admin_token)
     plan = make_plan(options, live=fake is None)
     progress.finish(f"wan-mock {fake['version']}" if fake else "live: budget rules apply")
-    observer, tally, spend = Observer(), Tally(), Spend(plan.max_creates)
+    observer, tally, spend = Observer(), Tally(), Spend(plan.max_creates, cautious=plan.live)
     target = Target(options.base_url, options.token, observer=observer)
     contract = Contract(target, tally, spend, redact)
     other = options.other_token

@@ -41,12 +41,21 @@ class BudgetExceeded(RuntimeError):
 
 
 class Spend:
-    """Counts creates (billed on a live API) against a hard cap."""
+    """Counts creates (billed on a live API) against a hard cap.
 
-    def __init__(self, max_creates: int) -> None:
+    Invalid bodies are sent because the API must refuse them; if a live API accepts one, it
+    has created a billed task, so ``cautious`` stops sending invalid creates after the first.
+    """
+
+    def __init__(self, max_creates: int, *, cautious: bool = False) -> None:
         self.max_creates = max_creates
+        self.cautious = cautious
         self.creates = 0
         self.unplanned = 0
+
+    @property
+    def may_send_invalid_creates(self) -> bool:
+        return not (self.cautious and self.unplanned)
 
     @property
     def remaining(self) -> int:

@@ -120,6 +120,7 @@ def test_dry_run_sends_nothing_and_states_the_cost() -> None:
             "NOPE is not set",
         ),
         (["drift", "missing.json", "missing.json"], ENV, "cannot read report missing.json"),
+        (["run", "--base-url", "http://127.0.0.1:9"], ENV, "cannot reach http://127.0.0.1:9/"),
     ],
 )
 def test_bad_input_gets_a_message_and_exit_2(

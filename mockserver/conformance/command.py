@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+import httpx
+
 from mockserver.conformance.drift import compare, write_drift
 from mockserver.conformance.drift import markdown as drift_markdown
 from mockserver.conformance.progress import Progress
@@ -119,6 +121,18 @@ def main(
     except (UsageError, ReportError) as exc:
         print(f"wan-mock contract: {exc}", file=sys.stderr)
         return 2
+    except httpx.TransportError as exc:  # the run cannot go on without its target
+        where = exc.request.url.copy_with(query=None) if _has_request(exc) else "the target"
+        print(f"wan-mock contract: cannot reach {where}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _has_request(exc: httpx.TransportError) -> bool:
+    try:
+        exc.request  # noqa: B018 - raises RuntimeError when the error carries no request
+    except RuntimeError:
+        return False
+    return True
 
 
 def _options(args: argparse.Namespace, base_url: str, env: Mapping[str, str]) -> RunOptions:

@@ -35,8 +35,8 @@ class Tracked:
     id: str
     scenario: str | None
     history: list[str] = field(default_factory=list)
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: Stamp | None = None
+    updated_at: Stamp | None = None
     terminal: str | None = None
     polls_after_end: int = 0
     waiting_out: bool = False  # a 429/503 was answered; polling must go on after the wait
@@ -66,7 +66,7 @@ class Lifecycle:
             except BudgetExceeded:
                 break
             self._create(scenario)
-        ends = time.monotonic() + self.deadline
+        ends, step = time.monotonic() + self.deadline, 2.0
         while any(not t.done for t in self.tasks) and time.monotonic() < ends:
             for task in self.tasks:
                 if not task.done:
@@ -74,7 +74,10 @@ class Lifecycle:
             if self.progress is not None:
                 self.progress.step(sum(t.done for t in self.tasks), len(self.tasks))
             if self.advance is not None:
-                self.advance(2.0)
+                # Growing steps: a few seconds first (so "running" is seen on a fast fake),
+                # then up to a minute, so a fake with realistic timing finishes in a few rounds.
+                self.advance(step)
+                step = min(step * 1.5, 60.0)
             time.sleep(self.interval)
         for task in self.tasks:
             last = task.history[-1] if task.history else "nothing"
@@ -194,17 +197,17 @@ class Lifecycle:
     def _timestamps(self, task: Tracked, info: dict[str, Any]) -> None:
         where = f"task {task.id}"
         try:
-            created = datetime.fromisoformat(str(info["created_at"]))
-            updated = datetime.fromisoformat(str(info["updated_at"]))
-        except (KeyError, ValueError) as exc:
-            self.tally.fail("lifecycle.timestamps_ordered", f"{where}: unreadable ({exc})")
+            created = _stamp(info["created_at"])
+            updated = _stamp(info["updated_at"])
+        except (KeyError, TypeError, ValueError) as exc:
+            self.tally.fail("lifecycle.timestamps_ordered", f"{where}: unreadable ({exc!r})")
             return
         problems = []
-        if created > updated:
+        if _before(updated, created):
             problems.append(f"created_at {created} after updated_at {updated}")
-        if task.created_at is not None and created != task.created_at:
+        if task.created_at is not None and not _same(created, task.created_at):
             problems.append(f"created_at changed from {task.created_at} to {created}")
-        if task.updated_at is not None and updated < task.updated_at:
+        if task.updated_at is not None and _before(updated, task.updated_at):
             problems.append(f"updated_at went back from {task.updated_at} to {updated}")
         self.tally.check("lifecycle.timestamps_ordered", not problems, f"{where}: {problems}")
         task.created_at, task.updated_at = created, updated
@@ -225,6 +228,39 @@ class Lifecycle:
         except httpx.HTTPError as exc:
             ok, reason = False, f"{url}: {exc!r}"
         self.tally.check("lifecycle.video_downloads", ok, f"task {task.id}: {reason}")
+
+
+class Stamp(datetime):
+    """A timestamp that remembers whether it was written with a fraction of a second."""
+
+    whole: bool = False
+
+
+def _stamp(value: object) -> Stamp:
+    if not isinstance(value, str):
+        raise TypeError(f"not a string: {value!r}")
+    p = datetime.fromisoformat(value)
+    stamp = Stamp(p.year, p.month, p.day, p.hour, p.minute, p.second, p.microsecond, p.tzinfo)
+    stamp.whole = "." not in value
+    return stamp
+
+
+def _coarse(a: Stamp, b: Stamp) -> tuple[datetime, datetime]:
+    """Both at the precision of the coarser: a whole-second stamp of the same moment as a
+    precise one is the same time, written differently (truncated, never rounded up)."""
+    if a.whole or b.whole:
+        return a.replace(microsecond=0), b.replace(microsecond=0)
+    return a, b
+
+
+def _same(a: Stamp, b: Stamp) -> bool:
+    left, right = _coarse(a, b)
+    return left == right
+
+
+def _before(a: Stamp, b: Stamp) -> bool:
+    left, right = _coarse(a, b)
+    return left < right
 
 
 def _runs(history: list[str]) -> list[str]:

@@ -19,8 +19,9 @@ from tests import broken
 from tests.broken import Breaker
 
 TOKEN = "conformance-test-token-5f2a"
-# Few generated requests and a short deadline: each variant run takes about two seconds.
-QUICK = {"examples": 3, "deadline": 4.0}
+# Few generated requests, a short deadline and no pacing (even for a fake taken for the live
+# API): each run takes about two seconds.
+QUICK = {"examples": 3, "deadline": 4.0, "min_gap": 0.0}
 
 
 @pytest.fixture(scope="module")

@@ -104,6 +104,22 @@ def test_target_waits_out_retry_after_before_the_next_request() -> None:
     assert 2.5 < slept[0] <= 3
 
 
+def test_target_keeps_its_minimum_gap_between_requests() -> None:
+    slept: list[float] = []
+    target = Target(
+        "http://target.test",
+        "k",
+        observer=Observer(),
+        sleep=slept.append,
+        transport=httpx.MockTransport(lambda request: httpx.Response(404)),
+        min_gap=2.0,
+    )
+    target.call("GET", "/a")
+    target.call("GET", "/b")
+    assert len(slept) == 1
+    assert 1.5 < slept[0] <= 2.0
+
+
 def _report(**seen: object) -> Report:
     budget = Budget(max_creates=0, creates=0, unplanned_creates=0, requests=0)
     observations = msgspec.convert(seen, Observations)

@@ -102,6 +102,7 @@ def test_dry_run_sends_nothing_and_states_the_cost() -> None:
     assert "nothing is sent" in out
     assert "lifecycle: skipped (no creates allowed; pass --max-creates N)" in out
     assert "cost: at most 0 tasks created (cap 0); nothing" in out
+    assert "pace: at most 4 requests a second; every Retry-After obeyed" in out
     status, out = contract(
         "run", "--base-url", "http://127.0.0.1:9", "--dry-run", "--max-creates", "2"
     )

@@ -73,6 +73,8 @@ class Lifecycle:
                     self._poll(task)
             if self.progress is not None:
                 self.progress.step(sum(t.done for t in self.tasks), len(self.tasks))
+            if all(t.done for t in self.tasks):
+                break
             if self.advance is not None:
                 # Growing steps: a few seconds first (so "running" is seen on a fast fake),
                 # then up to a minute, so a fake with realistic timing finishes in a few rounds.

@@ -22,13 +22,14 @@ from mockserver.conformance.fuzzing import CREATE, GET, Contract
 from mockserver.conformance.lifecycle import Lifecycle
 from mockserver.conformance.probes import BAD_AUTH, check_auth, check_rules, check_unknown_ids
 from mockserver.conformance.progress import Progress, Silent
-from mockserver.conformance.results import Budget, CheckResult, Report, Tally
+from mockserver.conformance.results import DESCRIPTIONS, Budget, CheckResult, Report, Tally
 from mockserver.conformance.target import Observer, Redactor, Spend, Target
 from mockserver.control import Control, ControlError
 from mockserver.domain.contract import load_contract
 from mockserver.testing.strategies import rules
 
 LIVE_MIN_INTERVAL = 5.0
+LIVE_MIN_GAP = 0.25  # at most 4 requests a second to a live API (its upstream allows 5 creates/s)
 FAKE_SCENARIOS: list[str | None] = ["succeed", "fail", "poll-error:429", None]
 FAKE_MAX_CREATES = 200
 
@@ -46,6 +47,7 @@ class RunOptions:
     deadline: float | None = None  # seconds for tasks to finish; live: 900, fake: 60
     seed: int | None = None
     admin_token: str | None = None  # the fake's control plane token, if it has one
+    min_gap: float | None = None  # seconds between requests; live: 0.25, fake: 0
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ class Plan:
             lines.append("lifecycle: skipped (no creates allowed; pass --max-creates N)")
         if self.positive_creates:
             lines.append(f"fuzz: {self.positive_creates} schema-valid creates ({cost})")
+        if self.live:
+            lines.append(
+                f"pace: at most {1 / LIVE_MIN_GAP:g} requests a second; every Retry-After obeyed"
+            )
         creates = len(self.lifecycle_tasks) + self.positive_creates
         lines.append(
             f"cost: at most {creates} tasks created (cap {self.max_creates}); "
@@ -132,7 +138,8 @@ def run(options: RunOptions, progress: Progress | None = None) -> Report:
     plan = make_plan(options, live=fake is None)
     progress.finish(f"wan-mock {fake['version']}" if fake else "live: budget rules apply")
     observer, tally, spend = Observer(), Tally(), Spend(plan.max_creates, cautious=plan.live)
-    target = Target(options.base_url, options.token, observer=observer)
+    gap = options.min_gap if options.min_gap is not None else LIVE_MIN_GAP if plan.live else 0.0
+    target = Target(options.base_url, options.token, observer=observer, min_gap=gap)
     contract = Contract(target, tally, spend, redact)
     other = options.other_token
     if other is None and fake is not None:
@@ -170,8 +177,9 @@ def run(options: RunOptions, progress: Progress | None = None) -> Report:
         sent = contract.fuzz(CREATE, "positive", plan.positive_creates, options.seed)
         progress.finish(f"{sent} sent")
         if not plan.lifecycle_tasks:
-            for name in ("lifecycle.known_statuses", "lifecycle.reaches_terminal"):
-                tally.skip(name, "no task created: the run may not create any (--max-creates)")
+            for name in DESCRIPTIONS:
+                if name.startswith("lifecycle.") or name == "lookup.foreign_task_404":
+                    tally.skip(name, "no task created: the run may not create any (--max-creates)")
         if not plan.positive_creates:
             tally.skip("rules.valid_accepted", "no creates allowed (--max-creates)")
         tally.skip("lifecycle.retry_after", "the target sent no 429 or 503")

@@ -144,14 +144,17 @@ class Target:
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
+        min_gap: float = 0.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.observer = observer
         self.requests = 0
-        self.waited: list[float] = []  # Retry-After pauses taken, in seconds
+        self.waited: list[float] = []  # pauses taken (Retry-After, pacing), in seconds
         self._sleep = sleep
         self._not_before = 0.0
+        self.min_gap = min_gap  # seconds between any two requests (a live API's rate limits)
+        self._last = float("-inf")
         self.http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
     def close(self) -> None:
@@ -181,7 +184,10 @@ class Target:
             self._not_before = max(self._not_before, time.monotonic() + int(value))
 
     def pause(self) -> None:
-        wait = self._not_before - time.monotonic()
+        """Wait out any ``Retry-After``, and keep ``min_gap`` since the previous request."""
+        now = time.monotonic()
+        wait = max(self._not_before, self._last + self.min_gap) - now
         if wait > 0:
             self.waited.append(wait)
             self._sleep(wait)
+        self._last = now + max(wait, 0.0)

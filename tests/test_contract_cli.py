@@ -131,6 +131,31 @@ def test_bad_input_gets_a_message_and_exit_2(
     assert message in capsys.readouterr().err
 
 
+def test_an_unwritable_report_directory_exits_2_before_the_run(
+    served: tuple[ServerThread, Breaker], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server, breaker = served
+    breaker.use()
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    argv = ["run", "--base-url", server.base_url, "--report", str(blocker / "out")]
+    assert contract(*argv)[0] == 2
+    assert "cannot write the reports" in capsys.readouterr().err
+    assert server.control.journal() == []  # found out before anything was sent
+
+
+def test_without_the_contract_extra_the_command_says_what_to_install() -> None:
+    code = (
+        "import sys; sys.modules['schemathesis'] = None; from mockserver.cli import main; "
+        "sys.exit(main(['contract', 'run', '--base-url', 'http://127.0.0.1:9']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "pip install 'wan-mock[contract]'" in result.stderr
+
+
 def test_bad_numbers_are_refused_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         contract("run", "--base-url", "http://x", "--max-creates", "-1")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -177,12 +177,27 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         for line in plan.describe():
             print(f"  - {line}", file=out)
         return 0
-    report = run(_options(args, args.base_url, env), Progress(env=env))
+    options = _options(args, args.base_url, env)
+    if args.report is not None:  # found out now, not after a run that may have cost credits
+        _written(lambda: [_directory(args.report)])
+    report = run(options, Progress(env=env))
     _summary(report, out)
     if args.report is not None:
-        for path in write_reports(report, args.report):
+        for path in _written(lambda: write_reports(report, args.report)):
             print(f"wrote {path}", file=out)
     return 0 if report.ok else 1
+
+
+def _directory(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _written(write: Callable[[], list[Path]]) -> list[Path]:
+    try:
+        return write()
+    except OSError as exc:
+        raise UsageError(f"cannot write the reports: {exc}") from None
 
 
 def _summary(report: Report, out: TextIO) -> None:
@@ -202,15 +217,17 @@ def _side(spec: str, args: argparse.Namespace, env: Mapping[str, str], name: str
     if spec.startswith(("http://", "https://")):
         report = run(_options(args, spec, env), Progress(env=env))
         if args.report is not None:
-            write_reports(report, args.report / name)
+            _written(lambda: write_reports(report, args.report / name))
         return report
     return load(Path(spec))
 
 
 def _drift(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    if args.report is not None:
+        _written(lambda: [_directory(args.report)])
     drift = compare(_side(args.a, args, env, "a"), _side(args.b, args, env, "b"))
     out.write(drift_markdown(drift))
     if args.report is not None:
-        for path in write_drift(drift, args.report):
+        for path in _written(lambda: write_drift(drift, args.report)):
             print(f"wrote {path}", file=out)
     return 0 if drift.same else 1

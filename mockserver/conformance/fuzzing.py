@@ -132,11 +132,10 @@ class Contract:
         if creates and mode == "negative" and response.status_code < 300:
             self.spend.accepted_by_mistake()
         checks = dict(CONFORMANCE)
-        if creates:
-            rule = "rules.valid_accepted" if mode == "positive" else "rules.invalid_rejected"
-            checks[rule] = (
-                positive_data_acceptance if mode == "positive" else negative_data_rejection
-            )
+        if mode == "negative":  # invalid ids as much as invalid bodies
+            checks["rules.invalid_rejected"] = negative_data_rejection
+        elif creates:  # a valid GET of a random id is rightly a 404
+            checks["rules.valid_accepted"] = positive_data_acceptance
         self._judge(case, response, headers, checks)
         return True
 

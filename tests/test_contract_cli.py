@@ -138,6 +138,7 @@ def test_an_unwritable_report_directory_exits_2_before_the_run(
     breaker.use()
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
+    server.control.reset()
     argv = ["run", "--base-url", server.base_url, "--report", str(blocker / "out")]
     assert contract(*argv)[0] == 2
     assert "cannot write the reports" in capsys.readouterr().err

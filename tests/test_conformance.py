@@ -50,7 +50,7 @@ def test_the_fake_passes_every_check(fake: tuple[ServerThread, Breaker]) -> None
     assert seen.identified_as_fake
     assert {"pending", "succeeded", "failed"} <= set(seen.status_spellings)
     assert seen.create_status_codes == [202]
-    assert seen.error_shapes["404"] == ["detail", "error_code", "title"]
+    assert seen.error_shapes["404"] == ["{detail, error_code, title}"]
     assert seen.timestamp_formats == ["dddd-dd-ddTdd:dd:dd.dddddd+dd:dd"]
     assert seen.retry_after == ["429: 1"]
     assert set(seen.task_seconds) == {"succeeded", "failed"}
@@ -68,6 +68,7 @@ def test_every_spelling_the_fake_varies_is_within_the_contract() -> None:
     assert report.ok, [(c.name, c.reasons) for c in report.failures()]
     assert len(report.observations.timestamp_formats) == 2
     assert report.observations.create_status_codes == [200, 202]
+    assert len(report.observations.error_shapes["400"]) == 3  # default, envelope, detail
 
 
 def _share(breaker: Breaker) -> None:

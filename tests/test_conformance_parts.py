@@ -78,7 +78,7 @@ def test_observer_records_shapes_spellings_and_formats() -> None:
     seen = observer.finish()
     assert seen.status_spellings == ["failed", "queued"]
     assert seen.timestamp_formats == ["dddd-dd-ddTdd:dd:ddZ"]
-    assert seen.error_shapes == {"404": ["detail"]}
+    assert seen.error_shapes == {"404": ["{detail}"]}
     assert seen.error_placement == ["task_info"]
     assert seen.create_status_codes == [200]
     assert seen.response_headers == ["content-type"]  # date is volatile

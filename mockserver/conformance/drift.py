@@ -54,8 +54,8 @@ def aspects(report: Report) -> dict[str, str]:
         "content types": _text(seen.content_types),
         "identified as the fake": "yes" if seen.identified_as_fake else "no",
     }
-    for status, keys in seen.error_shapes.items():
-        found[f"error body of {status}"] = _text(keys)
+    for status, shapes in seen.error_shapes.items():
+        found[f"error body of {status}"] = " or ".join(shapes)
     for check in report.checks:
         found[f"check {check.name}"] = check.outcome
     return found

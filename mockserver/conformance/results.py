@@ -69,7 +69,7 @@ class Observations(msgspec.Struct, kw_only=True):
     status_spellings: list[str] = msgspec.field(default_factory=list)
     status_sequences: list[list[str]] = msgspec.field(default_factory=list)
     create_status_codes: list[int] = msgspec.field(default_factory=list)
-    error_shapes: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    error_shapes: dict[str, list[str]] = msgspec.field(default_factory=dict)  # "{k1, k2}" each
     error_placement: list[str] = msgspec.field(default_factory=list)
     response_headers: list[str] = msgspec.field(default_factory=list)
     content_types: list[str] = msgspec.field(default_factory=list)

@@ -87,6 +87,7 @@ class Observer:
         self._stamps: set[str] = set()
         self._creates: set[int] = set()
         self._placements: set[str] = set()
+        self._shapes: dict[str, set[str]] = {}  # HTTP status -> the key sets of its error bodies
 
     def response(self, status: int, headers: Mapping[str, str], body: Any, *, create: bool) -> None:
         self._headers.update(h.lower() for h in headers if h.lower() not in _VOLATILE_HEADERS)
@@ -96,8 +97,8 @@ class Observer:
         if create and 200 <= status < 300:
             self._creates.add(status)
         if status >= 400:
-            keys = sorted(body) if isinstance(body, dict) else [type(body).__name__]
-            self.seen.error_shapes[str(status)] = keys
+            shape = "{" + ", ".join(sorted(body)) + "}" if isinstance(body, dict) else "not JSON"
+            self._shapes.setdefault(str(status), set()).add(shape)
             if "retry-after" in {h.lower() for h in headers}:
                 self.seen.retry_after.append(f"{status}: {headers.get('retry-after')}")
             return
@@ -121,6 +122,7 @@ class Observer:
         seen.timestamp_formats = sorted(self._stamps)
         seen.create_status_codes = sorted(self._creates)
         seen.error_placement = sorted(self._placements)
+        seen.error_shapes = {code: sorted(self._shapes[code]) for code in sorted(self._shapes)}
         seen.retry_after = sorted(set(seen.retry_after))
         return seen
 

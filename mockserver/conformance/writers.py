@@ -59,8 +59,8 @@ def observation_rows(report: Report) -> list[tuple[str, str]]:
         ("content types", ", ".join(seen.content_types) or "none"),
         ("Retry-After", ", ".join(seen.retry_after) or "none seen"),
     ]
-    for status, keys in sorted(seen.error_shapes.items()):
-        rows.append((f"error body of {status}", ", ".join(keys)))
+    for status, shapes in sorted(seen.error_shapes.items()):
+        rows.append((f"error body of {status}", " or ".join(shapes)))
     for status, seconds in sorted(seen.task_seconds.items()):
         rows.append((f"seconds to {status}", timing(seconds)))
     return rows
@@ -71,7 +71,8 @@ def timing(seconds: list[float]) -> str:
         return "none"
     ordered = sorted(seconds)
     median = ordered[len(ordered) // 2]
-    return f"{len(ordered)} tasks, min {ordered[0]:.1f}, median {median:.1f}, max {ordered[-1]:.1f}"
+    tasks = f"{len(ordered)} task" + ("s" if len(ordered) > 1 else "")
+    return f"{tasks}, min {ordered[0]:.1f}, median {median:.1f}, max {ordered[-1]:.1f}"
 
 
 def junit(report: Report) -> str:

@@ -8,7 +8,7 @@ back exactly by ``wan-mock contract drift``; the Markdown and JUnit writers read
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
@@ -177,7 +177,3 @@ class Tally:
         if name not in DESCRIPTIONS:  # a typo would otherwise be a check that cannot fail
             raise KeyError(f"unknown check {name!r}")
 
-
-def as_builtins(report: Report) -> dict[str, Any]:
-    result: dict[str, Any] = msgspec.to_builtins(report)
-    return result

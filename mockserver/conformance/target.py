@@ -152,7 +152,6 @@ class Target:
         self.token = token
         self.observer = observer
         self.requests = 0
-        self.waited: list[float] = []  # pauses taken (Retry-After, pacing), in seconds
         self._sleep = sleep
         self._not_before = 0.0
         self.min_gap = min_gap  # seconds between any two requests (a live API's rate limits)
@@ -190,6 +189,5 @@ class Target:
         now = time.monotonic()
         wait = max(self._not_before, self._last + self.min_gap) - now
         if wait > 0:
-            self.waited.append(wait)
             self._sleep(wait)
         self._last = now + max(wait, 0.0)

@@ -176,4 +176,3 @@ class Tally:
     def _check_name(name: str) -> None:
         if name not in DESCRIPTIONS:  # a typo would otherwise be a check that cannot fail
             raise KeyError(f"unknown check {name!r}")
-

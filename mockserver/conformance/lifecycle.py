@@ -66,8 +66,14 @@ class Lifecycle:
             except BudgetExceeded:
                 break
             self._create(scenario)
-        ends, step = time.monotonic() + self.deadline, 2.0
+        ends, step = time.monotonic() + self.deadline, 1.0
         while any(not t.done for t in self.tasks) and time.monotonic() < ends:
+            if self.advance is not None:
+                # Growing steps: one second first, so every task of a fast fake is seen
+                # running (its queue is shorter, its render longer), then up to a minute, so a
+                # fake with realistic timing finishes in a few rounds.
+                self.advance(step)
+                step = min(step * 1.5, 60.0)
             for task in self.tasks:
                 if not task.done:
                     self._poll(task)
@@ -75,11 +81,6 @@ class Lifecycle:
                 self.progress.step(sum(t.done for t in self.tasks), len(self.tasks))
             if all(t.done for t in self.tasks):
                 break
-            if self.advance is not None:
-                # Growing steps: a few seconds first (so "running" is seen on a fast fake),
-                # then up to a minute, so a fake with realistic timing finishes in a few rounds.
-                self.advance(step)
-                step = min(step * 1.5, 60.0)
             time.sleep(self.interval)
         for task in self.tasks:
             last = task.history[-1] if task.history else "nothing"

@@ -22,13 +22,17 @@ LAYERS = {
     "control": 3,
     "testing": 4,
     "__main__": 3,
-    "conformance": 5,  # the contract suite: an HTTP client of any base URL, on top of testing
 }
-TOP = {"__init__": 6}  # the public facade may re-export from every layer
-# The one upward import allowed: `wan-mock contract` hands over to the suite, deferred so that
-# `wan-mock serve` never loads it.
-DEFERRED_UP = {("mockserver.cli", "mockserver.conformance.command")}
+TOP = {"__init__": 5}  # the public facade may re-export from every layer
 FORBIDDEN_IN_DOMAIN = ("starlette", "uvicorn", "httpx", "respx")
+
+
+# The contract suite is an HTTP client of any base URL: above testing (whose strategies it
+# uses), below the facade. The one upward import allowed is the CLI handing `wan-mock contract`
+# over to it, deferred so that `wan-mock serve` never loads it.
+LAYERS["conformance"] = LAYERS["testing"] + 1
+TOP["__init__"] = max(TOP["__init__"], LAYERS["conformance"] + 1)
+DEFERRED_UP = {("mockserver.cli", "mockserver.conformance.command")}
 
 
 def layer_of(module: str) -> int:

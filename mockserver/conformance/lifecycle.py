@@ -27,7 +27,15 @@ RANK = {"pending": 0, "queued": 0, "running": 1, "processing": 1}
 RANK |= {"succeeded": 2, "completed": 2, "failed": 2}
 SUCCEEDED = frozenset({"succeeded", "completed"})
 SCENARIO_HEADER = "X-Wan-Mock-Scenario"
-BODY = {"prompt": "wan-mock contract suite", "image": "https://example.com/first_frame.jpg"}
+# The cheapest task there is (720P, 5 s, silent): on the live API it is billed, and a fake that
+# renders real videos renders this one fastest.
+BODY = {
+    "prompt": "wan-mock contract suite",
+    "image": "https://example.com/first_frame.jpg",
+    "resolution": "720P",
+    "duration": 5,
+    "audio": False,
+}
 
 
 @dataclass

@@ -28,6 +28,14 @@ TOP = {"__init__": 6}  # the public facade may re-export from every layer
 FORBIDDEN_IN_DOMAIN = ("starlette", "uvicorn", "httpx", "respx")
 
 
+# The contract suite is an HTTP client of any base URL: above testing (whose strategies it
+# uses), below the facade. The one upward import allowed is the CLI handing `wan-mock contract`
+# over to it, deferred so that `wan-mock serve` never loads it.
+LAYERS["conformance"] = LAYERS["testing"] + 1
+TOP["__init__"] = max(TOP["__init__"], LAYERS["conformance"] + 1)
+DEFERRED_UP = {("mockserver.cli", "mockserver.conformance.command")}
+
+
 def layer_of(module: str) -> int:
     parts = module.split(".")
     assert parts[0] == "mockserver"
@@ -68,7 +76,26 @@ def test_imports_point_down_the_layers(module: str, path: Path) -> None:
                     f"{module} (domain or media) imports {imported}"
                 )
             continue
+        if (module, imported) in DEFERRED_UP:
+            continue
         assert layer_of(imported) <= own, f"{module} imports the higher layer {imported}"
+
+
+def test_only_the_cli_reaches_the_contract_suite_and_only_when_asked() -> None:
+    for module, path in modules():
+        if module.startswith("mockserver.conformance"):
+            continue
+        tree = ast.parse(path.read_text())
+        top_level = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+        for imported in imports(path):
+            if imported.startswith("mockserver.conformance"):
+                assert module == "mockserver.cli", f"{module} imports {imported}"
+        for node in top_level:  # the cli's own import of it is inside main()
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                names = [node.module or ""]
+            assert not any(n.startswith("mockserver.conformance") for n in names), module
 
 
 def test_domain_reads_no_wall_clock_or_global_random() -> None:

@@ -220,6 +220,12 @@ def _breaks() -> list[tuple[str, str, st.SearchStrategy[Any]]]:
     return cases + [(f, r, s) for f in ("image", "last_frame") for r, s in bad_images.items()]
 
 
+def rules() -> list[tuple[str, str]]:
+    """Every ``(field, rule)`` pair :func:`invalid_requests` can break, in a stable order (the
+    contract suite sends one body for each)."""
+    return [(field, rule) for field, rule, _ in _breaks()]
+
+
 def invalid_requests(
     *, fields: Iterable[str] | None = None, rules: Iterable[str] | None = None
 ) -> st.SearchStrategy[tuple[dict[str, Any], str, str]]:
@@ -244,4 +250,4 @@ def invalid_requests(
 
 
 __all__ = ["MEDIA_TYPES", "audio_urls", "encode_image", "image_refs", "image_urls", "images"]
-__all__ += ["invalid_images", "invalid_requests", "valid_requests"]
+__all__ += ["invalid_images", "invalid_requests", "rules", "valid_requests"]

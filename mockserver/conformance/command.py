@@ -1,0 +1,233 @@
+"""``wan-mock contract run`` and ``wan-mock contract drift``: the command line of the suite.
+
+``mockserver.cli`` hands every ``wan-mock contract ...`` invocation here, importing this
+module only then, so ``wan-mock serve`` never loads schemathesis. Exit status: 0 when every
+check passed (or, for drift, nothing differs), 1 when one failed (or something differs),
+2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import httpx
+
+from mockserver.conformance.drift import compare, write_drift
+from mockserver.conformance.drift import markdown as drift_markdown
+from mockserver.conformance.progress import Progress
+from mockserver.conformance.results import Report, ReportError, load
+from mockserver.conformance.runner import RunOptions, identify, make_plan, run
+from mockserver.conformance.writers import write_reports
+
+DEFAULT_TOKEN_ENV = "MULEROUTER_API_KEY"
+FAKE_TOKEN = "wan-mock-contract"  # any key works on a fake that was not given keys
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wan-mock contract",
+        description="Check the fake or the live API against the contract and the task "
+        "lifecycle, within a budget; compare two targets or two recorded runs.",
+    )
+    commands = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run_parser = commands.add_parser("run", help="run the suite against one base URL")
+    run_parser.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8000")
+    _target_options(run_parser)
+    run_parser.add_argument(
+        "--dry-run", action="store_true", help="list what would be sent and its cost; send nothing"
+    )
+    drift = commands.add_parser(
+        "drift", help="compare two targets (base URLs) or two recorded runs (report.json)"
+    )
+    drift.add_argument("a", help="a base URL, a report.json, or a --report directory")
+    drift.add_argument("b", help="the same, for the other side")
+    _target_options(drift)
+    return parser
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--token-env",
+        default=DEFAULT_TOKEN_ENV,
+        metavar="VAR",
+        help=f"environment variable holding the API key ({DEFAULT_TOKEN_ENV})",
+    )
+    parser.add_argument(
+        "--other-token-env",
+        metavar="VAR",
+        help="variable holding a second key, to check that tasks are private to their key",
+    )
+    parser.add_argument(
+        "--admin-token-env", metavar="VAR", help="variable holding the fake's admin token"
+    )
+    parser.add_argument(
+        "--max-creates",
+        type=_count,
+        metavar="N",
+        help="hard cap on tasks created (billed on a live API); live default 0, fake 200",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=_seconds,
+        metavar="S",
+        help="seconds between polls of a task; live default and minimum 5, fake 0.1",
+    )
+    parser.add_argument(
+        "--examples", type=_count, default=25, metavar="N", help="generated requests per kind (25)"
+    )
+    parser.add_argument("--seed", type=_count, help="hypothesis seed (default: derandomized)")
+    parser.add_argument("--report", type=Path, metavar="DIR", help="write reports into DIR")
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600: {text!r}")
+    return value
+
+
+def main(
+    argv: Sequence[str], env: Mapping[str, str] | None = None, out: TextIO | None = None
+) -> int:
+    env = os.environ if env is None else env
+    out = out if out is not None else sys.stdout
+    args = build_parser().parse_args(argv)
+    try:
+        if args.action == "run":
+            return _run(args, env, out)
+        return _drift(args, env, out)
+    except (UsageError, ReportError) as exc:
+        print(f"wan-mock contract: {exc}", file=sys.stderr)
+        return 2
+    except httpx.TransportError as exc:  # the run cannot go on without its target
+        where = exc.request.url.copy_with(query=None) if _has_request(exc) else "the target"
+        print(f"wan-mock contract: cannot reach {where}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _has_request(exc: httpx.TransportError) -> bool:
+    try:
+        exc.request  # noqa: B018 - raises RuntimeError when the error carries no request
+    except RuntimeError:
+        return False
+    return True
+
+
+def _options(args: argparse.Namespace, base_url: str, env: Mapping[str, str]) -> RunOptions:
+    if not base_url.startswith(("http://", "https://")) or base_url[-3:] == "://":
+        raise UsageError(f"not an http(s) base URL: {base_url!r}")
+    admin = env.get(args.admin_token_env) if args.admin_token_env else None
+    token = env.get(args.token_env)
+    if not token:
+        if identify(base_url, admin) is None:
+            raise UsageError(
+                f"{base_url} is not wan-mock, so it needs a key: set {args.token_env} "
+                "(or name another variable with --token-env)"
+            )
+        token = FAKE_TOKEN
+    other = None
+    if args.other_token_env:
+        other = env.get(args.other_token_env)
+        if not other:
+            raise UsageError(f"--other-token-env: {args.other_token_env} is not set")
+    return RunOptions(
+        base_url=base_url,
+        token=token,
+        other_token=other,
+        max_creates=args.max_creates,
+        poll_interval=args.poll_interval,
+        examples=args.examples,
+        seed=args.seed,
+        admin_token=admin,
+    )
+
+
+def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    if args.dry_run:
+        if not args.base_url.startswith(("http://", "https://")):
+            raise UsageError(f"not an http(s) base URL: {args.base_url!r}")
+        options = RunOptions(
+            args.base_url, "", max_creates=args.max_creates, poll_interval=args.poll_interval
+        )
+        plan = make_plan(options, live=True)
+        print(f"Dry run against {args.base_url}: nothing is sent. A dry run cannot tell", file=out)
+        print("the fake from the live API, so this is the plan for a live target:", file=out)
+        for line in plan.describe():
+            print(f"  - {line}", file=out)
+        return 0
+    options = _options(args, args.base_url, env)
+    if args.report is not None:  # found out now, not after a run that may have cost credits
+        _written(lambda: [_directory(args.report)])
+    report = run(options, Progress(env=env))
+    _summary(report, out)
+    if args.report is not None:
+        for path in _written(lambda: write_reports(report, args.report)):
+            print(f"wrote {path}", file=out)
+    return 0 if report.ok else 1
+
+
+def _directory(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _written(write: Callable[[], list[Path]]) -> list[Path]:
+    try:
+        return write()
+    except OSError as exc:
+        raise UsageError(f"cannot write the reports: {exc}") from None
+
+
+def _summary(report: Report, out: TextIO) -> None:
+    counts, budget = report.counts(), report.budget
+    for check in report.checks:
+        note = "" if check.outcome == "pass" else f"  {'; '.join(check.reasons)}"
+        print(f"{check.outcome.upper():4}  {check.name}{note}", file=out)
+    print(
+        f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped in "
+        f"{report.seconds:.1f} s against {'the live API' if report.live else 'wan-mock'}; "
+        f"{budget.creates}/{budget.max_creates} creates, {budget.requests} requests",
+        file=out,
+    )
+
+
+def _side(spec: str, args: argparse.Namespace, env: Mapping[str, str], name: str) -> Report:
+    if spec.startswith(("http://", "https://")):
+        report = run(_options(args, spec, env), Progress(env=env))
+        if args.report is not None:
+            _written(lambda: write_reports(report, args.report / name))
+        return report
+    return load(Path(spec))
+
+
+def _drift(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    if args.report is not None:
+        _written(lambda: [_directory(args.report)])
+    drift = compare(_side(args.a, args, env, "a"), _side(args.b, args, env, "b"))
+    out.write(drift_markdown(drift))
+    if args.report is not None:
+        for path in _written(lambda: write_drift(drift, args.report)):
+            print(f"wrote {path}", file=out)
+    return 0 if drift.same else 1

@@ -1,0 +1,132 @@
+"""Drift: where two targets (or two recorded runs) behave differently.
+
+Only what the API says is compared (spellings, codes, shapes, headers, formats, check
+outcomes); timings always differ a little, so they are shown side by side but never count as
+drift. Each side's failed checks are listed too: against the live API, those are the places
+where the real service departs from the contract.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import msgspec
+
+from mockserver.conformance.results import Report
+from mockserver.conformance.writers import timing
+
+
+class Difference(msgspec.Struct, frozen=True):
+    aspect: str
+    a: str
+    b: str
+
+
+class Drift(msgspec.Struct, kw_only=True):
+    a: str
+    b: str
+    differences: list[Difference]
+    departures_a: list[str]  # checks that failed on A: where A departs from the contract
+    departures_b: list[str]
+    timings: dict[str, list[str]]  # terminal status -> [A, B]
+
+    @property
+    def same(self) -> bool:
+        return not self.differences
+
+
+def _text(values: object) -> str:
+    if isinstance(values, list | tuple):
+        return ", ".join(map(str, values)) or "none"
+    return str(values)
+
+
+def aspects(report: Report) -> dict[str, str]:
+    """Every compared aspect of a run, as text."""
+    seen = report.observations
+    found = {
+        "status spellings": _text(seen.status_spellings),
+        "create status codes": _text(seen.create_status_codes),
+        "timestamp formats": _text(seen.timestamp_formats),
+        "failed task error at": _text(seen.error_placement),
+        "response headers": _text(seen.response_headers),
+        "content types": _text(seen.content_types),
+        "identified as the fake": "yes" if seen.identified_as_fake else "no",
+    }
+    for status, shapes in seen.error_shapes.items():
+        found[f"error body of {status}"] = " or ".join(shapes)
+    for check in report.checks:
+        found[f"check {check.name}"] = check.outcome
+    return found
+
+
+def compare(a: Report, b: Report) -> Drift:
+    left, right = aspects(a), aspects(b)
+    differences = [
+        Difference(name, left.get(name, "not seen"), right.get(name, "not seen"))
+        for name in sorted(left.keys() | right.keys())
+        if left.get(name) != right.get(name)
+    ]
+    statuses = sorted(a.observations.task_seconds.keys() | b.observations.task_seconds.keys())
+    timings = {
+        s: [timing(r.observations.task_seconds.get(s, [])) for r in (a, b)] for s in statuses
+    }
+    return Drift(
+        a=a.target,
+        b=b.target,
+        differences=differences,
+        departures_a=[f"{c.name}: {'; '.join(c.reasons)}" for c in a.failures()],
+        departures_b=[f"{c.name}: {'; '.join(c.reasons)}" for c in b.failures()],
+        timings=timings,
+    )
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(drift: Drift) -> str:
+    lines = [f"# Drift: A = {drift.a}, B = {drift.b}", ""]
+    if drift.same:
+        lines.append("No differences.")
+    else:
+        lines += [f"{len(drift.differences)} differences.", ""]
+        lines += ["| Aspect | A | B |", "|---|---|---|"]
+        lines += [f"| {d.aspect} | {_cell(d.a)} | {_cell(d.b)} |" for d in drift.differences]
+    for side, departures in (("A", drift.departures_a), ("B", drift.departures_b)):
+        lines += ["", f"## Where {side} departs from the contract", ""]
+        lines += [f"- {_cell(d)}" for d in departures] or ["Nowhere: every check passed."]
+    if drift.timings:
+        lines += ["", "## Task timings (seconds, not compared)", "", "| Status | A | B |"]
+        lines += ["|---|---|---|"]
+        lines += [f"| {s} | {a} | {b} |" for s, (a, b) in drift.timings.items()]
+    return "\n".join(lines) + "\n"
+
+
+def junit(drift: Drift) -> str:
+    suite = ET.Element("testsuite", name="wan-mock drift", tests=str(len(drift.differences)))
+    suite.set("failures", str(len(drift.differences)))
+    for difference in drift.differences:
+        case = ET.SubElement(suite, "testcase", classname="drift", name=difference.aspect)
+        failure = ET.SubElement(case, "failure", message=f"A and B differ: {difference.aspect}")
+        failure.text = f"A: {difference.a}\nB: {difference.b}"
+    if drift.same:
+        ET.SubElement(suite, "testcase", classname="drift", name="no differences")
+        suite.set("tests", "1")
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def write_drift(drift: Drift, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {
+        "drift.json": msgspec.json.format(msgspec.json.encode(drift), indent=2) + b"\n",
+        "drift.md": markdown(drift).encode(),
+        "drift.junit.xml": junit(drift).encode(),
+    }
+    for name, content in files.items():
+        (directory / name).write_bytes(content)
+    return [directory / name for name in files]

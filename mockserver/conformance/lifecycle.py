@@ -1,0 +1,279 @@
+"""The lifecycle half of a run: create tasks (within budget), poll them to the end, and hold
+every answer to the rules schemathesis cannot see across requests.
+
+Schemathesis judges one response at a time and cannot poll a task to completion, so this is
+our own state tracking: each task's statuses, timestamps, ``videos`` and ``error`` are checked
+on every poll against what came before. Polls are paced by the run's interval, and any
+``Retry-After`` is obeyed by the target before the next request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from mockserver.conformance.fuzzing import CREATE, GET, Contract
+from mockserver.conformance.results import Tally
+from mockserver.conformance.target import GENERATION_PATH, BudgetExceeded, Spend, Target
+from mockserver.conformance.target import parse_json as body_of
+
+# The documented lifecycle: every spelling of each step, ranked. Terminal steps share rank 2.
+RANK = {"pending": 0, "queued": 0, "running": 1, "processing": 1}
+RANK |= {"succeeded": 2, "completed": 2, "failed": 2}
+SUCCEEDED = frozenset({"succeeded", "completed"})
+SCENARIO_HEADER = "X-Wan-Mock-Scenario"
+# The cheapest task there is (720P, 5 s, silent): on the live API it is billed, and a fake that
+# renders real videos renders this one fastest.
+BODY = {
+    "prompt": "wan-mock contract suite",
+    "image": "https://example.com/first_frame.jpg",
+    "resolution": "720P",
+    "duration": 5,
+    "audio": False,
+}
+
+
+@dataclass
+class Tracked:
+    id: str
+    scenario: str | None
+    history: list[str] = field(default_factory=list)
+    created_at: Stamp | None = None
+    updated_at: Stamp | None = None
+    terminal: str | None = None
+    polls_after_end: int = 0
+    waiting_out: bool = False  # a 429/503 was answered; polling must go on after the wait
+
+    @property
+    def done(self) -> bool:
+        return self.polls_after_end >= 1  # seen once more after the end: it must stay
+
+
+@dataclass
+class Lifecycle:
+    target: Target
+    contract: Contract
+    tally: Tally
+    spend: Spend
+    interval: float
+    deadline: float
+    other_token: str | None
+    advance: Callable[[float], None] | None = None  # moves a fake's clock between rounds
+    progress: Any = None
+    tasks: list[Tracked] = field(default_factory=list)
+
+    def run(self, scenarios: list[str | None]) -> None:
+        for scenario in scenarios:
+            try:
+                self.spend.take()
+            except BudgetExceeded:
+                break
+            self._create(scenario)
+        ends, step = time.monotonic() + self.deadline, 1.0
+        while any(not t.done for t in self.tasks) and time.monotonic() < ends:
+            if self.advance is not None:
+                # Growing steps: one second first, so every task of a fast fake is seen
+                # running (its queue is shorter, its render longer), then up to a minute, so a
+                # fake with realistic timing finishes in a few rounds.
+                self.advance(step)
+                step = min(step * 1.5, 60.0)
+            for task in self.tasks:
+                if not task.done:
+                    self._poll(task)
+            if self.progress is not None:
+                self.progress.step(sum(t.done for t in self.tasks), len(self.tasks))
+            if all(t.done for t in self.tasks):
+                break
+            time.sleep(self.interval)
+        for task in self.tasks:
+            last = task.history[-1] if task.history else "nothing"
+            self.tally.check(
+                "lifecycle.reaches_terminal",
+                task.done,
+                f"task {task.id} still {last!r} after {self.deadline:g} s",
+            )
+            self.target.observer.seen.status_sequences.append(_runs(task.history))
+
+    def _create(self, scenario: str | None) -> None:
+        headers = self.target.auth()
+        if scenario is not None:
+            headers[SCENARIO_HEADER] = scenario
+        for _ in range(3):  # a 429 or 503 is waited out (Retry-After), then tried again
+            response = self.target.call("POST", GENERATION_PATH, headers=headers, json=BODY)
+            self.contract.validate(CREATE, response, body=BODY)
+            if response.status_code not in (429, 503):
+                break
+        body = body_of(response)
+        info = body.get("task_info") if isinstance(body, dict) else None
+        if response.status_code >= 300 or not isinstance(info, dict) or "id" not in info:
+            detail = f"create -> {response.status_code}, no task envelope"
+            self.tally.fail("lifecycle.reaches_terminal", detail)
+            return
+        task = Tracked(id=str(info["id"]), scenario=scenario)
+        self.tasks.append(task)
+        self._inspect(task, body)
+        self._foreign(task)
+
+    def _foreign(self, task: Tracked) -> None:
+        if self.other_token is None:
+            self.tally.skip("lookup.foreign_task_404", "no second key (--other-token-env)")
+            return
+        path = f"{GENERATION_PATH}/{task.id}"
+        response = self.target.call("GET", path, headers=self.target.auth(self.other_token))
+        if response.status_code == 401:
+            self.tally.skip("lookup.foreign_task_404", "the target refused the second key (401)")
+            return
+        self.contract.validate(GET, response, task_id=task.id)
+        self.tally.check(
+            "lookup.foreign_task_404",
+            response.status_code == 404,
+            f"task {task.id} polled with another key -> {response.status_code}, expected 404",
+        )
+
+    def _poll(self, task: Tracked) -> None:
+        path = f"{GENERATION_PATH}/{task.id}"
+        try:
+            response = self.target.call("GET", path, headers=self.target.auth())
+        except httpx.TransportError as exc:
+            self.tally.fail("contract.no_server_error", f"GET {path}: no answer ({exc!r})")
+            return
+        self.contract.validate(GET, response, task_id=task.id)
+        if response.status_code in (429, 503):
+            value = response.headers.get("retry-after", "")
+            task.waiting_out = self.tally.check(
+                "lifecycle.retry_after",
+                value.strip().isdigit(),
+                f"GET {path} -> {response.status_code} with Retry-After {value!r}",
+            )
+            return
+        if response.status_code != 200:
+            return  # the contract checks above judged it
+        if task.waiting_out:
+            task.waiting_out = False
+            self.tally.ok("lifecycle.retry_after")  # the wait was taken and polling went on
+        self._inspect(task, body_of(response))
+
+    def _inspect(self, task: Tracked, body: Any) -> None:
+        info = body.get("task_info") if isinstance(body, dict) else None
+        if not isinstance(info, dict) or not isinstance(info.get("status"), str):
+            self.tally.fail("lifecycle.known_statuses", f"task {task.id}: no task_info.status")
+            return
+        status, where = info["status"], f"task {task.id}"
+        before = task.history[-1] if task.history else None
+        task.history.append(status)
+        if not self.tally.check(
+            "lifecycle.known_statuses", status in RANK, f"{where}: unknown status {status!r}"
+        ):
+            return
+        if before in RANK:
+            self.tally.check(
+                "lifecycle.forward_only",
+                RANK[status] >= RANK[before],
+                f"{where}: {before!r} -> {status!r}",
+            )
+        if task.terminal is not None:
+            task.polls_after_end += 1
+            self.tally.check(
+                "lifecycle.terminal_stays",
+                (status in SUCCEEDED) == (task.terminal in SUCCEEDED) and RANK[status] == 2,
+                f"{where}: terminal {task.terminal!r} became {status!r}",
+            )
+        self._timestamps(task, info)
+        succeeded, failed = status in SUCCEEDED, status == "failed"
+        videos = body.get("videos")
+        has_videos = isinstance(videos, list) and len(videos) > 0
+        self.tally.check(
+            "lifecycle.videos_iff_succeeded",
+            has_videos == succeeded,
+            f"{where}: status {status!r} with{'' if has_videos else 'out'} videos",
+        )
+        has_error = "error" in info or "error" in body
+        self.tally.check(
+            "lifecycle.error_iff_failed",
+            has_error == failed,
+            f"{where}: status {status!r} with{'' if has_error else 'out'} an error",
+        )
+        if RANK[status] == 2 and task.terminal is None:
+            task.terminal = status
+            self._record_time(task, status)
+            if succeeded and has_videos:
+                for url in videos:
+                    self._download(task, str(url))
+
+    def _timestamps(self, task: Tracked, info: dict[str, Any]) -> None:
+        where = f"task {task.id}"
+        try:
+            created = _stamp(info["created_at"])
+            updated = _stamp(info["updated_at"])
+        except (KeyError, TypeError, ValueError) as exc:
+            self.tally.fail("lifecycle.timestamps_ordered", f"{where}: unreadable ({exc!r})")
+            return
+        problems = []
+        if _before(updated, created):
+            problems.append(f"created_at {created} after updated_at {updated}")
+        if task.created_at is not None and not _same(created, task.created_at):
+            problems.append(f"created_at changed from {task.created_at} to {created}")
+        if task.updated_at is not None and _before(updated, task.updated_at):
+            problems.append(f"updated_at went back from {task.updated_at} to {updated}")
+        self.tally.check("lifecycle.timestamps_ordered", not problems, f"{where}: {problems}")
+        task.created_at, task.updated_at = created, updated
+
+    def _record_time(self, task: Tracked, status: str) -> None:
+        if task.created_at is not None and task.updated_at is not None:
+            seconds = (task.updated_at - task.created_at).total_seconds()
+            self.target.observer.seen.task_seconds.setdefault(status, []).append(seconds)
+
+    def _download(self, task: Tracked, url: str) -> None:
+        try:
+            with self.target.http.stream("GET", url) as response:
+                head = next(response.iter_bytes(4096), b"")
+                kind = response.headers.get("content-type", "")
+                ok = response.status_code == 200 and kind.startswith("video/mp4")
+                ok = ok and head[4:8] == b"ftyp"
+                reason = f"{url} -> {response.status_code} {kind!r}, starts {head[:12]!r}"
+        except httpx.HTTPError as exc:
+            ok, reason = False, f"{url}: {exc!r}"
+        self.tally.check("lifecycle.video_downloads", ok, f"task {task.id}: {reason}")
+
+
+class Stamp(datetime):
+    """A timestamp that remembers whether it was written with a fraction of a second."""
+
+    whole: bool = False
+
+
+def _stamp(value: object) -> Stamp:
+    if not isinstance(value, str):
+        raise TypeError(f"not a string: {value!r}")
+    p = datetime.fromisoformat(value)
+    stamp = Stamp(p.year, p.month, p.day, p.hour, p.minute, p.second, p.microsecond, p.tzinfo)
+    stamp.whole = "." not in value
+    return stamp
+
+
+def _coarse(a: Stamp, b: Stamp) -> tuple[datetime, datetime]:
+    """Both at the precision of the coarser: a whole-second stamp of the same moment as a
+    precise one is the same time, written differently (truncated, never rounded up)."""
+    if a.whole or b.whole:
+        return a.replace(microsecond=0), b.replace(microsecond=0)
+    return a, b
+
+
+def _same(a: Stamp, b: Stamp) -> bool:
+    left, right = _coarse(a, b)
+    return left == right
+
+
+def _before(a: Stamp, b: Stamp) -> bool:
+    left, right = _coarse(a, b)
+    return left < right
+
+
+def _runs(history: list[str]) -> list[str]:
+    """``history`` without repeats in a row: the path a task took."""
+    return [s for i, s in enumerate(history) if i == 0 or history[i - 1] != s]

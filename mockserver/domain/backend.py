@@ -7,7 +7,6 @@ sources; the control plane drives it through the same methods.
 
 from __future__ import annotations
 
-import random
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from mockserver.domain.generation import GenerationRequest
 from mockserver.domain.journal import Journal
 from mockserver.domain.limits import RateLimiter
 from mockserver.domain.planning import Decision, Planner, Source
+from mockserver.domain.randomness import Randomness, uuid4_from
 from mockserver.domain.scenarios import (
     Scenario,
     ScenarioError,
@@ -45,44 +45,6 @@ if TYPE_CHECKING:
 # timer: one range delete, or a scan of the oldest in-memory tasks, per thousand creates.
 PURGE_EVERY = 1000
 OWNER_CACHE = 10_000
-
-
-class Randomness:
-    """Independent random streams, so that (say) tracing never shifts the next task id.
-
-    With a seed every stream is reproducible run to run; without one, ids and trace ids come
-    from the operating system's generator.
-    """
-
-    STREAMS = ("ids", "plans", "traces", "dialect", "faults")
-    # Seen by clients, so unguessable when there is no seed.
-    UNPREDICTABLE = ("ids", "traces")
-
-    ids: random.Random
-    plans: random.Random
-    traces: random.Random
-    dialect: random.Random
-    faults: random.Random
-
-    def __init__(self, seed: int | None) -> None:
-        for name in self.STREAMS:
-            if seed is not None:
-                stream = random.Random(f"{seed}/{name}")
-            elif name in self.UNPREDICTABLE:
-                stream = random.SystemRandom()
-            else:
-                stream = random.Random()
-            setattr(self, name, stream)
-
-    def reseed(self, seed: int | None) -> None:
-        """Back to the start of every stream (in place, so holders of a stream keep it)."""
-        fresh = Randomness(seed)
-        for name in self.STREAMS:
-            current, new = getattr(self, name), getattr(fresh, name)
-            if isinstance(current, random.SystemRandom) or type(current) is not type(new):
-                setattr(self, name, new)
-            else:
-                current.setstate(new.getstate())
 
 
 @dataclass(slots=True)
@@ -121,7 +83,7 @@ class Backend:
         self._version = self._epoch = -1
         if shared is not None:
             self.shared = shared
-            self.random.ids = random.SystemRandom()  # see _apply
+            self.random.unpredictable_ids()  # see _apply
             self._adopt(shared.join(self.initial_settings, clock.snapshot()))
         self.purge()
 
@@ -151,7 +113,7 @@ class Backend:
             self.random.reseed(checked.seed)
             if self.shared is not None:
                 # Workers share one seed but not one stream: seeded ids would collide.
-                self.random.ids = random.SystemRandom()
+                self.random.unpredictable_ids()
         self.settings = checked
         self.planner = Planner(checked, self.random.plans)
         self.limiter.configure(checked.limits)
@@ -355,14 +317,3 @@ def _parse(token: str, field: str) -> Scenario:
         return parse_scenario(token)
     except ScenarioError as exc:
         raise InvalidRequest.single(field, "scenario", f"{field}: {exc}") from None
-
-
-_VERSION_MASK = ~((0xF << 76) | (0xC << 60))
-_VERSION_BITS = (0x4 << 76) | (0x8 << 60)
-
-
-def uuid4_from(bits: int) -> str:
-    """A version-4 UUID string from 128 random bits (what ``uuid.UUID(int=..., version=4)``
-    gives, without building the object)."""
-    h = "%032x" % ((bits & _VERSION_MASK) | _VERSION_BITS)
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

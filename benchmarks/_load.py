@@ -41,6 +41,18 @@ class Tally:
     def terminal(self) -> int:
         return sum(1 for status in self.acknowledged.values() if status in TERMINAL)
 
+    def counts(self) -> dict[str, int]:
+        """What every load report states: acknowledged tasks and what became of them."""
+        acked = len(self.acknowledged)
+        return {
+            "acknowledged": acked,
+            "terminal": self.terminal,
+            "lost": len(self.lost),
+            "not_terminal": acked - self.terminal - len(self.lost),
+            "server_errors": self.server_errors,
+            "transport_errors": self.transport_errors,
+        }
+
 
 class Connection:
     """One keep-alive HTTP/1.1 connection that reconnects when the server drops it."""

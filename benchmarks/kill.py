@@ -68,16 +68,10 @@ def run_one(mode: str, state: str, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         for server in reversed(servers):
             server.stop()
-    acked = len(tally.acknowledged)
     return {
         "mode": mode,
         "killed": killed,
-        "acknowledged": acked,
-        "terminal": tally.terminal,
-        "lost": len(tally.lost),
-        "not_terminal": acked - tally.terminal - len(tally.lost),
-        "server_errors": tally.server_errors,
-        "transport_errors": tally.transport_errors,
+        **tally.counts(),
         "seconds": took,
         "requests_per_s": tally.requests / took,
         "workers_seen": len(tally.workers),

@@ -31,14 +31,8 @@ def _part(
             port, tasks=tasks, clients=clients, poll_interval=poll_interval, deadline_s=deadline
         )
     )
-    acked = len(tally.acknowledged)
     return {
-        "acknowledged": acked,
-        "terminal": tally.terminal,
-        "lost": len(tally.lost),
-        "not_terminal": acked - tally.terminal - len(tally.lost),
-        "server_errors": tally.server_errors,
-        "transport_errors": tally.transport_errors,
+        **tally.counts(),
         "requests": tally.requests,
         "seconds": took,
         "workers": sorted(tally.workers),

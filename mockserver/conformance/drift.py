@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 
 from mockserver.conformance.results import Report
-from mockserver.conformance.writers import timing
+from mockserver.conformance.writers import junit_document, timing, write_files
 
 
 class Difference(msgspec.Struct, frozen=True):
@@ -114,19 +114,15 @@ def junit(drift: Drift) -> str:
     if drift.same:
         ET.SubElement(suite, "testcase", classname="drift", name="no differences")
         suite.set("tests", "1")
-    root = ET.Element("testsuites")
-    root.append(suite)
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+    return junit_document(suite)
 
 
 def write_drift(drift: Drift, directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    files = {
-        "drift.json": msgspec.json.format(msgspec.json.encode(drift), indent=2) + b"\n",
-        "drift.md": markdown(drift).encode(),
-        "drift.junit.xml": junit(drift).encode(),
-    }
-    for name, content in files.items():
-        (directory / name).write_bytes(content)
-    return [directory / name for name in files]
+    return write_files(
+        directory,
+        {
+            "drift.json": msgspec.json.format(msgspec.json.encode(drift), indent=2) + b"\n",
+            "drift.md": markdown(drift).encode(),
+            "drift.junit.xml": junit(drift).encode(),
+        },
+    )

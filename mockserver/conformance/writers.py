@@ -96,6 +96,11 @@ def junit(report: Report) -> str:
             failure.text = "\n".join(check.reasons)
         elif check.outcome == "skip":
             ET.SubElement(case, "skipped", message="; ".join(check.reasons))
+    return junit_document(suite)
+
+
+def junit_document(suite: ET.Element) -> str:
+    """A JUnit XML document holding one test suite."""
     root = ET.Element("testsuites")
     root.append(suite)
     ET.indent(root)
@@ -104,15 +109,19 @@ def junit(report: Report) -> str:
 
 def write_reports(report: Report, directory: Path) -> list[Path]:
     """Write the three reports into ``directory`` (made if missing); returns their paths."""
+    return write_files(
+        directory,
+        {
+            "report.json": dump(report),
+            "report.md": markdown(report).encode(),
+            "junit.xml": junit(report).encode(),
+        },
+    )
+
+
+def write_files(directory: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write each named content into ``directory`` (made if missing); returns the paths."""
     directory.mkdir(parents=True, exist_ok=True)
-    files = {
-        "report.json": dump(report),
-        "report.md": markdown(report).encode(),
-        "junit.xml": junit(report).encode(),
-    }
-    paths = []
     for name, content in files.items():
-        path = directory / name
-        path.write_bytes(content)
-        paths.append(path)
-    return paths
+        (directory / name).write_bytes(content)
+    return [directory / name for name in files]

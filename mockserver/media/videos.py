@@ -39,7 +39,7 @@ class Videos:
         self.renders = 0  # how many videos were actually rendered (a cache miss each)
         self._workers = workers
         self._executor: ThreadPoolExecutor | None = None
-        self._pending: dict[str, Future[Path]] = {}
+        self._pending: dict[str, Future[tuple[Path, VideoSpec]]] = {}
         self._lock = threading.Lock()
 
     def keep_images(self, images: Mapping[str, bytes]) -> None:
@@ -69,36 +69,30 @@ class Videos:
                 future = self._executor.submit(self._render, spec, render)
                 self._pending[spec.key] = future
                 future.add_done_callback(lambda _: self._forget(spec.key))
-        return await asyncio.wrap_future(future), spec
+        return await asyncio.wrap_future(future)
 
     def _available(self, spec: VideoSpec) -> VideoSpec:
-        """The spec with inputs the cache no longer holds left out, so that a video made
-        without them has its own key (and entity tag)."""
-        first = spec.first if spec.first and self.cache.has_image(spec.first) else None
-        last = spec.last if spec.last and self.cache.has_image(spec.last) else None
-        if (first, last) == (spec.first, spec.last):
-            return spec
-        return dataclasses.replace(spec, first=first, last=last, lost=spec.first != first)
+        """The spec with inputs the cache no longer holds left out."""
+        has_first = spec.first is not None and self.cache.has_image(spec.first)
+        has_last = spec.last is not None and self.cache.has_image(spec.last)
+        return _without_missing(spec, has_first, has_last)
 
     def _forget(self, key: str) -> None:
         with self._lock:
             self._pending.pop(key, None)
 
-    def _render(self, spec: VideoSpec, render: Render) -> Path:
+    def _render(self, spec: VideoSpec, render: Render) -> tuple[Path, VideoSpec]:
         found = self.cache.video(spec.key)  # rendered by another process sharing the cache
         if found is not None:
-            return found
+            return found, spec
         first = self.cache.image(spec.first) if spec.first else None
         last = self.cache.image(spec.last) if spec.last else None
-        if (spec.first and first is None) or (spec.last and last is None):
-            # Evicted between the check and now (the race is narrow): render without them.
-            spec = self._available(spec)
-            first = self.cache.image(spec.first) if spec.first else None
-            last = self.cache.image(spec.last) if spec.last else None
+        # An input evicted since it was looked for: the spec follows what was actually read.
+        spec = _without_missing(spec, first is not None, last is not None)
         path = self.cache.add_video(spec.key, lambda target: render(spec, first, last, target))
         with self._lock:
             self.renders += 1
-        return path
+        return path, spec
 
     def close(self) -> None:
         """Stop rendering (a render under way finishes) and drop a private cache directory."""
@@ -106,3 +100,13 @@ class Videos:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         self.cache.close()
+
+
+def _without_missing(spec: VideoSpec, has_first: bool, has_last: bool) -> VideoSpec:
+    """``spec`` without the input images that are not there, so that a video made without
+    them has its own key (and entity tag)."""
+    first = spec.first if has_first else None
+    last = spec.last if has_last else None
+    if (first, last) == (spec.first, spec.last):
+        return spec
+    return dataclasses.replace(spec, first=first, last=last, lost=spec.first != first)

@@ -99,8 +99,9 @@ class Endpoints:
         }
         if _matches(request.headers.get("if-none-match"), headers["etag"]):
             return Response(status_code=304, headers=headers)
-        check_range(request.headers.get("range"), path.stat().st_size)
-        return FileResponse(path, media_type="video/mp4", headers=headers)
+        stat = path.stat()  # once: the range check and the response share it
+        check_range(request.headers.get("range"), stat.st_size)
+        return FileResponse(path, media_type="video/mp4", headers=headers, stat_result=stat)
 
     async def openapi(self, request: Request) -> Response:
         return Response(self.contract, media_type="application/json")

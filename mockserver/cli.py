@@ -17,6 +17,7 @@ import msgspec
 
 from mockserver.__about__ import __version__
 from mockserver.domain.behaviour import DIALECT_PROFILES, LIMIT_PRESETS
+from mockserver.domain.paths import GENERATION_PATH
 from mockserver.domain.settings import Settings, SettingsError, load_settings
 
 DESCRIPTION = """\
@@ -280,7 +281,7 @@ def _banner(settings: Settings, base_url: str) -> str:
     curl = " ".join(
         [
             "curl -s -X POST",
-            shlex.quote(f"{base_url}/vendors/alibaba/v1/wan2.6-i2v/generation"),
+            shlex.quote(base_url + GENERATION_PATH),
             "-H",
             shlex.quote(f"Authorization: Bearer {key}"),
             "-H 'Content-Type: application/json' -d",

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
+from mockserver.domain.paths import CONTROL_PREFIX
+
 ADMIN_HEADER = "X-Wan-Mock-Admin-Token"
 T = TypeVar("T")
 
@@ -112,7 +114,7 @@ class Control:
     ) -> None:
         headers = {ADMIN_HEADER: admin_token} if admin_token else {}
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/") + "/_mock",
+            base_url=base_url.rstrip("/") + CONTROL_PREFIX,
             headers=headers,
             transport=transport,
             timeout=timeout,
@@ -223,5 +225,5 @@ class Control:
                 detail: Any = response.json()
             except ValueError:
                 detail = response.text
-            raise ControlError(response.status_code, detail, f"{method} /_mock{path}")
+            raise ControlError(response.status_code, detail, f"{method} {CONTROL_PREFIX}{path}")
         return msgspec.json.decode(response.content, type=kind)

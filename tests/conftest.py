@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from mockserver import ManualClock, Settings, create_app
 from mockserver.domain.backend import Backend
+from mockserver.server.app import MockApp
 from tests.helpers import AUTH
 
 settings.register_profile("ci", max_examples=60, deadline=None, print_blob=True)
@@ -30,16 +31,16 @@ def mock_settings() -> Settings:
 
 
 @pytest.fixture
-def backend(mock_settings: Settings, clock: ManualClock) -> Backend:
-    return Backend(mock_settings, clock)
+def app(mock_settings: Settings, clock: ManualClock) -> MockApp:
+    return create_app(mock_settings, clock=clock)
 
 
 @pytest.fixture
-def app(backend: Backend) -> Starlette:
-    return create_app(backend=backend)
+def backend(app: MockApp) -> Backend[Any]:
+    return app.backend
 
 
 @pytest.fixture
-def client(app: Starlette) -> Iterator[TestClient]:
+def client(app: MockApp) -> Iterator[TestClient]:
     with TestClient(app, headers=AUTH, base_url="http://wan-mock.test") as test_client:
         yield test_client

@@ -20,6 +20,7 @@ from mockserver.domain.behaviour import (
     TimestampFormat,
 )
 from mockserver.domain.contract import load_contract
+from mockserver.domain.paths import result_path
 from mockserver.domain.tasks import Failure, Status, TaskState
 from mockserver.server import wire
 from mockserver.server.dialects import (
@@ -31,7 +32,7 @@ from mockserver.server.dialects import (
 
 TASK_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 BASE = "https://wan-mock.test"
-VIDEO = BASE + wire.result_path(TASK_ID)
+VIDEO = BASE + result_path(TASK_ID)
 CREATED = 1789978992.657134  # 2026-09-21T08:23:12.657134+00:00, the observed example
 FAILURE = Failure(3005, "External service execution failed", "prompt violates the policy")
 EXTRA = {"field": "duration", "rule": "enum", "errors": [{"field": "duration", "rule": "enum"}]}
@@ -290,7 +291,7 @@ def test_every_answer_keeps_the_contract(
         speaker = Speaker(dialect, random.Random(seed))
         answers: list[Any] = []
         for task in tasks * 3:
-            url = BASE + wire.result_path(task.id) if task.succeeded else None
+            url = BASE + result_path(task.id) if task.succeeded else None
             body = speaker.envelope(task, url)
             ENVELOPE.validate(body)
             info = body["task_info"]

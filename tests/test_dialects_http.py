@@ -44,9 +44,9 @@ UNKNOWN = f"{CREATE_PATH}/00000000-0000-4000-8000-000000000000"
 @contextmanager
 def fake(settings: Settings) -> Iterator[tuple[TestClient, Backend, ManualClock]]:
     clock = ManualClock()
-    backend = Backend(settings, clock)
-    with TestClient(create_app(backend=backend), headers=AUTH, base_url=BASE) as client:
-        yield client, backend, clock
+    app = create_app(settings, clock=clock)
+    with TestClient(app, headers=AUTH, base_url=BASE) as client:
+        yield client, app.backend, clock
 
 
 def plan_offsets(backend: Backend, task_id: str) -> tuple[float, ...]:

@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 import httpx
 import httpx2
@@ -21,9 +20,11 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import Settings, create_app
-from mockserver.domain.behaviour import Fault, FaultTarget, Latency
+from mockserver.domain.behaviour import Dialect, Fault, FaultTarget, Latency
 from mockserver.domain.clock import MockClock
 from mockserver.server import faults as faults_module
+from mockserver.server.dialects import Speaker
+from mockserver.server.errors import ErrorRenderer
 from mockserver.server.faults import (
     MAX_LOGNORMAL_SECONDS,
     ConnectionDropped,
@@ -141,16 +142,16 @@ def test_retry_after(status: int, retry_after: int | None, expected: str) -> Non
         assert test_client.get(POLL).headers["retry-after"] == expected
 
 
-def test_error_body_can_be_replaced_for_a_dialect() -> None:
-    def bare(status: int, error_code: int, title: str, detail: str) -> dict[str, Any]:
-        return {"detail": f"{status}/{error_code}: {detail}"}
-
+def test_a_status_fault_answers_in_the_renderers_dialect() -> None:
     clock = MockClock("virtual")
+    detail_only = ErrorRenderer(lambda: Speaker(Dialect(error_body="detail")), clock)
     app = FaultMiddleware(
-        create_app(clock=clock), [Fault(status=402)], clock, random.Random(), bare
+        create_app(clock=clock), [Fault(status=402)], clock, random.Random(), detail_only
     )
     with client(app) as test_client:
-        assert test_client.get(POLL).json()["detail"].startswith("402/402: Insufficient balance")
+        answer = test_client.get(POLL)
+    assert answer.status_code == 402
+    assert answer.json() == {"detail": "Insufficient balance; top up your account to continue"}
 
 
 def test_status_fault_neither_calls_the_app_nor_reads_the_body() -> None:

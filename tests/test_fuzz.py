@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Message
 
 from mockserver import Settings, create_app
 from mockserver.domain.images import MAX_IMAGE_BYTES
-from mockserver.server.wire import result_path
+from mockserver.domain.paths import result_path
 from mockserver.testing.strategies import audio_urls, encode_image, image_refs, valid_requests
 from tests.helpers import AUTH, CREATE_PATH, body, image_bytes
 from tests.server_process import ServerProcess, running_server

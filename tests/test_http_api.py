@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from httpx2 import Response
 from PIL import Image
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp
 
 from mockserver import ManualClock, Settings, create_app
 from mockserver.domain.backend import Backend
@@ -63,13 +63,13 @@ def assert_json_error(response: Response, status: int, error_code: int) -> dict[
 
 
 @pytest.fixture
-def bare(app: Starlette) -> Iterator[TestClient]:
+def bare(app: ASGIApp) -> Iterator[TestClient]:
     """A client that sends no Authorization header unless told to."""
     with TestClient(app, base_url=BASE_URL) as test_client:
         yield test_client
 
 
-def client_for(app: Starlette, key: str) -> TestClient:
+def client_for(app: ASGIApp, key: str) -> TestClient:
     return TestClient(app, headers={"Authorization": f"Bearer {key}"}, base_url=BASE_URL)
 
 
@@ -328,7 +328,7 @@ def test_configured_keys() -> None:
 # --- isolation and unknown tasks -----------------------------------------------------------------
 
 
-def test_another_keys_task_looks_exactly_like_an_unknown_one(app: Starlette) -> None:
+def test_another_keys_task_looks_exactly_like_an_unknown_one(app: ASGIApp) -> None:
     owner, other = client_for(app, "key-a"), client_for(app, "key-b")
     task_id = create(owner)["id"]
     unknown_id = str(uuid.UUID(int=random.Random(9).getrandbits(128), version=4))
@@ -486,7 +486,7 @@ def test_invalid_incoming_traceparent_is_replaced(client: TestClient, incoming: 
 
 
 def test_internal_error_is_json_with_a_traceparent(
-    app: Starlette, backend: Backend, monkeypatch: pytest.MonkeyPatch
+    app: ASGIApp, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The one response a user most needs to report must carry a traceparent too, although
     # Starlette's ServerErrorMiddleware answers it.

@@ -18,9 +18,8 @@ from httpx2 import Response
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
-from starlette.types import Message
+from starlette.types import ASGIApp, Message
 
 from mockserver import Settings, create_app
 from mockserver.domain.backend import Backend
@@ -599,7 +598,7 @@ def test_streamed_body_under_the_cap_is_accepted(capped: TestClient) -> None:
 
 
 async def asgi_post(
-    app: Starlette, headers: list[tuple[bytes, bytes]], chunks: Iterator[bytes]
+    app: ASGIApp, headers: list[tuple[bytes, bytes]], chunks: Iterator[bytes]
 ) -> tuple[int, bytes, int]:
     """POST straight to the ASGI app, feeding the body chunk by chunk.
 

@@ -8,9 +8,10 @@ import hashlib
 import re
 
 import pytest
+from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver import ManualClock, Settings
+from mockserver import ManualClock, Settings, create_app
 from mockserver.domain.backend import Backend
 from mockserver.domain.journal import Journal, JournalEntry, Record, fingerprint
 from mockserver.server.faults import ConnectionDropped
@@ -224,11 +225,18 @@ def test_middleware_records_method_path_status_owner_and_arrival_time() -> None:
     assert entry.duration_ms >= 0
 
 
-def test_middleware_skips_the_control_plane_and_non_http_scopes() -> None:
+def test_the_control_plane_is_not_journalled() -> None:
+    app = create_app(Settings(), clock=ManualClock())
+    with TestClient(app) as client:
+        for path in ("/_mock/health", "/_mock/reset", "/_mock/tasks/x/succeed", "/_mock"):
+            client.post(path)
+        client.get("/openapi.json")
+    assert [entry.path for entry in app.backend.journal.entries()] == ["/openapi.json"]
+
+
+def test_middleware_skips_non_http_scopes() -> None:
     backend = make_backend(ManualClock())
     middleware = JournalMiddleware(answering(200), backend)
-    for path in ("/_mock/health", "/_mock/reset", "/_mock/tasks/x/succeed"):
-        asyncio.run(middleware(scope(path), receive, collect([])))
     asyncio.run(middleware(scope("/anything", kind="websocket"), receive, collect([])))
     assert backend.journal.entries() == []
     asyncio.run(middleware(scope("/_mockery"), receive, collect([])))

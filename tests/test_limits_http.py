@@ -32,9 +32,9 @@ OTHER = {"Authorization": "Bearer other-key"}
 @contextmanager
 def fake(settings: Settings) -> Iterator[tuple[TestClient, Backend, ManualClock]]:
     clock = ManualClock()
-    backend = Backend(settings, clock)
-    with TestClient(create_app(backend=backend), headers=AUTH, base_url=BASE) as client:
-        yield client, backend, clock
+    app = create_app(settings, clock=clock)
+    with TestClient(app, headers=AUTH, base_url=BASE) as client:
+        yield client, app.backend, clock
 
 
 def create(client: TestClient, headers: dict[str, str] | None = None, **fields: Any) -> Any:

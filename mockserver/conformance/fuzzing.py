@@ -29,7 +29,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from mockserver.conformance.results import Tally
-from mockserver.conformance.target import GENERATION_PATH, BudgetExceeded, Spend, Target
+from mockserver.conformance.target import BudgetExceeded, Spend, Target
+from mockserver.domain.paths import GENERATION_PATH
 from mockserver.resources import contract_path
 from mockserver.testing.strategies import audio_urls, image_refs
 

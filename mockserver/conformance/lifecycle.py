@@ -19,8 +19,9 @@ import httpx
 
 from mockserver.conformance.fuzzing import CREATE, GET, Contract
 from mockserver.conformance.results import Tally
-from mockserver.conformance.target import GENERATION_PATH, BudgetExceeded, Spend, Target
+from mockserver.conformance.target import BudgetExceeded, Spend, Target
 from mockserver.conformance.target import parse_json as body_of
+from mockserver.domain.paths import GENERATION_PATH
 
 # The documented lifecycle: every spelling of each step, ranked. Terminal steps share rank 2.
 RANK = {"pending": 0, "queued": 0, "running": 1, "processing": 1}

@@ -18,7 +18,8 @@ from hypothesis.errors import HypothesisWarning
 
 from mockserver.conformance.fuzzing import CREATE, GET, Contract
 from mockserver.conformance.results import Tally
-from mockserver.conformance.target import GENERATION_PATH, Spend, Target, parse_json
+from mockserver.conformance.target import Spend, Target, parse_json
+from mockserver.domain.paths import GENERATION_PATH
 from mockserver.testing.strategies import invalid_requests, rules, valid_requests
 
 _FIND = settings(

@@ -18,7 +18,6 @@ import httpx
 
 from mockserver.conformance.results import Observations
 
-GENERATION_PATH = "/vendors/alibaba/v1/wan2.6-i2v/generation"
 # Headers whose values change per response or say nothing about the API's shape.
 _VOLATILE_HEADERS = frozenset({"date", "content-length", "connection", "keep-alive"})
 _TIMESTAMP_FIELDS = ("created_at", "updated_at")

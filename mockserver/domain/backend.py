@@ -8,9 +8,11 @@ sources; the control plane drives it through the same methods.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, Protocol, overload
+
+from typing_extensions import TypeVar
 
 from mockserver.domain.behaviour import request_facts
 from mockserver.domain.clock import MockClock
@@ -26,8 +28,9 @@ from mockserver.domain.errors import (
 from mockserver.domain.generation import GenerationRequest
 from mockserver.domain.journal import Journal
 from mockserver.domain.limits import RateLimiter
-from mockserver.domain.planning import Decision, Planner, Source
+from mockserver.domain.planning import Decision, Source
 from mockserver.domain.randomness import Randomness, uuid4_from
+from mockserver.domain.runtime import Runtime, RuntimeBuilder
 from mockserver.domain.scenarios import (
     Scenario,
     ScenarioError,
@@ -46,6 +49,15 @@ if TYPE_CHECKING:
 PURGE_EVERY = 1000
 OWNER_CACHE = 10_000
 
+# Backend on its own makes a plain Runtime; the server passes a builder of its extension.
+RT = TypeVar("RT", bound=Runtime, default=Runtime, covariant=True)
+
+
+class ImageKeeper(Protocol):
+    """Where a new task's input images go (the media layer keeps them for its video)."""
+
+    def keep_images(self, images: Mapping[str, bytes]) -> None: ...
+
 
 @dataclass(slots=True)
 class QueuedScenario:
@@ -55,17 +67,46 @@ class QueuedScenario:
     remaining: int
 
 
-class Backend:
+class Backend(Generic[RT]):
     """Creates tasks and answers for them."""
 
+    _runtime: RT
+
+    @overload
     def __init__(
-        self,
+        self: Backend[Runtime],
         settings: Settings,
         clock: MockClock,
         *,
         store: TaskStore | None = None,
         randomness: Randomness | None = None,
         shared: SharedState | None = None,
+        images: ImageKeeper | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        settings: Settings,
+        clock: MockClock,
+        *,
+        build: RuntimeBuilder[RT],
+        store: TaskStore | None = None,
+        randomness: Randomness | None = None,
+        shared: SharedState | None = None,
+        images: ImageKeeper | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: MockClock,
+        *,
+        build: Any = Runtime.build,
+        store: TaskStore | None = None,
+        randomness: Randomness | None = None,
+        shared: SharedState | None = None,
+        images: ImageKeeper | None = None,
     ) -> None:
         self.shared: SharedState | None = None  # joined below, once everything else is set
         self.clock = clock
@@ -73,11 +114,12 @@ class Backend:
         self.random = randomness or Randomness(settings.seed)
         self.queue: deque[QueuedScenario] = deque()
         self.journal = Journal(settings.journal_size)
+        self.limiter = RateLimiter(settings.limits)
+        self._build: RuntimeBuilder[RT] = build
+        self._images = images
         self._owners: dict[str, str] = {}
         self._decisions: dict[tuple[Scenario, Source], Decision] = {}
-        self.limiter = RateLimiter(settings.limits)
-        self.settings = settings
-        self.configure(settings)
+        self._apply(settings, reseed=False, previous=None)
         self.initial_settings = self.settings
         self._creates = 0
         self._version = self._epoch = -1
@@ -86,6 +128,15 @@ class Backend:
             self.random.unpredictable_ids()  # see _apply
             self._adopt(shared.join(self.initial_settings, clock.snapshot()))
         self.purge()
+
+    @property
+    def runtime(self) -> RT:
+        """What the current settings make; replaced whole, never changed in place."""
+        return self._runtime
+
+    @property
+    def settings(self) -> Settings:
+        return self._runtime.settings
 
     def configure(self, settings: Settings) -> None:
         """Apply new settings, all checked before any is applied (raises SettingsError);
@@ -106,24 +157,44 @@ class Backend:
             self.shared.reset(self.settings, self.clock.snapshot())
             self._adopt(self.shared.load())
 
-    def _apply(self, settings: Settings, *, reseed: bool) -> None:
+    # The clock, as the control plane moves it: every worker sharing state moves too.
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward (raises ValueError on a real clock that cannot)."""
+        self.clock.advance(seconds)
+        self.publish()
+
+    def freeze(self) -> None:
+        self.clock.freeze()
+        self.publish()
+
+    def resume(self) -> None:
+        self.clock.resume()
+        self.publish()
+
+    _UNSET: Any = object()
+
+    def _apply(self, settings: Settings, *, reseed: bool, previous: Any = _UNSET) -> None:
+        """Build the runtime for ``settings`` (everything checked first: raises SettingsError
+        or ScenarioError and changes nothing) and swap it in."""
         checked = settings.validated()
-        rules = [(rule, parse_scenario(rule.scenario)) for rule in checked.rules]
+        for rule in checked.rules:
+            parse_scenario(rule.scenario)
         if reseed:
             self.random.reseed(checked.seed)
             if self.shared is not None:
                 # Workers share one seed but not one stream: seeded ids would collide.
                 self.random.unpredictable_ids()
-        self.settings = checked
-        self.planner = Planner(checked, self.random.plans)
+        if previous is self._UNSET:
+            previous = self.runtime
+        self._runtime = self._build(checked, self.random, previous)
         self.limiter.configure(checked.limits)
-        self._keys = frozenset(checked.api_keys)
-        self._rules = rules
         self.journal.resize(checked.journal_size)
 
     def authenticate(self, key: str) -> str:
         """Return the canonical owner for an API key, or raise :class:`Unauthorized`."""
-        if self._keys and key not in self._keys:
+        keys = self.runtime.keys
+        if keys and key not in keys:
             raise Unauthorized("Invalid API key")
         # One shared string per key, so that many tasks do not each hold a copy of it. A stream
         # of one-off keys (a fuzzer, a leaky client) must not grow the table forever: past
@@ -134,12 +205,17 @@ class Backend:
         return owner
 
     def create_task(
-        self, owner: str, request: GenerationRequest, scenario: str | None = None
+        self,
+        owner: str,
+        request: GenerationRequest,
+        scenario: str | None = None,
+        images: Mapping[str, bytes] | None = None,
     ) -> TaskState:
         """Create a task for ``owner``; its whole plan is decided now.
 
         ``scenario`` is the token the client sent in the scenario header, if any. A ``reject``
-        scenario raises :class:`ScenarioRejection` and creates nothing.
+        scenario raises :class:`ScenarioRejection` and creates nothing. ``images`` are the
+        decoded input images by digest: kept for the task's video once the task exists.
         """
         now = self.clock.now()
         # Checked before anything random is drawn, so a refused request shifts no seeded
@@ -151,8 +227,11 @@ class Backend:
             assert chosen.status is not None
             raise ScenarioRejection(chosen.status)
         task_id = self._new_id()
-        task = Task(task_id, owner, now, request, self.planner.plan(request, chosen), decision)
+        plan = self.runtime.planner.plan(request, chosen)
+        task = Task(task_id, owner, now, request, plan, decision)
         self.store.add(task)
+        if images and self._images is not None:
+            self._images.keep_images(images)
         duration = task.plan.duration
         finishes_at = None if duration is None else now + duration
         self.limiter.record_submission(owner, task_id, now, finishes_at)
@@ -293,12 +372,13 @@ class Backend:
             if head.remaining <= 0:
                 self.queue.popleft()
             return Decision(head.scenario, "queue")
-        if self._rules:
+        runtime = self.runtime
+        if runtime.rules:
             facts = request_facts(request)
-            for rule, scenario in self._rules:
+            for rule, scenario in runtime.rules:
                 if rule.matches(facts, request.prompt):
                     return Decision(scenario, "rule")
-        weighted = self.planner.deck.draw()
+        weighted = runtime.planner.deck.draw()
         if weighted is None:
             return None
         # Weighted decisions repeat a handful of values: share them instead of one per task.

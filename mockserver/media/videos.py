@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +20,8 @@ from mockserver.media.cache import MediaCache
 from mockserver.media.shape import VideoSpec, video_spec
 
 Render = Callable[[VideoSpec, bytes | None, bytes | None, Path], None]
+# Images bigger than this are written on a thread of their own, off the request path.
+KEEP_INLINE_BYTES = 256 * 1024
 
 
 def _renderer() -> Render:
@@ -40,16 +43,37 @@ class Videos:
         self._workers = workers
         self._executor: ThreadPoolExecutor | None = None
         self._pending: dict[str, Future[tuple[Path, VideoSpec]]] = {}
+        self._keeper: ThreadPoolExecutor | None = None
+        self._keeping: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
 
     def keep_images(self, images: Mapping[str, bytes]) -> None:
-        """Keep a new task's base64 input images, which its video will be made from."""
+        """Keep a new task's base64 input images, which its video will be made from. Small
+        ones are written at once; big ones on a writer thread (a render waits for them)."""
         for digest, data in images.items():
-            self.cache.keep_image(digest, data)
+            if len(data) <= KEEP_INLINE_BYTES:
+                self.cache.keep_image(digest, data)
+                continue
+            with self._lock:
+                if self._keeper is None:
+                    self._keeper = ThreadPoolExecutor(1, thread_name_prefix="wan-mock-keep")
+                future = self._keeper.submit(self.cache.keep_image, digest, data)
+                self._keeping[digest] = future
+            future.add_done_callback(functools.partial(self._kept, digest))
+
+    def _kept(self, digest: str, done: Future[None]) -> None:
+        with self._lock:
+            if self._keeping.get(digest) is done:
+                del self._keeping[digest]
 
     async def file(self, task: Task) -> tuple[Path, VideoSpec]:
         """The task's video file (rendering it first if needed) and what it shows."""
         spec = video_spec(task)
+        with self._lock:
+            writes = [self._keeping.get(d) for d in (spec.first, spec.last) if d]
+        for write in writes:
+            if write is not None:
+                await asyncio.wrap_future(write)
         found = self.cache.video(spec.key)
         if found is None:
             spec = self._available(spec)  # to render now: without inputs no longer kept
@@ -99,6 +123,9 @@ class Videos:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._keeper is not None:
+            self._keeper.shutdown(wait=True)
+            self._keeper = None
         self.cache.close()
 
 

@@ -1,70 +1,91 @@
-"""The application factory: one Starlette app, whatever runs it (uvicorn, ASGI tests, respx)."""
+"""The application factory: the API and the control plane, two apps composed into one.
+
+The API app carries the API's middleware (traceparent, journal, faults) and answers errors in
+the active dialect; the control plane, under ``/_mock``, carries none of it and answers errors
+in the default shape. :class:`MockApp` sends each request to one of them by its path, and is
+what every transport runs (uvicorn, in-process ASGI, respx).
+"""
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.domain.backend import Backend
+from mockserver.domain.behaviour import Fault
 from mockserver.domain.clock import MockClock
+from mockserver.domain.paths import (
+    CONTRACT_PATH,
+    CONTROL_PREFIX,
+    FILES_PREFIX,
+    GENERATION_PATH,
+    TASK_PATH,
+)
 from mockserver.domain.settings import Settings
+from mockserver.domain.shared import SharedState
+from mockserver.domain.store import TaskStore
 from mockserver.media.cache import MediaCache
 from mockserver.media.videos import Videos
 from mockserver.server.control import ControlPlane
-from mockserver.server.dialects import Voice
-from mockserver.server.endpoints import GENERATION_PATH, Endpoints
-from mockserver.server.errors import EXCEPTION_HANDLERS
+from mockserver.server.endpoints import Endpoints
+from mockserver.server.errors import DEFAULT_SPEAKER, ErrorRenderer
 from mockserver.server.faults import FaultMiddleware
 from mockserver.server.journal import JournalMiddleware
+from mockserver.server.runtime import ApiRuntime
 from mockserver.server.sharing import SharedStateMiddleware
 from mockserver.server.tracing import TraceparentMiddleware
 
 
-class MockApp(Starlette):
-    """Starlette with the fake's own middleware outside everything, so that even the 500
-    answer of Starlette's error middleware is traced and journalled."""
+class MockApp:
+    """The fake: the control plane under ``/_mock``, the API everywhere else."""
 
-    def __init__(self, *args: Any, backend: Backend, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        api: ASGIApp,
+        control: ASGIApp,
+        *,
+        backend: Backend[ApiRuntime],
+        videos: Videos,
+        errors: ErrorRenderer,
+    ) -> None:
         self.backend = backend
-        super().__init__(*args, **kwargs)
-
-    def build_middleware_stack(self) -> ASGIApp:
-        app = super().build_middleware_stack()
-        app = LiveFaults(app, self.backend, self.state.voice)
-        app = JournalMiddleware(app, self.backend)
-        app = TraceparentMiddleware(app, self.backend.random.traces)
-        if self.backend.shared is not None:  # outermost: every layer sees the synced state
-            app = SharedStateMiddleware(app, self.backend)
-        return app
-
-
-class LiveFaults(FaultMiddleware):
-    """Faults that follow the backend's current settings (the control plane may change them),
-    answering in the app's dialect."""
-
-    def __init__(self, app: ASGIApp, backend: Backend, voice: Voice) -> None:
-        super().__init__(
-            app,
-            backend.settings.faults,
-            backend.clock,
-            backend.random.faults,
-            error_body=lambda _status, code, title, detail: voice.error_body(code, title, detail),
-        )
-        self.backend = backend
+        self.videos = videos
+        self.errors = errors  # the API's: the protocol layer answers with it too
+        self.state = State({"backend": backend, "videos": videos})
+        self._api = api
+        self._control = control
+        self._prefix = CONTROL_PREFIX + "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        current = self.backend.settings.faults
-        if current is not self.faults:
-            self.faults = current
-        await super().__call__(scope, receive, send)
+        path: str = scope.get("path", "")
+        if path.startswith(self._prefix) or path == CONTROL_PREFIX:
+            await self._control(scope, receive, send)
+        else:  # the API's own app also runs the lifespan (it closes the store)
+            await self._api(scope, receive, send)
 
 
-def _closing(backend: Backend, videos: Videos) -> Any:
+class RuntimeFaults(FaultMiddleware):
+    """Faults as the backend's current runtime says, drawn from its current fault stream."""
+
+    def __init__(self, app: ASGIApp, backend: Backend[ApiRuntime], errors: ErrorRenderer) -> None:
+        super().__init__(app, (), backend.clock, backend.random.faults, errors)
+        self.backend = backend
+
+    def current(self) -> tuple[Fault, ...]:
+        return self.backend.runtime.faults
+
+    def random(self) -> random.Random:
+        return self.backend.random.faults
+
+
+def _closing(backend: Backend[ApiRuntime], videos: Videos) -> Any:
     """A lifespan that closes (flushes) the store when the server shuts down: uvicorn runs it
     after draining the requests in flight, and before it re-raises the SIGTERM it caught. A
     render under way is finished first (its download may still be waiting for it)."""
@@ -78,41 +99,57 @@ def _closing(backend: Backend, videos: Videos) -> Any:
     return lifespan
 
 
+def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) -> ASGIApp:
+    handlers = Endpoints(backend, videos)
+    routes = [
+        Route(GENERATION_PATH, handlers.create_task, methods=["POST"]),
+        Route(TASK_PATH, handlers.get_task, methods=["GET"]),
+        Route(FILES_PREFIX + "/{task_id}/{name}", handlers.download, methods=["GET", "HEAD"]),
+        Route(CONTRACT_PATH, handlers.openapi, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes, exception_handlers=errors.handlers(), lifespan=_closing(backend, videos)
+    )
+    # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.
+    app.router.redirect_slashes = False
+    # Outside Starlette's own error middleware, so that even a 500 is faulted, journalled
+    # and traced.
+    wrapped: ASGIApp = RuntimeFaults(app, backend, errors)
+    wrapped = JournalMiddleware(wrapped, backend)
+    return TraceparentMiddleware(wrapped, lambda: backend.random.traces)
+
+
+def _control(backend: Backend[ApiRuntime]) -> ASGIApp:
+    errors = ErrorRenderer(lambda: DEFAULT_SPEAKER, backend.clock)
+    app = Starlette(routes=ControlPlane(backend).routes(), exception_handlers=errors.handlers())
+    app.router.redirect_slashes = False
+    return app
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     clock: MockClock | None = None,
-    backend: Backend | None = None,
+    store: TaskStore | None = None,
+    shared: SharedState | None = None,
 ) -> MockApp:
-    """Build the fake. Pass a ``backend`` to share state, or a ``clock`` to control time."""
-    if backend is None:
-        settings = settings or Settings()
-        if clock is None:
-            clock = MockClock(
-                settings.clock, speed=settings.speed, virtual_start=settings.virtual_start
-            )
-        backend = Backend(settings, clock)
-    voice = Voice(backend)
-    settings = backend.settings
+    """Build the fake (its state is ``app.backend``). Pass a ``clock`` to control time, a
+    ``store`` and ``shared`` state to keep tasks elsewhere than in memory."""
+    settings = settings or Settings()
     cache = MediaCache(settings.render_cache_dir, settings.render_cache_mb * 1024 * 1024)
     videos = Videos(cache, settings.render_workers)
-    api = Endpoints(backend, voice, videos)
-    routes = [
-        Route(GENERATION_PATH, api.create_task, methods=["POST"]),
-        Route(GENERATION_PATH + "/{task_id}", api.get_task, methods=["GET"]),
-        Route("/files/{task_id}/{name}", api.download, methods=["GET", "HEAD"]),
-        Route("/openapi.json", api.openapi, methods=["GET"]),
-        *ControlPlane(backend).routes(),
-    ]
-    app = MockApp(
-        routes=routes,
-        exception_handlers=EXCEPTION_HANDLERS,
-        backend=backend,
-        lifespan=_closing(backend, videos),
+    if clock is None:
+        clock = MockClock(
+            settings.clock, speed=settings.speed, virtual_start=settings.virtual_start
+        )
+    backend = Backend(
+        settings, clock, build=ApiRuntime.build, store=store, shared=shared, images=videos
     )
-    # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.
-    app.router.redirect_slashes = False
-    app.state.backend = backend
-    app.state.voice = voice
-    app.state.videos = videos
-    return app
+    errors = ErrorRenderer(lambda: backend.runtime.speaker, backend.clock)
+    api = _api(backend, videos, errors)
+    if backend.shared is not None:  # outermost: every layer sees the synced state
+        api = SharedStateMiddleware(api, backend)
+    control: ASGIApp = _control(backend)
+    if backend.shared is not None:
+        control = SharedStateMiddleware(control, backend)
+    return MockApp(api, control, backend=backend, videos=videos, errors=errors)

@@ -19,17 +19,16 @@ from starlette.routing import BaseRoute, Route
 
 from mockserver.__about__ import __version__
 from mockserver.domain.backend import Backend
-from mockserver.domain.clock import MockClock
 from mockserver.domain.errors import AdminRequired, InvalidRequest
 from mockserver.domain.journal import fingerprint
+from mockserver.domain.paths import CONTROL_PREFIX
 from mockserver.domain.planning import Decision
 from mockserver.domain.scenarios import FAILURES, ScenarioError, parse_scenario
 from mockserver.domain.settings import Settings, SettingsError, merge_settings
 from mockserver.domain.tasks import Status, Task
 from mockserver.server.bodies import decode_json, read_body
-from mockserver.server.wire import CONTROL_PREFIX, JSONResponse, timestamp
+from mockserver.server.wire import JSONResponse, timestamp
 
-PREFIX = CONTROL_PREFIX.rstrip("/")
 ADMIN_HEADER = "x-wan-mock-admin-token"
 # Settings that only take effect when the server starts.
 RESTART_ONLY = frozenset(
@@ -40,9 +39,9 @@ RESTART_ONLY = frozenset(
 class ControlPlane:
     """Handlers for ``/_mock/*``, bound to one backend and the clock it runs on."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend[Any]) -> None:
         self.backend = backend
-        self.clock: MockClock = backend.clock
+        self.clock = backend.clock
 
     def routes(self) -> list[BaseRoute]:
         endpoints = [
@@ -60,7 +59,9 @@ class ControlPlane:
             ("/settings", self.settings, ["GET", "PATCH"]),
             ("/journal", self.journal, ["GET"]),
         ]
-        return [Route(PREFIX + path, self._guarded(h), methods=m) for path, h, m in endpoints]
+        return [
+            Route(CONTROL_PREFIX + path, self._guarded(h), methods=m) for path, h, m in endpoints
+        ]
 
     def _guarded(self, handler: Any) -> Any:
         async def guarded(request: Request) -> Response:
@@ -108,20 +109,17 @@ class ControlPlane:
                 "seconds", "type", "seconds: must be a number of seconds >= 0"
             )
         try:
-            self.clock.advance(float(seconds))
+            self.backend.advance(float(seconds))
         except ValueError as exc:
             raise InvalidRequest.single("seconds", "range", f"seconds: {exc}") from None
-        self.backend.publish()  # other workers on the same state file move too
         return JSONResponse(self._clock())
 
     async def freeze(self, request: Request) -> Response:
-        self.clock.freeze()
-        self.backend.publish()
+        self.backend.freeze()
         return JSONResponse(self._clock())
 
     async def resume(self, request: Request) -> Response:
-        self.clock.resume()
-        self.backend.publish()
+        self.backend.resume()
         return JSONResponse(self._clock())
 
     async def tasks(self, request: Request) -> Response:

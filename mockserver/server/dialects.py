@@ -17,7 +17,6 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 
-from mockserver.domain.backend import Backend
 from mockserver.domain.behaviour import Dialect
 from mockserver.domain.tasks import Status, TaskState
 from mockserver.server.wire import timestamp as observed_timestamp
@@ -160,24 +159,3 @@ class Speaker:
     def _choose(self, options: Sequence[_T]) -> _T:
         assert self._rng is not None  # checked at construction for every random dialect
         return self._rng.choice(options)
-
-
-class Voice:
-    """The app's current :class:`Speaker`, rebuilt when the control plane changes the dialect."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self._speaker = Speaker(backend.settings.dialect, backend.random.dialect)
-
-    @property
-    def speaker(self) -> Speaker:
-        dialect = self.backend.settings.dialect
-        if self._speaker.dialect is not dialect:
-            self._speaker = Speaker(dialect, self.backend.random.dialect)
-        return self._speaker
-
-    def error_body(
-        self, error_code: int, title: str, detail: str, extra: dict[str, Any] | None = None
-    ) -> dict[str, Any]:
-        now = self.backend.clock.now()
-        return self.speaker.error_body(error_code, title, detail, extra, now=now)

@@ -5,23 +5,20 @@ from __future__ import annotations
 import json
 from email.utils import formatdate
 
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from mockserver.domain.backend import Backend
 from mockserver.domain.contract import load_contract
 from mockserver.domain.errors import ResultNotFound, Unauthorized
+from mockserver.domain.paths import RESULT_NAME, result_path
 from mockserver.domain.scenarios import SCENARIO_HEADER
 from mockserver.domain.tasks import TaskState
-from mockserver.domain.validation import RequestValidator
 from mockserver.media.videos import Videos
-from mockserver.server.bodies import OFFLOAD_BYTES, read_generation
-from mockserver.server.dialects import Voice
+from mockserver.server.bodies import read_generation
 from mockserver.server.ranges import check_range
-from mockserver.server.wire import RESULT_NAME, JSONResponse, result_path
-
-GENERATION_PATH = "/vendors/alibaba/v1/wan2.6-i2v/generation"
+from mockserver.server.runtime import ApiRuntime
+from mockserver.server.wire import JSONResponse
 
 
 def bearer_key(request: Request) -> str:
@@ -38,12 +35,9 @@ def bearer_key(request: Request) -> str:
 class Endpoints:
     """Handlers bound to one backend (no module-level state)."""
 
-    def __init__(self, backend: Backend, voice: Voice, videos: Videos) -> None:
+    def __init__(self, backend: Backend[ApiRuntime], videos: Videos) -> None:
         self.backend = backend
-        self.voice = voice
         self.videos = videos
-        # Both modes up front: strict mode can be switched at runtime by the control plane.
-        self.validators = {strict: RequestValidator(strict=strict) for strict in (False, True)}
         self.contract = json.dumps(load_contract(), ensure_ascii=False).encode()
         self._base_urls: dict[tuple[object, ...], str] = {}
 
@@ -62,23 +56,19 @@ class Endpoints:
         return found
 
     def task_response(self, request: Request, state: TaskState, created: bool) -> Response:
-        speaker = self.voice.speaker
+        speaker = self.backend.runtime.speaker
         video = self.base_url(request) + result_path(state.id) if state.succeeded else None
         status_code = speaker.create_status() if created else 200
         return JSONResponse(speaker.envelope(state, video), status_code)
 
     async def create_task(self, request: Request) -> Response:
-        owner = self.backend.authenticate(bearer_key(request))
-        settings = self.backend.settings
-        validator = self.validators[settings.strict]
-        parsed = await read_generation(request, validator, settings.max_body_bytes)
+        backend = self.backend
+        owner = backend.authenticate(bearer_key(request))
+        runtime = backend.runtime
+        limit = runtime.settings.max_body_bytes
+        parsed = await read_generation(request, runtime.validator, limit)
         scenario = request.headers.get(SCENARIO_HEADER)
-        state = self.backend.create_task(owner, parsed.request, scenario)
-        if parsed.images:  # kept only once the task exists: its video is made from them
-            if sum(map(len, parsed.images.values())) > OFFLOAD_BYTES:
-                await anyio.to_thread.run_sync(self.videos.keep_images, parsed.images)
-            else:
-                self.videos.keep_images(parsed.images)
+        state = backend.create_task(owner, parsed.request, scenario, parsed.images)
         return self.task_response(request, state, created=True)
 
     async def get_task(self, request: Request) -> Response:

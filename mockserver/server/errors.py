@@ -1,20 +1,29 @@
-"""The one place where errors become HTTP responses.
+"""The one place where errors become HTTP answers.
 
-Every error answer has a JSON body: ``{"error_code", "title", "detail"}``, plus ``field``,
-``rule`` and ``errors`` for a 400. ``error_code`` is the API's business code where one is
-known (2001 invalid request, 2005 task not found) and the HTTP status otherwise.
+Every error the fake sends goes through :class:`ErrorRenderer`: the API's own errors, injected
+faults and scenarios, Starlette's 404 and 405, the protocol layer's 408, 413 and 431, and any
+unexpected exception. :func:`problem_for` is the single mapping from an exception to a
+:class:`Problem` (status, business code, title, detail, headers); the renderer turns a problem
+into a JSON body in the active dialect (``Speaker.error_body``). The default body is
+``{"error_code", "title", "detail"}``, plus ``field``, ``rule`` and ``errors`` for a 400.
+``error_code`` is the API's business code where one is known (2001 invalid request, 2005 task
+not found) and the HTTP status otherwise.
 """
 
 from __future__ import annotations
 
 import http
 import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from mockserver.domain.behaviour import Dialect
+from mockserver.domain.clock import Clock
 from mockserver.domain.errors import (
     AdminRequired,
     InvalidRequest,
@@ -30,7 +39,8 @@ from mockserver.domain.errors import (
     Unauthorized,
 )
 from mockserver.domain.limits import LimitExceeded
-from mockserver.server.wire import CONTROL_PREFIX, JSONResponse
+from mockserver.server.dialects import Speaker
+from mockserver.server.wire import JSONResponse, encode
 
 # error class -> (HTTP status, business error code)
 STATUS: dict[type[MockError], tuple[int, int]] = {
@@ -64,123 +74,121 @@ REALISTIC: dict[int, tuple[str, str]] = {
 RETRY_AFTER = {429: 1, 503: 5}
 # The API's business codes where one is known for a status; otherwise the status itself.
 BUSINESS_CODES = {400: 2001, 404: 2005}
+INJECTED_HEADER = "X-Wan-Mock-Injected"
 
 
-_HTTP_TITLES = {404: "Not Found", 405: "Method Not Allowed"}
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An error answer before it is spelled in a dialect."""
+
+    status: int
+    code: int
+    title: str
+    detail: str
+    extra: dict[str, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def error_body(error_code: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
-    return {"error_code": error_code, "title": title, "detail": detail, **extra}
-
-
-def _body(
-    request: Request, code: int, title: str, detail: str, extra: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The error body in the app's dialect (the default shape when there is no app voice)."""
-    voice = getattr(request.app.state, "voice", None)
-    # The control plane is not the API: its errors keep one shape and draw nothing random.
-    if voice is None or request.url.path.startswith(CONTROL_PREFIX):
-        return error_body(code, title, detail, **(extra or {}))
-    body: dict[str, Any] = voice.error_body(code, title, detail, extra)
-    return body
-
-
-def injected(
-    status: int, note: str, retry_after: int | None = None
-) -> tuple[int, str, str, dict[str, str]]:
-    """What an injected error (a scenario or a fault) says, as the API plausibly would:
-    business code, title, detail and headers; ``note`` says who injected it."""
-    title, detail = REALISTIC.get(status, (_phrase(status), "The request failed"))
-    headers = {"X-Wan-Mock-Injected": note}
-    wait = retry_after if retry_after is not None else RETRY_AFTER.get(status)
-    if wait is not None:
-        headers["Retry-After"] = str(wait)
-    if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    return BUSINESS_CODES.get(status, status), title, detail, headers
-
-
-def realistic_response(
-    request: Request, status: int, note: str, retry_after: int | None = None
-) -> Response:
-    code, title, detail, headers = injected(status, note, retry_after)
-    return JSONResponse(_body(request, code, title, detail), status, headers)
-
-
-def _phrase(status: int) -> str:
+def phrase(status: int) -> str:
     try:
         return http.HTTPStatus(status).phrase
     except ValueError:
         return "Error"
 
 
-def mock_error_response(request: Request, exc: MockError) -> Response:
-    if isinstance(exc, ScenarioRejection | TransientPollError):
-        kind = "reject" if isinstance(exc, ScenarioRejection) else "poll-error"
-        return realistic_response(request, exc.status, f"scenario {kind}:{exc.status}")
-    status, code = STATUS.get(type(exc), (500, 500))
-    extra: dict[str, Any] | None = None
-    headers: dict[str, str] = {}
-    if isinstance(exc, InvalidRequest):
-        extra = {
-            "field": exc.field,
-            "rule": exc.rule,
-            "errors": [
-                {"field": v.field, "rule": v.rule, "detail": v.detail} for v in exc.violations
-            ],
-        }
-    if isinstance(exc, Unauthorized):
+def injected(status: int, note: str, retry_after: int | None = None) -> Problem:
+    """What an injected error (a scenario or a fault) says, as the API plausibly would;
+    ``note`` says who injected it (``X-Wan-Mock-Injected``)."""
+    title, detail = REALISTIC.get(status, (phrase(status), "The request failed"))
+    headers = {INJECTED_HEADER: note}
+    wait = retry_after if retry_after is not None else RETRY_AFTER.get(status)
+    if wait is not None:
+        headers["Retry-After"] = str(wait)
+    if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, RangeNotSatisfiable):
-        headers["Content-Range"] = f"bytes */{exc.size}"
-    return JSONResponse(_body(request, code, exc.title, exc.detail, extra), status, headers)
+    return Problem(status, BUSINESS_CODES.get(status, status), title, detail, None, headers)
 
 
-async def handle_mock_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, MockError)
-    return mock_error_response(request, exc)
-
-
-async def handle_rate_limit(request: Request, exc: Exception) -> Response:
-    """A configured rate limit was hit: 429 with the exact whole seconds to wait."""
-    assert isinstance(exc, LimitExceeded)
-    wait = math.ceil(exc.retry_after)
-    detail = f"Rate limit exceeded: {exc.detail}; retry after {wait} s"
-    body = _body(request, 429, "Too Many Requests", detail, {"limit": exc.limit})
-    return JSONResponse(body, 429, {"Retry-After": str(wait)})
-
-
-async def handle_http_error(request: Request, exc: Exception) -> Response:
-    """Starlette's own 404 (no route) and 405 (wrong method), given JSON bodies."""
-    assert isinstance(exc, HTTPException)
-    title = _HTTP_TITLES.get(exc.status_code, "Error")
-    if exc.status_code == 404:
-        detail = f"No route for {request.method} {request.url.path}"
-    elif exc.status_code == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
-        detail = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
-    else:
-        detail = str(exc.detail)
-    body = _body(request, exc.status_code, title, detail)
-    return JSONResponse(body, exc.status_code, headers=exc.headers)
-
-
-async def handle_disconnect(request: Request, exc: Exception) -> Response:
-    """The client went away mid-body; nobody will read this answer, but it is still JSON."""
-    body = _body(request, 400, "Client Disconnected", "the request body was cut off")
-    return JSONResponse(body, 400)
-
-
-async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    """A bug in the fake: still a JSON body, never an HTML page."""
+def problem_for(exc: Exception, method: str, path: str) -> Problem:
+    """The one mapping from an exception to the error answer it becomes."""
+    if isinstance(exc, ScenarioRejection):
+        return injected(exc.status, f"scenario reject:{exc.status}")
+    if isinstance(exc, TransientPollError):
+        return injected(exc.status, f"scenario poll-error:{exc.status}")
+    if isinstance(exc, MockError):
+        status, code = STATUS.get(type(exc), (500, 500))
+        extra: dict[str, Any] | None = None
+        headers: dict[str, str] = {}
+        if isinstance(exc, InvalidRequest):
+            violations = [
+                {"field": v.field, "rule": v.rule, "detail": v.detail} for v in exc.violations
+            ]
+            extra = {"field": exc.field, "rule": exc.rule, "errors": violations}
+        if isinstance(exc, Unauthorized):
+            headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, RangeNotSatisfiable):
+            headers["Content-Range"] = f"bytes */{exc.size}"
+        return Problem(status, code, exc.title, exc.detail, extra, headers)
+    if isinstance(exc, LimitExceeded):  # a configured rate limit: the exact seconds to wait
+        wait = math.ceil(exc.retry_after)
+        detail = f"Rate limit exceeded: {exc.detail}; retry after {wait} s"
+        extra = {"limit": exc.limit}
+        return Problem(429, 429, "Too Many Requests", detail, extra, {"Retry-After": str(wait)})
+    if isinstance(exc, HTTPException):  # Starlette's own: no route, or the wrong method
+        headers = dict(exc.headers or {})
+        if exc.status_code == 404:
+            detail = f"No route for {method} {path}"
+        elif exc.status_code == 405:
+            detail = f"{method} is not allowed on {path}; use {headers.get('Allow', '')}"
+        else:
+            detail = str(exc.detail)
+        return Problem(
+            exc.status_code, exc.status_code, phrase(exc.status_code), detail, None, headers
+        )
+    if isinstance(exc, ClientDisconnect):  # nobody reads this answer, but it is still JSON
+        return Problem(400, 400, "Client Disconnected", "the request body was cut off")
     detail = f"wan-mock hit an internal error ({type(exc).__name__}); please report it"
-    return JSONResponse(_body(request, 500, "Internal Server Error", detail), 500)
+    return Problem(500, 500, "Internal Server Error", detail)
 
 
-EXCEPTION_HANDLERS = {
-    MockError: handle_mock_error,
-    HTTPException: handle_http_error,
-    LimitExceeded: handle_rate_limit,
-    ClientDisconnect: handle_disconnect,
-    Exception: handle_unexpected,
-}
+# The control plane is not the API: its errors keep the default shape and draw nothing random.
+DEFAULT_SPEAKER = Speaker(Dialect())
+
+
+class ErrorRenderer:
+    """Renders problems in the dialect of ``speaker()`` (read per answer: settings change)."""
+
+    def __init__(self, speaker: Callable[[], Speaker], clock: Clock) -> None:
+        self.speaker = speaker
+        self.clock = clock
+
+    def body(self, problem: Problem) -> dict[str, Any]:
+        return self.speaker().error_body(
+            problem.code, problem.title, problem.detail, problem.extra, now=self.clock.now()
+        )
+
+    def response(self, problem: Problem) -> JSONResponse:
+        return JSONResponse(self.body(problem), problem.status, dict(problem.headers))
+
+    def raw(self, problem: Problem) -> bytes:
+        """A whole HTTP/1.1 answer, for the protocol layer (before any app runs); it closes
+        the connection."""
+        body = encode(self.body(problem))
+        head = [f"HTTP/1.1 {problem.status} {phrase(problem.status)}"]
+        head += [f"{k}: {v}" for k, v in problem.headers.items()]
+        head += [
+            "content-type: application/json",
+            f"content-length: {len(body)}",
+            "connection: close",
+        ]
+        return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+    def handlers(self) -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+        """Starlette exception handlers that answer every exception through this renderer."""
+
+        async def handle(request: Request, exc: Exception) -> Response:
+            return self.response(problem_for(exc, request.method, request.url.path))
+
+        return dict.fromkeys(
+            (MockError, LimitExceeded, HTTPException, ClientDisconnect, Exception), handle
+        )

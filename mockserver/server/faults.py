@@ -3,8 +3,8 @@
 A pure ASGI middleware, so a request no fault targets costs one check. For each request, the
 faults that target it are tried in their configured order, each firing on its own with
 probability ``rate``. Latencies that fire add up and are waited first; then the first status
-or drop that fired answers instead of the app. The control plane (``/_mock/``) and
-``/openapi.json`` are never touched: they are not targets.
+or drop that fired answers instead of the app. It wraps the API only, and of that only
+create, poll and download are targets (``/openapi.json`` is not).
 
 Reproducibility: all draws come from the injected ``random.Random``, in a fixed order, in the
 synchronous part of the request (before any ``await``), so one seed and one request sequence
@@ -20,25 +20,23 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.domain.behaviour import Fault, FaultTarget, Latency
 from mockserver.domain.clock import MockClock
-from mockserver.server.endpoints import GENERATION_PATH
-from mockserver.server.errors import error_body, injected
-from mockserver.server.wire import JSONResponse
+from mockserver.domain.paths import FILES_PREFIX, GENERATION_PATH
+from mockserver.server.errors import DEFAULT_SPEAKER, INJECTED_HEADER, ErrorRenderer, injected
+from mockserver.server.wire import adding_headers
 
 # A lognormal tail is unbounded; past five minutes a client has long timed out anyway.
 MAX_LOGNORMAL_SECONDS = 300.0
-MARKER = "x-wan-mock-injected"
+MARKER = INJECTED_HEADER.lower()
 _MARKER = MARKER.encode()
-# (status, error_code, title, detail) -> body; a dialect plugs in its own error shape here.
-ErrorBodyFactory = Callable[[int, int, str, str], dict[str, Any]]
 
 _POLL_PREFIX = GENERATION_PATH + "/"
+_FILES = FILES_PREFIX + "/"
 
 
 def target_of(method: str, path: str) -> FaultTarget | None:
@@ -48,7 +46,7 @@ def target_of(method: str, path: str) -> FaultTarget | None:
     if path.startswith(_POLL_PREFIX):
         task_id = path[len(_POLL_PREFIX) :]
         return "poll" if method == "GET" and task_id and "/" not in task_id else None
-    if path.startswith("/files/") and method in ("GET", "HEAD"):
+    if path.startswith(_FILES) and method in ("GET", "HEAD"):
         return "download"
     return None
 
@@ -101,13 +99,10 @@ class DropLogFilter(logging.Filter):
         return True
 
 
-def default_error_body(status: int, error_code: int, title: str, detail: str) -> dict[str, Any]:
-    return error_body(error_code, title, detail)
-
-
 class FaultMiddleware:
-    """Injects ``faults`` around ``app``. Assign ``middleware.faults`` to change them live;
-    requests already in flight keep the set they started with."""
+    """Injects ``faults`` around ``app``, answering through ``errors`` (default: the default
+    dialect). Assign :attr:`faults` to change them live, or override :meth:`current` and
+    :meth:`random` to follow live settings; requests in flight keep the set they started with."""
 
     def __init__(
         self,
@@ -115,12 +110,12 @@ class FaultMiddleware:
         faults: Sequence[Fault],
         clock: MockClock,
         rng: random.Random,
-        error_body: ErrorBodyFactory | None = None,
+        errors: ErrorRenderer | None = None,
     ) -> None:
         self.app = app
         self.clock = clock
         self.rng = rng
-        self.error_body = error_body or default_error_body
+        self.errors = errors or ErrorRenderer(lambda: DEFAULT_SPEAKER, clock)
         self.faults = faults
 
     @property
@@ -131,8 +126,14 @@ class FaultMiddleware:
     def faults(self, faults: Sequence[Fault]) -> None:
         self._faults = tuple(faults)
 
+    def current(self) -> tuple[Fault, ...]:
+        return self._faults
+
+    def random(self) -> random.Random:
+        return self.rng
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        faults = self._faults
+        faults = self.current()
         if not faults or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -140,36 +141,21 @@ class FaultMiddleware:
         if target is None:
             await self.app(scope, receive, send)
             return
-        delay, answer = decide(faults, target, self.rng)
+        delay, answer = decide(faults, target, self.random())
         notes = [f"fault latency:{delay:.3f}"] if delay > 0 else []
         if delay > 0:
             await self.clock.sleep(delay)
         if answer is None:
-            await self.app(scope, receive, _marking(send, notes) if notes else send)
+            marked = adding_headers(send, [(_MARKER, ", ".join(notes).encode())])
+            await self.app(scope, receive, marked if notes else send)
         elif answer.drop:
             await _drop(scope, send, target, ", ".join([*notes, "fault drop"]))
         else:
             assert answer.status is not None  # a Fault sets exactly one of the three
             notes.append(f"fault status:{answer.status}")
-            await self._answer(answer.status, answer.retry_after, ", ".join(notes))(
-                scope, receive, send
-            )
-
-    def _answer(self, status: int, retry_after: int | None, marker: str) -> JSONResponse:
-        """The whole answer of a status fault; the request body is never read."""
-        code, title, detail, headers = injected(status, marker, retry_after)
-        return JSONResponse(self.error_body(status, code, title, detail), status, headers)
-
-
-def _marking(send: Send, notes: list[str]) -> Send:
-    header = (_MARKER, ", ".join(notes).encode())
-
-    async def marked(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", ()), header]
-        await send(message)
-
-    return marked
+            # The whole answer of a status fault; the request body is never read.
+            problem = injected(answer.status, ", ".join(notes), answer.retry_after)
+            await self.errors.response(problem)(scope, receive, send)
 
 
 async def _drop(scope: Scope, send: Send, target: FaultTarget, marker: str) -> None:

@@ -1,24 +1,25 @@
-"""Records every API request (not the control plane's) in the backend's journal."""
+"""Records every API request in the backend's journal (it wraps the API, not the control
+plane)."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.domain.backend import Backend
 from mockserver.server.faults import ConnectionDropped
-from mockserver.server.wire import CONTROL_PREFIX
 
 
 class JournalMiddleware:
-    def __init__(self, app: ASGIApp, backend: Backend) -> None:
+    def __init__(self, app: ASGIApp, backend: Backend[Any]) -> None:
         self.app = app
         self.backend = backend
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(CONTROL_PREFIX):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -2,8 +2,9 @@
 
 httptools itself has no limit: a client could send megabytes of headers and the server would
 buffer them all. This subclass counts the bytes a request's head takes while it is still
-incomplete, and past :data:`HEAD_LIMIT` answers ``431 Request Header Fields Too Large`` with
-the fake's usual JSON error body, then ends the connection (nothing after it can be framed).
+incomplete, and past :data:`HEAD_LIMIT` answers ``431 Request Header Fields Too Large``, its
+body rendered by the app's own error renderer (so in the active dialect), then ends the
+connection (nothing after it can be framed).
 
 Counting happens per chunk the transport delivers, after the parser has seen it: a chunk that
 leaves the head incomplete is all head. (A client pipelining a large body and the start of the
@@ -12,29 +13,40 @@ next request into one chunk could be over-counted by that body; clients do not p
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from mockserver.domain.clock import SystemClock
+from mockserver.server.errors import DEFAULT_SPEAKER, ErrorRenderer, Problem
 
 HEAD_LIMIT = 64 * 1024
 """Largest request head accepted, in bytes (nginx allows 32 KiB by default, Node.js 16 KiB)."""
 
 LINGER_S = 2.0
 
-_BODY = json.dumps(
-    {
-        "error_code": 431,
-        "title": "Request Header Fields Too Large",
-        "detail": f"The request line and headers must fit in {HEAD_LIMIT} bytes",
-    }
-).encode()
-_RESPONSE = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-    b"content-type: application/json\r\n"
-    b"content-length: " + str(len(_BODY)).encode() + b"\r\n"
-    b"connection: close\r\n\r\n" + _BODY
+TOO_LARGE = Problem(
+    431,
+    431,
+    "Request Header Fields Too Large",
+    f"The request line and headers must fit in {HEAD_LIMIT} bytes",
 )
+
+
+# For an app that is not the fake (a test's own): the default shape.
+_FALLBACK = ErrorRenderer(lambda: DEFAULT_SPEAKER, SystemClock())
+
+
+def _renderer(app: Any) -> ErrorRenderer:
+    """The error renderer of the fake inside uvicorn's wrappers (each has ``.app``)."""
+    for _ in range(8):
+        errors = getattr(app, "errors", None)
+        if isinstance(errors, ErrorRenderer):
+            return errors
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return _FALLBACK
 
 
 class _HeadTooLarge(Exception):
@@ -97,7 +109,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         # answer: half-close instead, drop what still arrives, and close when the client does
         # (or after LINGER_S, whichever is first).
         self._refused = True
-        self.transport.write(_RESPONSE)
+        self.transport.write(_renderer(self.app).raw(TOO_LARGE))
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_S, self.transport.close)

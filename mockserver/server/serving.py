@@ -12,8 +12,6 @@ import sqlite3
 
 import msgspec
 
-from mockserver.domain.backend import Backend
-from mockserver.domain.clock import MockClock
 from mockserver.domain.settings import Settings
 from mockserver.domain.shared import SharedState
 from mockserver.domain.sqlite_store import SQLiteStore, open_database
@@ -43,10 +41,8 @@ def build_app(settings: Settings) -> MockApp:
         app = application.create_app(settings)
     else:
         conn = open_database(settings.state)
-        start = settings.virtual_start
-        clock = MockClock(settings.clock, speed=settings.speed, virtual_start=start)
-        backend = Backend(settings, clock, store=SQLiteStore(conn), shared=SharedState(conn))
-        app = application.create_app(backend=backend)
+        store, shared = SQLiteStore(conn), SharedState(conn)
+        app = application.create_app(settings, store=store, shared=shared)
     # A dropped connection (an injected fault) is logged as one line, not a traceback.
     logging.getLogger("uvicorn.error").addFilter(DropLogFilter())
     # Everything made so far (modules, the app) lives as long as the process: keep it out of

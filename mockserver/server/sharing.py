@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.domain.backend import Backend
+from mockserver.server.wire import adding_headers
 
 WORKER_HEADER = b"x-wan-mock-worker"
 
@@ -23,7 +25,7 @@ WORKER_HEADER = b"x-wan-mock-worker"
 class SharedStateMiddleware:
     """Syncs the backend with the shared state before each HTTP request."""
 
-    def __init__(self, app: ASGIApp, backend: Backend) -> None:
+    def __init__(self, app: ASGIApp, backend: Backend[Any]) -> None:
         self.app = app
         self.backend = backend
         self.worker = str(os.getpid()).encode()
@@ -37,11 +39,4 @@ class SharedStateMiddleware:
         # sits outside the app's error handling, where a failure would be a bare 500.)
         with contextlib.suppress(sqlite3.Error):
             self.backend.sync()
-        worker = self.worker
-
-        async def send_named(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), (WORKER_HEADER, worker)]
-            await send(message)
-
-        await self.app(scope, receive, send_named)
+        await self.app(scope, receive, adding_headers(send, [(WORKER_HEADER, self.worker)]))

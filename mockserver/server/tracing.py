@@ -8,24 +8,27 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mockserver.server.wire import CONTROL_PREFIX
+from mockserver.server.wire import adding_headers
 
 _VALID = re.compile(rb"00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 _ZERO_TRACE = b"0" * 32
 
 
 class TraceparentMiddleware:
-    def __init__(self, app: ASGIApp, rng: random.Random) -> None:
+    """Wraps the API only: the control plane draws nothing from the trace stream, so driving
+    the fake never shifts the trace ids its API answers carry. ``rng`` is called per request
+    (a reseed may replace the stream)."""
+
+    def __init__(self, app: ASGIApp, rng: Callable[[], random.Random]) -> None:
         self.app = app
         self.rng = rng
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The control plane is not the API: no traceparent, and no draw from the trace stream,
-        # so driving the fake never shifts the trace ids its API answers carry.
-        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         trace_id = None
@@ -35,14 +38,8 @@ class TraceparentMiddleware:
                 if match and match.group(1) != _ZERO_TRACE:
                     trace_id = match.group(1)
                 break
-        bits = self.rng.getrandbits(192 if trace_id is None else 64)
+        bits = self.rng().getrandbits(192 if trace_id is None else 64)
         if trace_id is None:
             trace_id = b"%032x" % (bits >> 64)
         header = b"00-%s-%016x-01" % (trace_id, (bits & 0xFFFFFFFFFFFFFFFF) or 1)
-
-        async def send_with_trace(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), (b"traceparent", header)]
-            await send(message)
-
-        await self.app(scope, receive, send_with_trace)
+        await self.app(scope, receive, adding_headers(send, [(b"traceparent", header)]))

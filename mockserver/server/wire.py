@@ -1,17 +1,15 @@
-"""Serialisation: domain states to the API's JSON shapes. The only place wire dicts are made."""
+"""Serialisation: JSON bodies, timestamps, and response headers added on the way out."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from starlette.responses import Response
-
-RESULT_NAME = "result_000.mp4"
-# The control plane's paths: not the API, so never traced, journalled, faulted or dialected.
-CONTROL_PREFIX = "/_mock/"
+from starlette.types import Message, Send
 
 
 class JSONResponse(Response):
@@ -24,6 +22,19 @@ class JSONResponse(Response):
 
 
 _ENCODER = msgspec.json.Encoder()
+encode = _ENCODER.encode
+
+
+def adding_headers(send: Send, headers: Sequence[tuple[bytes, bytes]]) -> Send:
+    """``send`` with ``headers`` appended to the response's start message: the one way the
+    fake's middleware adds a header to an answer it did not make."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), *headers]
+        await send(message)
+
+    return send_with_headers
 
 
 @functools.lru_cache(maxsize=4096)
@@ -39,7 +50,3 @@ def timestamp(seconds: float) -> str:
     if micros == 1_000_000:
         whole, micros = whole + 1, 0
     return f"{_second(whole)}.{micros:06d}+00:00"
-
-
-def result_path(task_id: str) -> str:
-    return f"/files/{task_id}/{RESULT_NAME}"

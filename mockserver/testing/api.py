@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mockserver.control import ClockState, Control, JournalEntry, TaskDetail
-
-API_PATH = "/vendors/alibaba/v1/wan2.6-i2v/generation"
+from mockserver.domain.paths import GENERATION_PATH
 
 
 class WanMock:
@@ -23,7 +22,7 @@ class WanMock:
     @property
     def api_url(self) -> str:
         """The create endpoint's full URL (append ``/<task_id>`` to poll)."""
-        return self.base_url + API_PATH
+        return self.base_url + GENERATION_PATH
 
     # Time: virtual in tests, so nothing waits for real seconds.
 

@@ -40,9 +40,11 @@ def test_serve_help_lists_every_option(capsys: pytest.CaptureFixture[str]) -> No
         assert option in serve_help
 
 
-def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 0
-    assert "serve" in capsys.readouterr().out
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: wan-mock [-h]")
+    assert "serve" in err
 
 
 @pytest.mark.parametrize(

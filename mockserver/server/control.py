@@ -24,17 +24,13 @@ from mockserver.domain.errors import AdminRequired, InvalidRequest
 from mockserver.domain.journal import fingerprint
 from mockserver.domain.planning import Decision
 from mockserver.domain.scenarios import FAILURES, ScenarioError, parse_scenario
-from mockserver.domain.settings import Settings, SettingsError, merge_settings
+from mockserver.domain.settings import RESTART_ONLY, Settings, SettingsError, merge_settings
 from mockserver.domain.tasks import Status, Task
 from mockserver.server.bodies import decode_json, read_body
 from mockserver.server.wire import CONTROL_PREFIX, JSONResponse, timestamp
 
 PREFIX = CONTROL_PREFIX.rstrip("/")
 ADMIN_HEADER = "x-wan-mock-admin-token"
-# Settings that only take effect when the server starts.
-RESTART_ONLY = frozenset(
-    {"host", "port", "clock", "virtual_start", "speed", "access_log", "state", "workers"}
-)
 
 
 class ControlPlane:

@@ -10,7 +10,7 @@ import shlex
 import socket
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -137,13 +137,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "settings":
         return show_settings(args.markdown, args.update, args.config)
-    flags = {s.name: getattr(args, s.name) for s in SETTINGS if s.flag is not None}
     try:
-        settings = load_settings(flags, os.environ, args.config)
+        settings = serve_settings(args, os.environ)
     except SettingsError as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
         return 2
     return serve(settings)
+
+
+def serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
+    """The settings of ``wan-mock serve`` parsed into ``args``, over ``env`` and the config."""
+    flags = {s.name: getattr(args, s.name) for s in SETTINGS if s.flag is not None}
+    return load_settings(flags, env, args.config)
 
 
 def show_settings(markdown: bool, update: str | None, config: str | None) -> int:

@@ -217,11 +217,15 @@ def in_words(reason: str, struct: type[msgspec.Struct], path: str) -> str:
         wanted, got = (_TYPE_WORDS.get(word, word) for word in match.groups())
         return f"must be {wanted}, not {got}"
     if match := re.fullmatch(r"Expected `\w+` (>=|>|<=|<) (\S+)", reason):
-        return f"must be {_COMPARISONS[match.group(1)]} {match.group(2)}"
+        return f"must be {_COMPARISONS[match.group(1)]} {_number(float(match.group(2)))}"
     if match := re.fullmatch(r"Expected `\w+` of length (>=|<=) (\d+)", reason):
         if match.groups() == (">=", "1"):
             return "must not be empty"
         return f"must be {_COMPARISONS[match.group(1)]} {match.group(2)} long"
+    if match := re.fullmatch(r"Object (contains unknown|missing required) field `(\w+)`", reason):
+        return f"{'unknown' if match.group(1).startswith('contains') else 'missing'} key " + repr(
+            match.group(2)
+        )
     if reason.startswith("Expected `str` matching regex"):
         _, description = _field_type(struct, path)
         return description or reason

@@ -218,6 +218,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 SETTINGS: tuple[Setting, ...] = describe(Settings)
 BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
+BY_ENV: dict[str, Setting] = {setting.env: setting for setting in SETTINGS}
 FIELDS: tuple[str, ...] = tuple(BY_NAME)
 # What the control plane refuses to change, and what a shared pytest server cannot change per
 # test: both follow from the Options above.
@@ -252,18 +253,20 @@ def load_settings(
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
             continue
-        key = name[len(ENV_PREFIX) :].lower()
-        if key not in BY_NAME:
+        if name not in BY_ENV:
             raise SettingsError(f"unknown setting in environment variable {name}")
-        merged[key] = _from_env(BY_NAME[key], value)
-        sources[key] = f"environment variable {name}={value!r}"
+        setting = BY_ENV[name]
+        merged[setting.name] = _from_env(setting, value)
+        sources[setting.name] = f"environment variable {name}={value!r}"
 
     for key, value in (flags or {}).items():
         if value is None:
             continue
-        flag = BY_NAME[key].flag if key in BY_NAME else None
+        if key not in BY_NAME:
+            raise SettingsError(f"unknown setting {key!r}")
+        flag = BY_NAME[key].flag
         if flag is None:
-            raise SettingsError(f"unknown option for setting {key!r}")
+            raise SettingsError(f"setting {key!r} has no option: give it in a config file")
         merged[key] = value
         sources[key] = f"option {flag}"
 

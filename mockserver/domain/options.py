@@ -218,14 +218,15 @@ def in_words(reason: str, struct: type[msgspec.Struct], path: str) -> str:
         return f"must be {wanted}, not {got}"
     if match := re.fullmatch(r"Expected `\w+` (>=|>|<=|<) (\S+)", reason):
         return f"must be {_COMPARISONS[match.group(1)]} {_number(float(match.group(2)))}"
-    if match := re.fullmatch(r"Expected `\w+` of length (>=|<=) (\d+)", reason):
-        if match.groups() == (">=", "1"):
+    if match := re.fullmatch(r"Expected `(\w+)` of length (>=|<=) (\d+)", reason):
+        kind, comparison, length = match.groups()
+        if (comparison, length) == (">=", "1"):
             return "must not be empty"
-        return f"must be {_COMPARISONS[match.group(1)]} {match.group(2)} long"
+        unit = "characters" if kind == "str" else "items"
+        return f"must be {_COMPARISONS[comparison]} {length} {unit} long"
     if match := re.fullmatch(r"Object (contains unknown|missing required) field `(\w+)`", reason):
-        return f"{'unknown' if match.group(1).startswith('contains') else 'missing'} key " + repr(
-            match.group(2)
-        )
+        which = "unknown" if match.group(1) == "contains unknown" else "missing"
+        return f"{which} key {match.group(2)!r}"
     if reason.startswith("Expected `str` matching regex"):
         _, description = _field_type(struct, path)
         return description or reason

@@ -10,25 +10,26 @@ import shlex
 import socket
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
 
 from mockserver.__about__ import __version__
-from mockserver.domain.behaviour import DIALECT_PROFILES, LIMIT_PRESETS
+from mockserver.domain.options import Setting, markdown_table
 from mockserver.domain.paths import GENERATION_PATH
-from mockserver.domain.settings import Settings, SettingsError, load_settings
+from mockserver.domain.settings import (
+    CONFIG_ENV,
+    SETTINGS,
+    Settings,
+    SettingsError,
+    load_settings,
+)
 
 DESCRIPTION = """\
 A local fake of the MuleRouter wan2.6-i2v image-to-video API: create tasks, poll them to
 completion and download a real MP4, without credentials or credits."""
-
-SERVE_EPILOG = """\
-Every option can also be set with a WAN_MOCK_<NAME> environment variable (for example
-WAN_MOCK_FAILURE_RATE=0.2, WAN_MOCK_API_KEYS=key1,key2) or in a TOML file given with --config
-or WAN_MOCK_CONFIG (keys as below, with underscores: failure_rate = 0.2). Options beat the
-environment, which beats the file."""
+TABLE_BEGIN, TABLE_END = "<!-- BEGIN settings table -->", "<!-- END settings table -->"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,111 +45,75 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="run the fake API server",
-        description="Run the fake API server (uvicorn, one process).",
-        epilog=SERVE_EPILOG,
+        description="Run the fake API server.",
+        epilog=serve_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on; 0 picks a free one (8000)")
-    serve.add_argument("--seed", type=int, help="make ids, schedules and outcomes reproducible")
-    serve.add_argument(
-        "--timing",
-        choices=["dev", "realistic"],
-        help="dev: tasks finish in seconds (default); realistic: the documented 1-5+ minutes",
-    )
-    serve.add_argument("--speed", type=float, help="run time this many times faster (1)")
-    serve.add_argument(
-        "--failure-rate", type=float, metavar="P", help="share of tasks that fail, 0..1 (0)"
-    )
-    serve.add_argument(
-        "--api-key",
-        dest="api_keys",
-        action="append",
-        metavar="KEY",
-        help="accept only this key (repeatable); by default any non-empty key works",
-    )
-    serve.add_argument(
-        "--strict",
-        action="store_const",
-        const=True,
-        help="reject request fields the API does not document",
-    )
-    serve.add_argument(
-        "--no-access-log",
-        dest="access_log",
-        action="store_const",
-        const=False,
-        help="do not log each request",
-    )
-    serve.add_argument(
-        "--max-body-bytes", type=int, metavar="N", help="largest request body (32 MiB)"
-    )
-    serve.add_argument(
-        "--clock",
-        choices=["real", "virtual"],
-        help="real: wall time times --speed (default); virtual: moves only via /_mock/clock",
-    )
-    serve.add_argument("--slow-rate", type=float, metavar="P", help="share of slow tasks (0)")
-    serve.add_argument(
-        "--stuck-rate", type=float, metavar="P", help="share of tasks that never finish (0)"
-    )
-    serve.add_argument(
-        "--limits",
-        choices=sorted(LIMIT_PRESETS),
-        help="per-key rate limits: off (default) or realistic (5 creates/s, 5 open, 20 polls/s)",
-    )
-    serve.add_argument(
-        "--profile",
-        dest="dialect",
-        choices=sorted(DIALECT_PROFILES),
-        help="how statuses, errors and timestamps are spelled (default)",
-    )
-    serve.add_argument(
-        "--admin-token",
-        metavar="TOKEN",
-        help="token the /_mock/ control plane requires (made up if listening beyond loopback)",
-    )
-    serve.add_argument("--journal-size", type=int, metavar="N", help="recent requests kept (1000)")
-    serve.add_argument(
-        "--result-ttl",
-        type=float,
-        metavar="SECONDS",
-        help="how long result links stay valid after success, fake-clock seconds (86400)",
-    )
-    serve.add_argument(
-        "--render-cache-dir",
-        metavar="DIR",
-        help="directory for rendered videos and kept input images (default: a temporary one)",
-    )
-    serve.add_argument(
-        "--render-cache-mb",
-        type=int,
-        metavar="MIB",
-        help="size bound of the render cache; least recently used files go first (2048)",
-    )
-    serve.add_argument(
-        "--render-workers", type=int, metavar="N", help="videos rendered at once (1)"
-    )
-    serve.add_argument("--public-url", help="base URL for result links (default: as called)")
-    serve.add_argument(
-        "--state",
-        metavar="PATH",
-        help="SQLite file keeping tasks and live settings across restarts (default: memory)",
-    )
-    serve.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="server processes sharing the state (1); without --state a temporary file is used",
-    )
-    serve.add_argument(
-        "--task-retention",
-        type=float,
-        metavar="SECONDS",
-        help="how long a task is kept after it finished, fake-clock seconds (86400)",
-    )
+    for setting in SETTINGS:
+        if setting.flag is not None:
+            serve.add_argument(setting.flag, **_flag_arguments(setting))
     serve.add_argument("--config", metavar="FILE", help="TOML file with settings")
+    serve.set_defaults(parser=serve)
+    show = commands.add_parser(
+        "settings",
+        help="print the settings serve would start with, or the settings reference",
+        description="Print the settings `wan-mock serve` would start with (from the "
+        "environment and --config; options aside), or the reference table of every setting.",
+    )
+    show.add_argument("--config", metavar="FILE", help="TOML file with settings")
+    show.add_argument(
+        "--markdown", action="store_true", help="print the reference table, in Markdown"
+    )
+    show.add_argument(
+        "--update",
+        metavar="FILE",
+        help=f"rewrite the reference table in FILE, between {TABLE_BEGIN} and {TABLE_END}",
+    )
+    show.set_defaults(parser=show)
     return parser
+
+
+def _flag_arguments(setting: Setting) -> dict[str, Any]:
+    """argparse's arguments for the flag of ``setting``."""
+    option = setting.option
+    default = setting.shown_default.replace("`", "")
+    arguments: dict[str, Any] = {
+        "dest": setting.name,
+        "help": f"{option.help} (default: {default})".replace("%", "%%"),
+    }
+    if option.metavar:
+        arguments["metavar"] = option.metavar
+    if setting.choices:
+        arguments["choices"] = setting.choices
+        if option.metavar:
+            arguments["help"] += f"; one of {', '.join(setting.choices)}"
+    if setting.kind == "bool":
+        arguments.update(action="store_const", const=not setting.default)
+    elif setting.kind == "list":
+        arguments.update(action="append", help=arguments["help"] + "; repeatable")
+    elif setting.kind in ("int", "float"):
+        arguments["type"] = int if setting.kind == "int" else float
+    return arguments
+
+
+def serve_epilog() -> str:
+    """The keys ``serve --help`` promises: every setting's TOML key and environment variable."""
+    lines = [
+        "Every setting can also be given as a WAN_MOCK_<NAME> environment variable or a key in",
+        f"a TOML file named by --config or {CONFIG_ENV}. Options beat the environment, which",
+        "beats the file. Lists are comma-separated in the environment, tables are JSON.",
+        "",
+        f"  {'TOML key':<18}{'environment variable':<44}note",
+    ]
+    for setting in SETTINGS:
+        env = setting.env
+        if setting.env_form != "text":
+            env += f" ({setting.env_form})"
+        note = "no option: TOML tables or JSON" if setting.flag is None else ""
+        if setting.option.restart:
+            note = "read at start"
+        lines.append(f"  {setting.name:<18}{env:<44}{note}".rstrip())
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,17 +130,63 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return contract_main(args_list[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command != "serve":
-        parser.print_help()
-        return 0
-    flags: dict[str, Any] = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    args, unknown = parser.parse_known_args(args_list)
+    if unknown:  # reported with the usage of the command they were given to
+        getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    if args.command == "settings":
+        return show_settings(args.markdown, args.update, args.config)
     try:
-        settings = load_settings(flags, os.environ, args.config)
+        settings = serve_settings(args, os.environ)
     except SettingsError as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
         return 2
     return serve(settings)
+
+
+def serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
+    """The settings of ``wan-mock serve`` parsed into ``args``, over ``env`` and the config."""
+    flags = {s.name: getattr(args, s.name) for s in SETTINGS if s.flag is not None}
+    return load_settings(flags, env, args.config)
+
+
+def show_settings(markdown: bool, update: str | None, config: str | None) -> int:
+    """``wan-mock settings``: the settings in effect, or the reference table (printed or
+    written into a document between its markers)."""
+    if update is not None:
+        return _update_table(update)
+    if markdown:
+        print(markdown_table(SETTINGS), end="")
+        return 0
+    try:
+        settings = load_settings(env=os.environ, config_file=config)
+    except SettingsError as exc:
+        print(f"wan-mock: {exc}", file=sys.stderr)
+        return 2
+    for setting in SETTINGS:
+        value = msgspec.json.encode(getattr(settings, setting.name)).decode()
+        print(f"{setting.name:<18}{value}")
+    return 0
+
+
+def _update_table(path: str) -> int:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        before, rest = text.split(TABLE_BEGIN + "\n", 1)
+        _, after = rest.split(TABLE_END, 1)
+    except OSError as exc:
+        print(f"wan-mock: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except ValueError:
+        print(f"wan-mock: {path} has no {TABLE_BEGIN} ... {TABLE_END} lines", file=sys.stderr)
+        return 2
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(before + TABLE_BEGIN + "\n" + markdown_table(SETTINGS) + TABLE_END + after)
+    print(f"wrote the settings table into {path}")
+    return 0
 
 
 def serve(settings: Settings) -> int:

@@ -114,7 +114,7 @@ def test_dry_run_sends_nothing_and_states_the_cost() -> None:
     ("argv", "env", "message"),
     [
         (["run", "--base-url", "ftp://example.com"], ENV, "not an http(s) base URL"),
-        (["run", "--base-url", "http://127.0.0.1:9"], {}, "set MULEROUTER_API_KEY"),
+        (["run", "--base-url", "http://127.0.0.1:9"], {}, "cannot reach http://127.0.0.1:9/"),
         (
             ["run", "--base-url", "http://127.0.0.1:9", "--other-token-env", "NOPE"],
             ENV,

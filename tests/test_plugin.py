@@ -579,7 +579,7 @@ def test_default_suite_bad_markers_are_usage_errors_naming_the_value(
 ) -> None:
     default_run.stdout.fnmatch_lines_random(
         [
-            "E * pytest.UsageError: wan-mock: invalid setting 'failure_rate' *<= 1.0",
+            "E * pytest.UsageError: wan-mock: invalid setting 'failure_rate' *must be at most 1",
             "E * pytest.UsageError: wan-mock: unknown setting(s) 'nonsense' *",
             "E * pytest.UsageError: @pytest.mark.wan_mock takes keyword arguments only",
             "E * pytest.UsageError: wan-mock: * unknown name 'klingon'; use 'default', *",

@@ -63,6 +63,8 @@ def test_booleans_from_environment() -> None:
         ({}, {"WAN_MOCK_SPEEED": "2"}, "unknown setting in environment variable WAN_MOCK_SPEEED"),
         ({"public_url": "ftp://x"}, {}, "'public_url'"),
         ({"api_keys": ["ok", " "]}, {}, r"'api_keys\[1\]' \(option --api-key\)"),
+        ({"rules": []}, {}, "setting 'rules' has no option: give it in a config file"),
+        ({"sped": 2}, {}, "unknown setting 'sped'"),
     ],
 )
 def test_bad_values_are_named_with_their_source(

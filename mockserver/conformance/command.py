@@ -39,14 +39,26 @@ def build_parser() -> argparse.ArgumentParser:
         "lifecycle, within a budget; compare two targets or two recorded runs.",
     )
     commands = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    run_parser = commands.add_parser("run", help="run the suite against one base URL")
+    run_parser = commands.add_parser(
+        "run",
+        help="run the suite against one base URL",
+        description="Run the contract suite against one base URL, the fake or the live API: "
+        "auth, lookups, every request rule, generated requests and, within --max-creates, "
+        "tasks polled to the end. Against the live API nothing billed is sent unless "
+        "--max-creates allows it. Exit status 0 when every check passed, 1 when one failed, "
+        "2 for bad input or a target that cannot be reached.",
+    )
     run_parser.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8000")
     _target_options(run_parser)
     run_parser.add_argument(
         "--dry-run", action="store_true", help="list what would be sent and its cost; send nothing"
     )
     drift = commands.add_parser(
-        "drift", help="compare two targets (base URLs) or two recorded runs (report.json)"
+        "drift",
+        help="compare two targets (base URLs) or two recorded runs (report.json)",
+        description="Compare two targets (base URLs, each run first) or two recorded runs "
+        "(report.json) and report what differs. Exit status 0 when nothing differs, 1 when "
+        "something does, 2 for bad input.",
     )
     drift.add_argument("a", help="a base URL, a report.json, or a --report directory")
     drift.add_argument("b", help="the same, for the other side")
@@ -122,7 +134,9 @@ def main(
         print(f"wan-mock contract: {exc}", file=sys.stderr)
         return 2
     except httpx.TransportError as exc:  # the run cannot go on without its target
-        where = exc.request.url.copy_with(query=None) if _has_request(exc) else "the target"
+        # Its origin: the path of the request that failed says nothing about why.
+        origin = exc.request.url.copy_with(path="/", query=None) if _has_request(exc) else None
+        where = str(origin) if origin else "the target"
         print(f"wan-mock contract: cannot reach {where}: {exc}", file=sys.stderr)
         return 2
 

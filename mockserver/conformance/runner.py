@@ -114,7 +114,8 @@ def make_plan(options: RunOptions, live: bool) -> Plan:
 
 def identify(base_url: str, admin_token: str | None) -> dict[str, Any] | None:
     """The fake's health and settings, or None when the target is not wan-mock: its control
-    plane must answer, and it must serve this package's contract at ``/openapi.json``."""
+    plane must answer, and it must serve this package's contract at ``/openapi.json``. Raises
+    :class:`httpx.TransportError` when nothing answers at ``base_url`` at all."""
     try:
         with Control(base_url, admin_token=admin_token, timeout=5.0) as control:
             health = control.health()
@@ -124,7 +125,9 @@ def identify(base_url: str, admin_token: str | None) -> dict[str, Any] | None:
             if served.get("info") != load_contract()["info"]:
                 return None
             return {"version": str(health["version"]), "settings": control.settings()}
-    except Exception:  # refused, not JSON, unreachable: whatever it is, treat it as live
+    except (httpx.ConnectError, httpx.ConnectTimeout):
+        raise  # no target to run against, fake or live
+    except Exception:  # refused, not JSON, an error: whatever else it is, treat it as live
         return None
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
-import msgspec.inspect
 
 from mockserver.domain.behaviour import (
     DIALECT_PROFILES,
@@ -27,79 +26,183 @@ from mockserver.domain.behaviour import (
     Limits,
     Rule,
 )
+from mockserver.domain.options import ENV_PREFIX, Option, Setting, describe, in_words
 
-ENV_PREFIX = "WAN_MOCK_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
 
 Timing = Literal["dev", "realistic"]
 ClockMode = Literal["real", "virtual"]
-ApiKey = Annotated[str, msgspec.Meta(pattern=r"^\S+$", description="a non-empty key")]
+Rate = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+Text = Annotated[str, msgspec.Meta(min_length=1)]
+# A pattern's description is the sentence an error shows instead of the pattern.
+ApiKey = Annotated[
+    str, msgspec.Meta(pattern=r"^\S+$", description="must not be empty or contain spaces")
+]
+Url = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^https?://[^\s/]+(/\S*)?$",
+        description="must be an http:// or https:// URL without spaces",
+    ),
+]
+Token = Annotated[
+    str,
+    msgspec.Meta(pattern=r"^\S{8,}$", description="must be 8 or more characters without spaces"),
+]
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything that shapes the fake's behaviour. Immutable; make a new one to change it.
 
-    Constructing it directly does not check ranges; :func:`load_settings` and
-    :meth:`validated` do, and the backend refuses settings that fail them.
+    Each field's :class:`Option` describes it (see ``options.py``). Constructing settings
+    directly does not check ranges; :func:`load_settings` and :meth:`validated` do, and the
+    backend refuses settings that fail them.
     """
 
-    host: Annotated[str, msgspec.Meta(min_length=1)] = "127.0.0.1"
-    """Address to listen on."""
-    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
-    """Port to listen on; 0 picks a free one."""
-    seed: Annotated[int, msgspec.Meta(ge=0)] | None = None
-    """Makes task ids, schedules and outcomes reproducible."""
-    timing: Timing = "dev"
-    """dev: a task takes seconds; realistic: the documented minutes."""
-    speed: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)] = 1.0
-    """How many times faster than real time the clock runs."""
-    failure_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
-    """Share of tasks that end failed."""
-    api_keys: tuple[ApiKey, ...] = ()
-    """The only keys accepted; empty accepts any non-empty key."""
-    strict: bool = False
-    """Reject request fields the API does not document."""
-    access_log: bool = True
-    """Log one line per request."""
-    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 32 * 1024 * 1024
-    """Largest request body accepted; larger bodies get 413."""
-    public_url: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None = None
-    """Base URL used in result links (default: the URL the client called)."""
-    clock: ClockMode = "real"
-    """real: wall time scaled by speed; virtual: time moves only when told (control plane)."""
-    virtual_start: Annotated[float, msgspec.Meta(ge=0)] = 1_767_225_600.0
-    """Where the virtual clock starts, in Unix seconds (2026-01-01T00:00:00Z)."""
-    slow_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
-    """Share of tasks that take many times longer than usual."""
-    stuck_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
-    """Share of tasks that start running and never finish."""
-    rules: tuple[Rule, ...] = ()
-    """Scenarios for tasks whose request matches (config file)."""
-    faults: tuple[Fault, ...] = ()
-    """HTTP faults injected on create, poll and download (config file)."""
-    limits: Limits = Limits()
-    """Per-key rate limits; a preset name (off, realistic) or a table."""
-    dialect: Dialect = Dialect()
-    """How statuses, errors and timestamps are spelled; a profile name or a table."""
-    admin_token: Annotated[str, msgspec.Meta(pattern=r"^\S{8,}$")] | None = None
-    """Token the control plane requires (always when not listening on loopback)."""
-    journal_size: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 1000
-    """How many recent requests the journal keeps."""
-    result_ttl: Annotated[float, msgspec.Meta(gt=0, le=31_536_000)] = 86_400.0
-    """Seconds (fake clock) a result link stays valid after the task succeeded."""
-    render_cache_dir: Annotated[str, msgspec.Meta(min_length=1)] | None = None
-    """Directory for rendered videos and kept input images (default: a private temporary one)."""
-    render_cache_mb: Annotated[int, msgspec.Meta(ge=16, le=1_048_576)] = 2048
-    """Size bound of the render cache in MiB; least recently used files go first."""
-    render_workers: Annotated[int, msgspec.Meta(ge=1, le=16)] = 1
-    """How many videos may render at once (each takes up to about 200 MB while it renders)."""
-    task_retention: Annotated[float, msgspec.Meta(gt=0, le=315_360_000)] = 86_400.0
-    """Seconds (fake clock) a task is kept after it finished (a stuck one: after creation)."""
-    state: Annotated[str, msgspec.Meta(min_length=1)] | None = None
-    """SQLite file keeping tasks and live settings across restarts (default: memory only)."""
-    workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
-    """Server processes sharing one state (several need a state file; a temporary one is
-    used if none is given)."""
+    host: Annotated[Text, Option("address to listen on", metavar="HOST", restart=True)] = (
+        "127.0.0.1"
+    )
+    port: Annotated[
+        int,
+        msgspec.Meta(ge=0, le=65535),
+        Option("port to listen on; 0 picks a free one", metavar="PORT", restart=True),
+    ] = 8000
+    seed: Annotated[
+        Annotated[int, msgspec.Meta(ge=0)] | None,
+        Option("makes task ids, schedules and outcomes reproducible", "N", unset="random"),
+    ] = None
+    timing: Annotated[
+        Timing, Option("dev: a task takes seconds; realistic: the documented 1-5+ minutes")
+    ] = "dev"
+    speed: Annotated[
+        float,
+        msgspec.Meta(gt=0, le=1_000_000),
+        Option("how many times faster than real time the clock runs", "X", restart=True),
+    ] = 1.0
+    failure_rate: Annotated[Rate, Option("share of tasks that end failed", "P")] = 0.0
+    api_keys: Annotated[
+        tuple[ApiKey, ...],
+        Option("the only keys accepted", "KEY", flag="--api-key", unset="any non-empty key"),
+    ] = ()
+    strict: Annotated[bool, Option("reject request fields the API does not document")] = False
+    access_log: Annotated[bool, Option("log one line per request", restart=True)] = True
+    max_body_bytes: Annotated[
+        int,
+        msgspec.Meta(ge=1024),
+        Option("largest request body accepted; larger bodies get 413", "N"),
+    ] = 32 * 1024 * 1024
+    public_url: Annotated[
+        Url | None,
+        Option("base URL written into result links", "URL", unset="the URL the client called"),
+    ] = None
+    clock: Annotated[
+        ClockMode,
+        Option(
+            "real: wall time times speed; virtual: moves only when told (/_mock/clock)",
+            restart=True,
+        ),
+    ] = "real"
+    virtual_start: Annotated[
+        float,
+        msgspec.Meta(ge=0),
+        Option(
+            "where the virtual clock starts, Unix seconds (2026-01-01T00:00:00Z)",
+            "SECONDS",
+            restart=True,
+        ),
+    ] = 1_767_225_600.0
+    slow_rate: Annotated[Rate, Option("share of tasks that take many times longer", "P")] = 0.0
+    stuck_rate: Annotated[
+        Rate, Option("share of tasks that start running and never finish", "P")
+    ] = 0.0
+    rules: Annotated[
+        tuple[Rule, ...], Option("scenarios for tasks whose request matches", unset="none")
+    ] = ()
+    faults: Annotated[
+        tuple[Fault, ...],
+        Option("HTTP faults injected on create, poll and download", unset="none"),
+    ] = ()
+    limits: Annotated[Limits, Option("per-key rate limits", "NAME", presets=LIMIT_PRESETS)] = (
+        Limits()
+    )
+    dialect: Annotated[
+        Dialect,
+        Option(
+            "how statuses, errors and timestamps are spelled",
+            "NAME",
+            flag="--profile",
+            presets=DIALECT_PROFILES,
+        ),
+    ] = Dialect()
+    admin_token: Annotated[
+        Token | None,
+        Option(
+            "token the /_mock/ control plane requires",
+            "TOKEN",
+            unset="none, or made up when listening beyond loopback",
+            per_test=False,  # a shared server's fixture would lock itself out
+        ),
+    ] = None
+    journal_size: Annotated[
+        int,
+        msgspec.Meta(ge=0, le=1_000_000),
+        Option("how many recent requests the journal keeps", "N"),
+    ] = 1000
+    result_ttl: Annotated[
+        Seconds,
+        msgspec.Meta(le=31_536_000),
+        Option("seconds (fake clock) a result link stays valid after success", "SECONDS"),
+    ] = 86_400.0
+    render_cache_dir: Annotated[
+        Text | None,
+        Option(
+            "directory for rendered videos and kept input images",
+            "DIR",
+            unset="beside the state file, else a temporary one",
+            restart=True,
+        ),
+    ] = None
+    render_cache_mb: Annotated[
+        int,
+        msgspec.Meta(ge=16, le=1_048_576),
+        Option(
+            "size bound of the render cache in MiB; least recently used files go first",
+            "MIB",
+            restart=True,
+        ),
+    ] = 2048
+    render_workers: Annotated[
+        int,
+        msgspec.Meta(ge=1, le=16),
+        Option("videos rendered at once (each takes up to about 200 MB)", "N", restart=True),
+    ] = 1
+    task_retention: Annotated[
+        Seconds,
+        msgspec.Meta(le=315_360_000),
+        Option(
+            "seconds (fake clock) a task is kept after it finished (a stuck one: after creation)",
+            "SECONDS",
+        ),
+    ] = 86_400.0
+    state: Annotated[
+        Text | None,
+        Option(
+            "SQLite file keeping tasks and live settings across restarts",
+            "PATH",
+            unset="none: memory only",
+            restart=True,
+        ),
+    ] = None
+    workers: Annotated[
+        int,
+        msgspec.Meta(ge=1, le=64),
+        Option(
+            "server processes sharing one state (without state, a temporary file)",
+            "N",
+            restart=True,
+        ),
+    ] = 1
 
     def __post_init__(self) -> None:
         if self.failure_rate + self.slow_rate + self.stuck_rate > 1 + 1e-9:
@@ -113,17 +216,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return _convert(msgspec.to_builtins(self), {})
 
 
-FIELDS: tuple[str, ...] = Settings.__struct_fields__
-# Where a command-line flag is not simply --<field-name>.
-_FLAG_NAMES = {
-    "api_keys": "--api-key",
-    "access_log": "--no-access-log",
-    "dialect": "--profile",
-}
-# Settings that may be given by name instead of as a table.
-PRESETS: dict[str, Mapping[str, Any]] = {"limits": LIMIT_PRESETS, "dialect": DIALECT_PROFILES}
-# Settings whose environment value is JSON (or a preset name).
-_JSON_IN_ENV = ("rules", "faults", "limits", "dialect")
+SETTINGS: tuple[Setting, ...] = describe(Settings)
+BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
+BY_ENV: dict[str, Setting] = {setting.env: setting for setting in SETTINGS}
+FIELDS: tuple[str, ...] = tuple(BY_NAME)
+# What the control plane refuses to change, and what a shared pytest server cannot change per
+# test: both follow from the Options above.
+RESTART_ONLY = frozenset(s.name for s in SETTINGS if s.option.restart)
+FIXED_PER_TEST = frozenset(s.name for s in SETTINGS if s.option.restart or not s.option.per_test)
 
 
 class SettingsError(ValueError):
@@ -153,19 +253,22 @@ def load_settings(
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
             continue
-        key = name[len(ENV_PREFIX) :].lower()
-        if key not in FIELDS:
+        if name not in BY_ENV:
             raise SettingsError(f"unknown setting in environment variable {name}")
-        merged[key] = _from_env(key, value, name)
-        sources[key] = f"environment variable {name}={value!r}"
+        setting = BY_ENV[name]
+        merged[setting.name] = _from_env(setting, value)
+        sources[setting.name] = f"environment variable {name}={value!r}"
 
     for key, value in (flags or {}).items():
         if value is None:
             continue
-        if key not in FIELDS:
+        if key not in BY_NAME:
             raise SettingsError(f"unknown setting {key!r}")
+        flag = BY_NAME[key].flag
+        if flag is None:
+            raise SettingsError(f"setting {key!r} has no option: give it in a config file")
         merged[key] = value
-        sources[key] = f"option {_FLAG_NAMES.get(key, '--' + key.replace('_', '-'))}"
+        sources[key] = f"option {flag}"
 
     return _convert(merged, sources)
 
@@ -173,29 +276,31 @@ def load_settings(
 def merge_settings(settings: Settings, changes: Mapping[str, Any], source: str) -> Settings:
     """``settings`` with ``changes`` (field name to value, as in a TOML file) applied and
     checked; errors name the field and ``source``."""
-    unknown = sorted(set(changes) - set(FIELDS))
+    unknown = sorted(set(changes) - set(BY_NAME))
     if unknown:
         raise SettingsError(f"unknown setting(s) {', '.join(map(repr, unknown))} ({source})")
     merged = {**msgspec.to_builtins(settings), **changes}
     return _convert(merged, dict.fromkeys(changes, source))
 
 
-def _from_env(key: str, value: str, name: str) -> Any:
-    if key == "api_keys":  # lists travel through the environment as comma-separated text
+def _from_env(setting: Setting, value: str) -> Any:
+    if setting.env_form == "comma-separated":
         return [part.strip() for part in value.split(",") if part.strip()]
-    if key in _JSON_IN_ENV and value.lstrip()[:1] in ("{", "["):
+    if setting.env_form != "text" and value.lstrip()[:1] in ("{", "["):
         try:
             return msgspec.json.decode(value)
         except msgspec.DecodeError as exc:
-            raise SettingsError(f"environment variable {name} is not valid JSON: {exc}") from None
+            raise SettingsError(
+                f"environment variable {setting.env} is not valid JSON: {exc}"
+            ) from None
     return value
 
 
 def _resolve_presets(values: Mapping[str, Any], sources: Mapping[str, str]) -> dict[str, Any]:
     resolved = dict(values)
-    for key, presets in PRESETS.items():
-        value = resolved.get(key)
-        if isinstance(value, str):
+    for key, value in values.items():
+        presets = BY_NAME[key].option.presets if key in BY_NAME else None
+        if presets is not None and isinstance(value, str):
             if value not in presets:
                 where = sources.get(key, "given directly")
                 names = ", ".join(map(repr, presets))
@@ -213,32 +318,18 @@ def _convert(values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
     except (msgspec.ValidationError, ValueError) as exc:  # ValueError: a struct's own check
         message = str(exc)
         match = re.search(r" - at `\$\.([\w.\[\]]+)`", message)
-        path = match.group(1) if match else ""
-        reason = message[: match.start()] if match else message
-        if reason.startswith("Invalid enum value"):
-            reason += f"; expected one of {', '.join(map(repr, _choices(path)))}"
-        if not path:  # a check across several settings
+        if not match:  # a check across several settings
             rates = ("failure_rate", "slow_rate", "stuck_rate")
             where = ", ".join(sources[k] for k in rates if k in sources) or "given directly"
-            raise SettingsError(f"invalid settings ({where}): {reason}") from None
+            raise SettingsError(f"invalid settings ({where}): {message}") from None
+        path = match.group(1)
         key = path.split(".")[0].split("[")[0]
         where = sources.get(key, "given directly")
+        reason = in_words(message[: match.start()], Settings, path)
         raise SettingsError(f"invalid setting {path!r} ({where}): {reason}") from None
     if settings.public_url:
         settings = msgspec.structs.replace(settings, public_url=settings.public_url.rstrip("/"))
     return settings
-
-
-def _choices(path: str) -> tuple[Any, ...]:
-    """The allowed values of the Literal setting at ``path`` (e.g. ``dialect.statuses``)."""
-    kind: Any = msgspec.inspect.type_info(Settings)
-    for name in re.sub(r"\[\d+\]", "", path).split("."):
-        while isinstance(kind, msgspec.inspect.UnionType | msgspec.inspect.VarTupleType):
-            kind = kind.item_type if hasattr(kind, "item_type") else kind.types[0]
-        if not isinstance(kind, msgspec.inspect.StructType):
-            return ()
-        kind = next((f.type for f in kind.fields if f.name == name), None)
-    return kind.values if isinstance(kind, msgspec.inspect.LiteralType) else ()
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -251,7 +342,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
     except OSError as exc:
         raise SettingsError(f"config file {path} cannot be read: {exc.strerror}") from None
-    unknown = sorted(set(data) - set(FIELDS))
+    unknown = sorted(set(data) - set(BY_NAME))
     if unknown:
         raise SettingsError(f"{path}: unknown setting(s) {', '.join(map(repr, unknown))}")
     return data

@@ -24,16 +24,12 @@ from mockserver.domain.journal import fingerprint
 from mockserver.domain.paths import CONTROL_PREFIX
 from mockserver.domain.planning import Decision
 from mockserver.domain.scenarios import FAILURES, ScenarioError, parse_scenario
-from mockserver.domain.settings import Settings, SettingsError, merge_settings
+from mockserver.domain.settings import RESTART_ONLY, Settings, SettingsError, merge_settings
 from mockserver.domain.tasks import Status, Task
 from mockserver.server.bodies import decode_json, read_body
 from mockserver.server.wire import JSONResponse, timestamp
 
 ADMIN_HEADER = "x-wan-mock-admin-token"
-# Settings that only take effect when the server starts.
-RESTART_ONLY = frozenset(
-    {"host", "port", "clock", "virtual_start", "speed", "access_log", "state", "workers"}
-)
 
 
 class ControlPlane:

@@ -22,8 +22,6 @@ MARKER_HELP = (
     "the wan_mock / wan_server fixtures for this test. scenario (e.g. 'fail:3002') applies to "
     "every task; settings are wan-mock settings such as failure_rate=0.2 or timing='realistic'."
 )
-# Settings a shared server cannot change per test.
-SERVER_FIXED = ("clock", "speed", "virtual_start", "host", "port")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -163,10 +161,11 @@ def wan_mock_server(request: pytest.FixtureRequest) -> Iterator[ServerThread]:
 def wan_server(request: pytest.FixtureRequest, wan_mock_server: ServerThread) -> Iterator[WanMock]:
     """The fake as a real server on a loopback port (``.base_url``), reset before each test and
     configured by the marker; an exception inside the fake fails the test it happened in."""
+    from mockserver.domain.settings import FIXED_PER_TEST
     from mockserver.testing.api import WanMock
 
     changes, _ = _choices(request)
-    fixed = sorted(set(changes) & set(SERVER_FIXED))
+    fixed = sorted(FIXED_PER_TEST & set(changes))
     if fixed:
         raise pytest.UsageError(
             f"wan-mock: {', '.join(fixed)} cannot change per test on the shared server"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -21,17 +20,11 @@ from mockserver.domain.behaviour import DIALECT_PROFILES
 from mockserver.testing.server import ServerThread
 from tests import broken
 from tests.broken import Breaker
+from tests.doc_blocks import doc_block, find_block
 from tests.server_process import running_server
 
 SECRET = "sk-live-do-not-print-8c1e"
 ENV = {"MULEROUTER_API_KEY": SECRET}
-
-
-def readme_block(marker: str) -> str:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    match = re.search(rf"<!-- {re.escape(marker)} -->\n```\w+\n(.*?)```", readme, re.DOTALL)
-    assert match, marker
-    return match.group(1)
 
 
 def contract(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -49,11 +42,11 @@ def served() -> Iterator[tuple[ServerThread, Breaker]]:
 
 
 def test_full_suite_passes_against_the_fake_in_a_subprocess(tmp_path: Path) -> None:
-    """The README's command, verbatim, against `wan-mock serve` standing in for the live API."""
+    """The docs' command, verbatim, against `wan-mock serve` standing in for the live API."""
     path = f"{Path(sys.executable).parent}:/usr/bin:/bin"
     with running_server("--no-access-log") as server:
         result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", readme_block("example: contract-run")],
+            ["bash", "-euo", "pipefail", "-c", doc_block("example: contract-run")],
             cwd=tmp_path,
             env={**ENV, "PATH": path, "CI": "1", "BASE": server.base_url},
             capture_output=True,
@@ -72,11 +65,12 @@ def test_full_suite_passes_against_the_fake_in_a_subprocess(tmp_path: Path) -> N
         assert SECRET not in text
 
 
-def test_the_readme_pytest_example_passes(served: tuple[ServerThread, Breaker]) -> None:
+def test_the_docs_pytest_example_passes(served: tuple[ServerThread, Breaker]) -> None:
     server, breaker = served
     breaker.use()
     namespace: dict[str, Any] = {}
-    exec(compile(readme_block("example: contract-pytest"), "README.md", "exec"), namespace)
+    block = find_block("example: contract-pytest")
+    exec(compile(block.text, block.where, "exec"), namespace)
     namespace["test_the_fake_meets_the_contract"](server)  # has the fixture's .base_url
 
 

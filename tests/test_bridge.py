@@ -1,8 +1,8 @@
 """``AppTransport``: httpx requests answered by an ASGI app in-process, sync and async.
 
-Sync clients are served through a private loop thread, async clients on their own loop. These
-tests pin what a transport must keep intact: request bodies of every kind, binary answers,
-repeated headers, dropped connections, concurrency and shutdown.
+Sync clients are served through a private loop thread (an anyio blocking portal), async clients
+on their own loop. These tests pin what a transport must keep intact: request bodies of every
+kind, binary answers, repeated headers, dropped connections, timeouts, concurrency and shutdown.
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mockserver import Settings, create_app
 from mockserver.domain.behaviour import Fault
-from mockserver.testing.bridge import AppTransport
+from mockserver.testing.bridge import LOOP_THREAD, AppTransport
 
 CREATE_PATH = "/vendors/alibaba/v1/wan2.6-i2v/generation"
 AUTH = {"Authorization": "Bearer bridge-key"}
 BODY = {"prompt": "A cat", "image": "https://example.com/cat.jpg"}
-LOOP_THREAD = "wan-mock-loop"
 
 
 async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -307,4 +306,60 @@ def test_close_without_use_and_twice_is_harmless() -> None:
     transport.close()
     transport.close()
     asyncio.run(transport.aclose())
+    assert len(loop_threads()) == before
+
+
+class HangingApp:
+    """Never answers: waits until cancelled, and says when it started and when it was left."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.left = threading.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.started.set()
+        try:
+            await asyncio.sleep(60)
+        finally:
+            self.left.set()
+
+
+def test_a_sync_request_past_the_timeout_is_cancelled_and_raises_read_timeout() -> None:
+    app = HangingApp()
+    transport = AppTransport(app, timeout=0.2)
+    try:
+        with httpx.Client(transport=transport, base_url="http://app.test") as client:
+            started = time.monotonic()
+            with pytest.raises(httpx.ReadTimeout, match=r"GET http://app.test/hang within 0.2 s"):
+                client.get("/hang")
+            assert time.monotonic() - started < 5
+            assert app.left.wait(5), "the app's coroutine was not cancelled after the timeout"
+    finally:
+        transport.close()
+
+
+def test_close_cancels_a_running_sync_request_with_a_read_error() -> None:
+    app = HangingApp()
+    transport = AppTransport(app)
+    before = len(loop_threads())
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        with httpx.Client(transport=transport, base_url="http://app.test") as client:
+            try:
+                client.get("/hang")
+            except httpx.HTTPError as exc:
+                errors.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert app.started.wait(5)
+    transport.close()
+    caller.join(5)
+
+    assert not caller.is_alive(), "the request outlived the transport it ran on"
+    assert app.left.is_set()
+    assert len(errors) == 1
+    assert isinstance(errors[0], httpx.ReadError)
+    assert "closed while GET http://app.test/hang was running" in str(errors[0])
     assert len(loop_threads()) == before

@@ -1,65 +1,64 @@
 """Answering httpx requests with the fake's ASGI app, in-process, for sync and async clients.
 
-httpx's own ``ASGITransport`` is async-only. Synchronous clients are served by a private event
-loop on a daemon thread: the request is handed over, the app runs there, and the whole answer
-comes back. Async clients are served on their own loop. Either way it is the one Starlette app
-the server runs; nothing here answers for it.
+httpx's own ``ASGITransport`` is async-only. Synchronous clients are served through an anyio
+blocking portal (an event loop on a daemon thread, what Starlette's ``TestClient`` uses): the
+request is handed over, the app runs there, and the whole answer comes back. Async clients are
+served on their own loop. Either way it is the one Starlette app the server runs; nothing here
+answers for it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from concurrent.futures import CancelledError
+from contextlib import ExitStack
 
 import httpx
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 from starlette.types import ASGIApp
 
 from mockserver.server.faults import ConnectionDropped
 
-T = TypeVar("T")
-
-
-class LoopThread:
-    """An asyncio event loop running on a daemon thread until closed."""
-
-    def __init__(self, name: str = "wan-mock-loop") -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self._thread.start()
-
-    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def close(self) -> None:
-        if self.loop.is_running():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(5)
-        if not self.loop.is_running():
-            self.loop.close()
+LOOP_THREAD = "wan-mock-loop"
 
 
 class AppTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """An httpx transport (sync and async) whose server is ``app``.
 
     A dropped connection injected by a fault surfaces as ``httpx.RemoteProtocolError``, as it
-    would over a socket.
+    would over a socket. A sync request the app has not answered within ``timeout`` seconds
+    is cancelled and raises ``httpx.ReadTimeout``.
     """
 
     def __init__(self, app: ASGIApp, *, timeout: float = 30.0) -> None:
         self._asgi = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
         self._timeout = timeout
-        self._loop: LoopThread | None = None
+        self._portal: BlockingPortal | None = None
+        self._stack = ExitStack()
+        # Guards starting, using and stopping the portal, so close() never races a request
+        # being handed over; it is not held while the app works on a request.
         self._lock = threading.Lock()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()  # the app reads the body on another thread: make it replayable bytes
         with self._lock:
-            if self._loop is None:
-                self._loop = LoopThread()
-            loop = self._loop
-        status, headers, content = loop.run(self._exchange(request), self._timeout)
+            if self._portal is None:  # started on the first sync request only
+                self._portal = self._stack.enter_context(start_blocking_portal(name=LOOP_THREAD))
+            answer = self._portal.start_task_soon(self._exchange, request)
+        try:
+            status, headers, content = answer.result(self._timeout)
+        except TimeoutError:
+            answer.cancel()
+            raise httpx.ReadTimeout(
+                f"wan-mock's app did not answer {request.method} {request.url} within "
+                f"{self._timeout} s (AppTransport timeout)",
+                request=request,
+            ) from None
+        except CancelledError:
+            raise httpx.ReadError(
+                f"the AppTransport was closed while {request.method} {request.url} was running",
+                request=request,
+            ) from None
         return httpx.Response(status, headers=headers, content=content, request=request)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -80,9 +79,13 @@ class AppTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return response.status_code, headers, content
 
     def close(self) -> None:
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        """Stops the loop thread, cancelling requests still running; the next sync request
+        starts a new one."""
+        with self._lock:
+            portal, self._portal = self._portal, None
+            if portal is not None:
+                portal.call(portal.stop, True)  # True: cancel what is still running
+                self._stack.close()  # joins the loop thread
 
     async def aclose(self) -> None:
         self.close()

@@ -77,12 +77,14 @@ def wan_mock_cmd(port: int, *extra: str, with_host: bool = True) -> list[str]:
     return [str(exe), "serve", *host, "--port", str(port), "--no-access-log", *extra]
 
 
-def bare_app_cmd(port: int) -> list[str]:
+def bare_app_cmd(port: int, app: str = "app") -> list[str]:
+    """uvicorn serving ``bare_app:<app>`` (``app`` serialises per request, ``preserialised``
+    answers fixed bytes)."""
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        "bare_app:app",
+        f"bare_app:{app}",
         "--app-dir",
         str(BENCH_DIR),
         "--host",

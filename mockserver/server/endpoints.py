@@ -15,21 +15,24 @@ from mockserver.domain.paths import RESULT_NAME, result_path
 from mockserver.domain.scenarios import SCENARIO_HEADER
 from mockserver.domain.tasks import TaskState
 from mockserver.media.videos import Videos
-from mockserver.server.bodies import read_generation
+from mockserver.server.bodies import header, read_generation
 from mockserver.server.ranges import check_range
 from mockserver.server.runtime import ApiRuntime
 from mockserver.server.wire import JSONResponse
 
 
 def bearer_key(request: Request) -> str:
-    header = request.headers.get("authorization")
-    if header is None:
+    value = header(request, b"authorization")
+    if value is None:
         raise Unauthorized("Missing Authorization header; send 'Authorization: Bearer <key>'")
-    scheme, _, key = header.partition(" ")
+    scheme, _, key = value.partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized("Invalid Authorization header format; expected 'Bearer <key>'")
     return key
+
+
+SCENARIO_KEY = SCENARIO_HEADER.lower().encode("latin-1")
 
 
 class Endpoints:
@@ -47,7 +50,7 @@ class Endpoints:
         if configured:
             return configured
         scope = request.scope
-        key = (scope["scheme"], request.headers.get("host"), scope.get("root_path", ""))
+        key = (scope["scheme"], header(request, b"host"), scope.get("root_path", ""))
         found = self._base_urls.get(key)
         if found is None:
             if len(self._base_urls) > 256:  # hostile Host headers must not grow it forever
@@ -67,7 +70,7 @@ class Endpoints:
         runtime = backend.runtime
         limit = runtime.settings.max_body_bytes
         parsed = await read_generation(request, runtime.validator, limit)
-        scenario = request.headers.get(SCENARIO_HEADER)
+        scenario = header(request, SCENARIO_KEY)
         state = backend.create_task(owner, parsed.request, scenario, parsed.images)
         return self.task_response(request, state, created=True)
 

@@ -6,9 +6,10 @@ Recording sits on every request's path, so it stores raw tuples and builds the r
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
 from dataclasses import dataclass
+
+from mockserver.domain.keys import bearer_key, fingerprint
 
 # (at, method, path, status, duration_ms, request headers as ASGI gives them)
 Record = tuple[float, str, str, int, float, list[tuple[bytes, bytes]]]
@@ -26,9 +27,7 @@ class JournalEntry:
     owner: str | None  # key fingerprint, when the request carried a bearer key
 
 
-def fingerprint(key: str) -> str:
-    """A short stable name for an API key, so listings never echo secrets."""
-    return "key-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+__all__ = ["Journal", "JournalEntry", "Record", "fingerprint"]
 
 
 class Journal:
@@ -62,7 +61,6 @@ class Journal:
 def _owner(headers: list[tuple[bytes, bytes]]) -> str | None:
     for name, value in headers:
         if name == b"authorization":
-            scheme, _, key = value.decode("latin-1").partition(" ")
-            key = key.strip()
-            return fingerprint(key) if scheme.lower() == "bearer" and key else None
+            key = bearer_key(value.decode("latin-1"))
+            return fingerprint(key) if key is not None else None
     return None

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from mockserver.__about__ import __version__
 from mockserver.domain.backend import Backend
 from mockserver.domain.errors import AdminRequired, InvalidRequest
-from mockserver.domain.journal import fingerprint
+from mockserver.domain.keys import fingerprint
 from mockserver.domain.paths import CONTROL_PREFIX
 from mockserver.domain.planning import Decision
 from mockserver.domain.scenarios import FAILURES, ScenarioError, parse_scenario

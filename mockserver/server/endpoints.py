@@ -11,6 +11,7 @@ from starlette.responses import FileResponse, Response
 from mockserver.domain.backend import Backend
 from mockserver.domain.contract import load_contract
 from mockserver.domain.errors import ResultNotFound, Unauthorized
+from mockserver.domain.keys import bearer_key
 from mockserver.domain.paths import RESULT_NAME, result_path
 from mockserver.domain.scenarios import SCENARIO_HEADER
 from mockserver.domain.tasks import TaskState
@@ -21,13 +22,12 @@ from mockserver.server.runtime import ApiRuntime
 from mockserver.server.wire import JSONResponse
 
 
-def bearer_key(request: Request) -> str:
+def request_key(request: Request) -> str:
     value = header(request, b"authorization")
     if value is None:
         raise Unauthorized("Missing Authorization header; send 'Authorization: Bearer <key>'")
-    scheme, _, key = value.partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
+    key = bearer_key(value)
+    if key is None:
         raise Unauthorized("Invalid Authorization header format; expected 'Bearer <key>'")
     return key
 
@@ -66,7 +66,7 @@ class Endpoints:
 
     async def create_task(self, request: Request) -> Response:
         backend = self.backend
-        owner = backend.authenticate(bearer_key(request))
+        owner = backend.authenticate(request_key(request))
         runtime = backend.runtime
         limit = runtime.settings.max_body_bytes
         parsed = await read_generation(request, runtime.validator, limit)
@@ -75,7 +75,7 @@ class Endpoints:
         return self.task_response(request, state, created=True)
 
     async def get_task(self, request: Request) -> Response:
-        owner = self.backend.authenticate(bearer_key(request))
+        owner = self.backend.authenticate(request_key(request))
         state = self.backend.get_task(owner, request.path_params["task_id"])
         return self.task_response(request, state, created=False)
 

@@ -1,5 +1,5 @@
 """The request journal: the bounded record (mockserver/domain/journal.py) and the middleware
-that fills it (mockserver/server/journal.py)."""
+that fills it (mockserver/server/edge.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from mockserver import ManualClock, Settings, create_app
 from mockserver.domain.backend import Backend
 from mockserver.domain.journal import Journal, JournalEntry, Record, fingerprint
 from mockserver.server.faults import ConnectionDropped
-from mockserver.server.journal import JournalMiddleware
+from mockserver.server.edge import ApiEdge
 
 BEARER = [(b"authorization", b"Bearer k-1")]
 
@@ -215,7 +215,7 @@ def test_middleware_records_method_path_status_owner_and_arrival_time() -> None:
     clock = ManualClock(start=100.0)
     backend = make_backend(clock)
     # The handler takes 30 fake seconds: the entry keeps the time the request arrived.
-    middleware = JournalMiddleware(answering(418, 30, clock), backend)
+    middleware = ApiEdge(answering(418, 30, clock), backend)
     messages: list[Message] = []
     asyncio.run(middleware(scope("/teapot", "POST"), receive, collect(messages)))
     assert messages[0]["status"] == 418, "the answer must pass through untouched"
@@ -236,7 +236,7 @@ def test_the_control_plane_is_not_journalled() -> None:
 
 def test_middleware_skips_non_http_scopes() -> None:
     backend = make_backend(ManualClock())
-    middleware = JournalMiddleware(answering(200), backend)
+    middleware = ApiEdge(answering(200), backend)
     asyncio.run(middleware(scope("/anything", kind="websocket"), receive, collect([])))
     assert backend.journal.entries() == []
     asyncio.run(middleware(scope("/_mockery"), receive, collect([])))
@@ -250,7 +250,7 @@ def test_middleware_records_a_drop_as_status_0_and_lets_it_through() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         raise ConnectionDropped("injected fault: dropped")
 
-    middleware = JournalMiddleware(dropping, backend)
+    middleware = ApiEdge(dropping, backend)
     with pytest.raises(ConnectionDropped):
         asyncio.run(middleware(scope("/poll"), receive, collect([])))
     assert [e.status for e in backend.journal.entries()] == [0]
@@ -262,7 +262,7 @@ def test_middleware_records_500_when_the_app_dies_before_answering() -> None:
     async def broken(scope: Scope, receive: Receive, send: Send) -> None:
         raise RuntimeError("boom")
 
-    middleware = JournalMiddleware(broken, backend)
+    middleware = ApiEdge(broken, backend)
     with pytest.raises(RuntimeError, match="boom"):
         asyncio.run(middleware(scope("/broken"), receive, collect([])))
     assert [(e.path, e.status) for e in backend.journal.entries()] == [("/broken", 500)]
@@ -270,7 +270,7 @@ def test_middleware_records_500_when_the_app_dies_before_answering() -> None:
 
 def test_middleware_follows_the_backends_journal_size() -> None:
     backend = make_backend(ManualClock(), size=2)
-    middleware = JournalMiddleware(answering(200), backend)
+    middleware = ApiEdge(answering(200), backend)
     for n in range(4):
         asyncio.run(middleware(scope(f"/r{n}"), receive, collect([])))
     assert paths(backend.journal.entries()) == ["/r2", "/r3"]

@@ -1,8 +1,7 @@
 """The application factory: the API and the control plane, two apps composed into one.
 
-The API app carries the API's middleware (traceparent, journal, faults) and answers errors in
-the active dialect; the control plane, under ``/_mock``, carries none of it and answers errors
-in the default shape. :class:`MockApp` sends each request to one of them by its path, and is
+The API (its edge, faults and routes) answers errors in the active dialect; the control plane,
+under ``/_mock``, has none of the API's layers and answers errors in the default shape. :class:`MockApp` sends each request to one of them by its path, and is
 what every transport runs (uvicorn, in-process ASGI, respx).
 """
 
@@ -17,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.domain.backend import Backend
@@ -36,13 +35,12 @@ from mockserver.domain.store import TaskStore
 from mockserver.media.cache import MediaCache
 from mockserver.media.videos import Videos
 from mockserver.server.control import ControlPlane
+from mockserver.server.edge import ApiEdge
 from mockserver.server.endpoints import Endpoints
 from mockserver.server.errors import DEFAULT_SPEAKER, ErrorRenderer
 from mockserver.server.faults import FaultMiddleware
-from mockserver.server.journal import JournalMiddleware
 from mockserver.server.runtime import ApiRuntime
 from mockserver.server.sharing import SharedStateMiddleware
-from mockserver.server.tracing import TraceparentMiddleware
 
 
 class MockApp:
@@ -75,8 +73,8 @@ class MockApp:
 
 class Endpoint:
     """A handler as a plain ASGI app. Starlette would wrap each route in its own exception
-    catcher; the API app's exception middleware answers the same errors the same way, so the
-    hot path skips that layer."""
+    catcher; the API's edge answers the same errors the same way, so the hot path skips that
+    layer."""
 
     __slots__ = ("handler",)
 
@@ -108,7 +106,7 @@ def _closing(backend: Backend[ApiRuntime], videos: Videos) -> Any:
     render under way is finished first (its download may still be waiting for it)."""
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Any) -> AsyncIterator[None]:
         yield
         videos.close()
         backend.store.close()
@@ -117,6 +115,9 @@ def _closing(backend: Backend[ApiRuntime], videos: Videos) -> Any:
 
 
 def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) -> ASGIApp:
+    """The API: its edge (errors, traceparent, journal), then faults, then the routes. Errors
+    are answered at the edge, outside the faults, so an injected answer is journalled and
+    traced as the client saw it, and so is a 500."""
     handlers = Endpoints(backend, videos)
     routes = [
         Route(GENERATION_PATH, Endpoint(handlers.create_task), methods=["POST"]),
@@ -126,16 +127,10 @@ def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) ->
         ),
         Route(CONTRACT_PATH, Endpoint(handlers.openapi), methods=["GET"]),
     ]
-    app = Starlette(
-        routes=routes, exception_handlers=errors.handlers(), lifespan=_closing(backend, videos)
-    )
     # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.
-    app.router.redirect_slashes = False
-    # Outside Starlette's own error middleware, so that even a 500 is faulted, journalled
-    # and traced.
-    wrapped: ASGIApp = RuntimeFaults(app, backend, errors)
-    wrapped = JournalMiddleware(wrapped, backend)
-    return TraceparentMiddleware(wrapped, lambda: backend.random.traces)
+    router = Router(routes, redirect_slashes=False, lifespan=_closing(backend, videos))
+    faulted = RuntimeFaults(router, backend, errors)
+    return ApiEdge(faulted, backend, errors, lambda: backend.random.traces)
 
 
 def _control(backend: Backend[ApiRuntime]) -> ASGIApp:

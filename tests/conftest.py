@@ -1,7 +1,11 @@
+"""Fixtures shared by the whole suite; the helpers they are built from live in helpers.py."""
+
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -10,7 +14,7 @@ from starlette.testclient import TestClient
 
 from mockserver import ManualClock, Settings, create_app
 from mockserver.domain.backend import Backend
-from tests.helpers import AUTH
+from tests.helpers import AUTH, BASE_URL, Fake, ScenarioFake, fake_app
 
 settings.register_profile("ci", max_examples=60, deadline=None, print_blob=True)
 settings.register_profile(
@@ -41,5 +45,25 @@ def app(backend: Backend) -> Starlette:
 
 @pytest.fixture
 def client(app: Starlette) -> Iterator[TestClient]:
-    with TestClient(app, headers=AUTH, base_url="http://wan-mock.test") as test_client:
+    with TestClient(app, headers=AUTH, base_url=BASE_URL) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def fake() -> Iterator[Fake]:
+    """A started in-process fake: seed 1, a ManualClock, a client with an API key."""
+    with fake_app() as made:
+        yield made
+
+
+@pytest.fixture
+def make() -> Iterator[Callable[..., ScenarioFake]]:
+    """Builds scenario fakes from Settings overrides (seed 11 unless given); all closed at the
+    end of the test."""
+    with ExitStack() as stack:
+
+        def build(**overrides: Any) -> ScenarioFake:
+            settings = Settings(**{"seed": 11, **overrides})
+            return ScenarioFake(stack.enter_context(fake_app(settings)))
+
+        yield build

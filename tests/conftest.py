@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from mockserver import ManualClock, Settings, create_app
 from mockserver.domain.backend import Backend
-from tests.helpers import AUTH, BASE_URL, Fake, ScenarioFake, fake_app
+from tests.helpers import AUTH, BASE_URL, Fake, Make, ScenarioFake, fake_app
 
 settings.register_profile("ci", max_examples=60, deadline=None, print_blob=True)
 settings.register_profile(
@@ -57,7 +57,7 @@ def fake() -> Iterator[Fake]:
 
 
 @pytest.fixture
-def make() -> Iterator[Callable[..., ScenarioFake]]:
+def make() -> Iterator[Make]:
     """Builds scenario fakes from Settings overrides (seed 11 unless given); all closed at the
     end of the test."""
     with ExitStack() as stack:

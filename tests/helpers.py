@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,6 +170,7 @@ def assert_error(
 # --- scenarios ----------------------------------------------------------------------------------
 
 Via = Literal["header", "prompt"]
+VIAS: tuple[Via, ...] = ("header", "prompt")
 
 
 def seconds(stamp: str) -> float:
@@ -236,6 +237,9 @@ class ScenarioFake:
     def queue(self) -> list[dict[str, Any]]:
         queue: list[dict[str, Any]] = self.fake.ok("GET", "/_mock/scenarios")["queue"]
         return queue
+
+
+Make = Callable[..., ScenarioFake]  # the ``make`` fixture: Settings overrides in, a fake out
 
 
 # --- time ---------------------------------------------------------------------------------------

@@ -67,3 +67,12 @@ def make() -> Iterator[Make]:
             return ScenarioFake(stack.enter_context(fake_app(settings)))
 
         yield build
+
+
+@pytest.fixture
+def inner(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester directory with the conftest every inner plugin suite shares."""
+    from tests.inner_suites import INNER_CONFTEST  # builds apps at import: only when asked
+
+    pytester.makeconftest(INNER_CONFTEST)
+    return pytester

@@ -167,6 +167,48 @@ def assert_error(
     return error
 
 
+# --- validation answers ------------------------------------------------------------------------
+
+MISSING = object()  # with_field: leave the field out
+
+
+def make_client(settings: Settings) -> TestClient:
+    """A client of a fake built from ``settings`` (no lifespan: for one-off requests)."""
+    return TestClient(create_app(settings), headers=AUTH, base_url=BASE_URL)
+
+
+def assert_invalid(response: httpx2.Response, field: str, rule: str) -> dict[str, Any]:
+    """A 400 in the documented shape, whose first violation is ``field``/``rule``."""
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()
+    assert error["error_code"] == 2001
+    assert error["title"] == "Invalid Request"
+    assert (error["field"], error["rule"]) == (field, rule), error
+    assert isinstance(error["detail"], str)
+    assert field in error["detail"]
+    assert error["errors"][0] == {"field": field, "rule": rule, "detail": error["detail"]}
+    for entry in error["errors"]:
+        assert set(entry) == {"field", "rule", "detail"}
+        assert entry["field"] in entry["detail"]
+    return dict(error)
+
+
+def assert_created(response: httpx2.Response) -> None:
+    assert response.status_code == 202, response.text
+    assert response.json()["task_info"]["status"] == "pending"
+
+
+def with_field(name: str, value: object) -> dict[str, Any]:
+    """A valid body with ``name`` set to ``value``, or left out when it is ``MISSING``."""
+    payload = body()
+    if value is MISSING:
+        payload.pop(name, None)
+    else:
+        payload[name] = value
+    return payload
+
+
 # --- scenarios ----------------------------------------------------------------------------------
 
 Via = Literal["header", "prompt"]

@@ -50,6 +50,13 @@ def client(app: Starlette) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def bare(app: Starlette) -> Iterator[TestClient]:
+    """A client of ``app`` that sends no Authorization header unless told to."""
+    with TestClient(app, base_url=BASE_URL) as test_client:
+        yield test_client
+
+
+@pytest.fixture
 def fake() -> Iterator[Fake]:
     """A started in-process fake: seed 1, a ManualClock, a client with an API key."""
     with fake_app() as made:

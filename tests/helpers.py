@@ -150,9 +150,10 @@ def fake_app(
 
 
 def assert_error(
-    response: httpx2.Response, status: int, field: str | None = None
+    response: httpx2.Response, status: int, field: str | None = None, *, code: int | None = None
 ) -> dict[str, Any]:
-    """A JSON error answer in the fake's own shape; ``field`` must be named by it."""
+    """A JSON error answer in the fake's own shape (a non-empty title and detail); ``field``
+    must be named in the detail, ``code`` is the expected ``error_code``."""
     where = f"{response.request.method} {response.request.url.path}"
     assert response.status_code == status, (
         f"{where}: expected {status}, got {response.status_code}: {response.text}"
@@ -162,9 +163,32 @@ def assert_error(
     assert {"error_code", "title", "detail"} <= error.keys(), (
         f"{where}: not the fake's error shape: {response.text}"
     )
+    for text in ("title", "detail"):
+        assert isinstance(error[text], str), f"{where}: {text} is not a string: {error}"
+        assert error[text], f"{where}: empty {text}: {error}"
+    if code is not None:
+        assert error["error_code"] == code, f"{where}: expected error_code {code}: {error}"
     if field is not None:
         assert field in error["detail"], f"{where}: the detail does not name {field!r}: {error}"
     return error
+
+
+def task_path(task_id: str) -> str:
+    return f"{CREATE_PATH}/{task_id}"
+
+
+def create_task(client: TestClient, **fields: Any) -> dict[str, Any]:
+    """Creates a task that must be accepted; returns its ``task_info``."""
+    response = client.post(CREATE_PATH, json=body(**fields))
+    assert response.status_code == 202, response.text
+    return dict(response.json()["task_info"])
+
+
+def poll_task(client: TestClient, task_id: str) -> dict[str, Any]:
+    """Polls a task that must be found; returns the whole envelope."""
+    response = client.get(task_path(task_id))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
 
 
 # --- validation answers ------------------------------------------------------------------------

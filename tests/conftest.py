@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 
 from mockserver import ManualClock, Settings, create_app
 from mockserver.domain.backend import Backend
+from tests.fuzz_driver import Driver, succeeded_task
 from tests.helpers import AUTH, BASE_URL, Fake, Make, ScenarioFake, fake_app
 
 settings.register_profile("ci", max_examples=60, deadline=None, print_blob=True)
@@ -83,3 +84,17 @@ def inner(pytester: pytest.Pytester) -> pytest.Pytester:
 
     pytester.makeconftest(INNER_CONFTEST)
     return pytester
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Driver]:
+    """The raw ASGI driver of the fuzz tests, on a fake with seed 1 (one per test module)."""
+    app_driver = Driver(create_app(Settings(seed=1)))
+    yield app_driver
+    app_driver.close()
+
+
+@pytest.fixture(scope="module")
+def download(driver: Driver) -> bytes:
+    """The download path of a task forced to succeed on the fuzz driver's fake."""
+    return succeeded_task(driver).encode()

@@ -295,8 +295,7 @@ def test_journal_entries_are_typed(control: Control, api: httpx.Client) -> None:
 
 
 def test_control_error_stays_helpful_under_any_dialect(control: Control) -> None:
-    # Under dialect error_body="envelope" a control-plane error has no top-level "detail", so
-    # today ControlError reads "POST /_mock/clock/advance -> HTTP 400: None".
+    # Whatever error_body the API imitates, a ControlError names what was wrong ("seconds").
     control.update_settings(dialect={"error_body": "envelope"})
     with pytest.raises(ControlError) as raised:
         control.advance(-1)

@@ -148,9 +148,8 @@ def test_rates_change_live() -> None:
 
 
 def test_rates_adding_up_to_more_than_one_are_refused_live() -> None:
-    # Expected: a 400 naming the rates, and the settings left as they were. The fake answers
-    # 500 (ValueError from OutcomeDeck in Backend.configure) after storing the new settings, so
-    # every later PATCH fails the same way until a reset.
+    # Rates that cannot all hold are a 400 naming them; the settings stay as they were, so the
+    # next PATCH still works.
     client = TestClient(create_app(Settings(seed=2)), raise_server_exceptions=False)
     response = client.patch("/_mock/settings", json={"failure_rate": 0.7, "slow_rate": 0.7})
     assert response.status_code == 400, response.text

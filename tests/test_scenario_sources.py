@@ -177,8 +177,7 @@ def test_rules_can_be_added_live(make: Make) -> None:
 
 
 def test_a_rule_with_an_unknown_scenario_is_refused_live() -> None:
-    # Expected: a 400 naming the setting, and the settings left as they were. The fake answers
-    # 500 (ValueError from parse_scenario in Backend.configure) and keeps the broken rule.
+    # A 400 naming the setting, and the settings left as they were (no broken rule kept).
     client = TestClient(create_app(Settings(seed=1)), raise_server_exceptions=False)
     response = client.patch("/_mock/settings", json={"rules": [{"scenario": "explode"}]})
     assert response.status_code == 400, response.text

@@ -138,15 +138,14 @@ def fake_app(
     """A started fake (seed 1 and a ManualClock unless given) with a client sending ``AUTH``
     and ``headers``; the app's lifespan ends when the block does."""
     clock = clock if clock is not None else ManualClock()
-    backend = Backend(settings or Settings(seed=1), clock)
-    app = create_app(backend=backend)
+    app = create_app(settings or Settings(seed=1), clock=clock)
     with TestClient(
         app,
         headers={**AUTH, **(headers or {})},
         base_url=BASE_URL,
         raise_server_exceptions=raise_server_exceptions,
     ) as client:
-        yield Fake(app, backend, clock, client)
+        yield Fake(app, app.backend, clock, client)
 
 
 def assert_error(

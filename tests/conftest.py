@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp
 
 from mockserver import ManualClock, Settings, create_app
 from mockserver.domain.backend import Backend
@@ -51,7 +52,7 @@ def client(app: Starlette) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def bare(app: Starlette) -> Iterator[TestClient]:
+def bare(app: ASGIApp) -> Iterator[TestClient]:
     """A client of ``app`` that sends no Authorization header unless told to."""
     with TestClient(app, base_url=BASE_URL) as test_client:
         yield test_client

@@ -7,8 +7,8 @@ import random
 import uuid
 
 import pytest
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp
 
 from mockserver import ManualClock, Settings, create_app
 from tests.helpers import (
@@ -21,7 +21,7 @@ from tests.helpers import (
 )
 
 
-def client_for(app: Starlette, key: str) -> TestClient:
+def client_for(app: ASGIApp, key: str) -> TestClient:
     return TestClient(app, headers={"Authorization": f"Bearer {key}"}, base_url=BASE_URL)
 
 
@@ -91,7 +91,7 @@ def test_configured_keys() -> None:
 # --- isolation and unknown tasks -----------------------------------------------------------------
 
 
-def test_another_keys_task_looks_exactly_like_an_unknown_one(app: Starlette) -> None:
+def test_another_keys_task_looks_exactly_like_an_unknown_one(app: ASGIApp) -> None:
     owner, other = client_for(app, "key-a"), client_for(app, "key-b")
     task_id = create_task(owner)["id"]
     unknown_id = str(uuid.UUID(int=random.Random(9).getrandbits(128), version=4))

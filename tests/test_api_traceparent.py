@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 from httpx2 import Response
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp
 
 from mockserver import ManualClock, Settings, create_app
 from mockserver.domain.backend import Backend
@@ -103,7 +103,7 @@ def test_invalid_incoming_traceparent_is_replaced(client: TestClient, incoming: 
 
 
 def test_internal_error_is_json_with_a_traceparent(
-    app: Starlette, backend: Backend, monkeypatch: pytest.MonkeyPatch
+    app: ASGIApp, backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The one response a user most needs to report must carry a traceparent too, although
     # Starlette's ServerErrorMiddleware answers it.

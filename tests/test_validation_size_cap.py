@@ -9,9 +9,8 @@ from collections.abc import Iterator
 import anyio
 import pytest
 from httpx2 import Response
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
-from starlette.types import Message
+from starlette.types import ASGIApp, Message
 
 from mockserver import Settings, create_app
 from tests.helpers import (
@@ -82,7 +81,7 @@ def test_streamed_body_under_the_cap_is_accepted(capped: TestClient) -> None:
 
 
 async def asgi_post(
-    app: Starlette, headers: list[tuple[bytes, bytes]], chunks: Iterator[bytes]
+    app: ASGIApp, headers: list[tuple[bytes, bytes]], chunks: Iterator[bytes]
 ) -> tuple[int, bytes, int]:
     """POST straight to the ASGI app, feeding the body chunk by chunk.
 

@@ -21,10 +21,8 @@ from mockserver import Control, ManualClock, Settings, create_app
 from mockserver.domain.behaviour import Dialect, Fault, FaultTarget, Latency
 from mockserver.server.dialects import NIL_UUID
 from mockserver.server.errors import REALISTIC
-from tests.helpers import AUTH, BASE_URL, CREATE_PATH, body, fake_app
+from tests.helpers import AUTH, BASE_URL, CREATE_PATH, INJECTED, body, fake_app
 from tests.server_process import running_server
-
-INJECTED = "x-wan-mock-injected"
 
 
 def finished_task(client: TestClient, clock: ManualClock) -> tuple[str, str]:

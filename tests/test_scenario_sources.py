@@ -12,11 +12,8 @@ from starlette.testclient import TestClient
 
 from mockserver import Control, ManualClock, Settings, create_app
 from mockserver.domain.behaviour import Limits, Rule
-from tests.helpers import AUTH, BASE_URL, CREATE_PATH, SCENARIO_HEADER, Make, body
+from tests.helpers import AUTH, BASE_URL, CREATE_PATH, DAY, INJECTED, SCENARIO_HEADER, Make, body
 from tests.server_process import running_server
-
-INJECTED = "x-wan-mock-injected"
-DAY = 86_400.0
 
 # --- queue, rules, weights, precedence ----------------------------------------------------------
 

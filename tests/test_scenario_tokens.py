@@ -13,10 +13,19 @@ from mockserver.domain.scenarios import (
     TOKENS_HELP,
 )
 from mockserver.server.errors import REALISTIC
-from tests.helpers import BASE_URL, CREATE_PATH, SCENARIO_HEADER, VIAS, Make, Via, body, seconds
+from tests.helpers import (
+    BASE_URL,
+    CREATE_PATH,
+    DAY,
+    INJECTED,
+    SCENARIO_HEADER,
+    VIAS,
+    Make,
+    Via,
+    body,
+    seconds,
+)
 
-INJECTED = "x-wan-mock-injected"
-DAY = 86_400.0
 FAIL_TOKENS = [f"fail:{code}" for code in FAILURES] + ["fail:safety"]
 
 

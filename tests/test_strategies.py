@@ -1,4 +1,4 @@
-"""The exported hypothesis strategies, held to what the api really answers."""
+"""The exported hypothesis strategies, held to what the fake really answers."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[TestClient]:
-    """One api for the module: the hypothesis tests share it across their examples."""
+    """One fake for the module: the hypothesis tests share it across their examples."""
     with fake_app() as made:
         yield made.client
 

@@ -1,4 +1,4 @@
-"""A real browser plays a result video: headless Chromium, a <video> element, the server served by
+"""A real browser plays a result video: headless Chromium, a <video> element, the fake served by
 uvicorn. The page reports what the element saw to a tiny loopback server of the test's own."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+"""SystemClock (wall time scaled by speed, monotonic underneath) and ManualClock."""
+
 from __future__ import annotations
 
 import math
@@ -5,16 +7,11 @@ import math
 import pytest
 
 from mockserver import ManualClock, SystemClock
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.wall = 1000.0
-        self.mono = 50.0
+from tests.helpers import FakeTime
 
 
 def test_system_clock_runs_at_its_speed() -> None:
-    t = FakeTime()
+    t = FakeTime(wall=1000.0, mono=50.0)
     clock = SystemClock(10.0, wall=lambda: t.wall, monotonic=lambda: t.mono)
     assert clock.now() == 1000.0
     t.mono += 2.0
@@ -22,7 +19,7 @@ def test_system_clock_runs_at_its_speed() -> None:
 
 
 def test_system_clock_ignores_wall_clock_jumps() -> None:
-    t = FakeTime()
+    t = FakeTime(wall=1000.0, mono=50.0)
     clock = SystemClock(wall=lambda: t.wall, monotonic=lambda: t.mono)
     t.wall -= 3600  # an NTP correction must not make tasks go back in time
     t.mono += 1.0

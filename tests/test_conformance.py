@@ -26,7 +26,8 @@ QUICK = {"examples": 3, "deadline": 30.0, "min_gap": 0.0}
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[tuple[ServerThread, Breaker]]:
+def breakable() -> Iterator[tuple[ServerThread, Breaker]]:
+    """A served fake with a Breaker in front of it, healthy again after each use."""
     with ServerThread(Settings(access_log=False)) as server:
         breaker = Breaker(server.app)
         server.catcher.app = breaker  # every request now passes through the breaker
@@ -38,8 +39,8 @@ def _run(server: ServerThread, **options: object) -> Report:
     return run(RunOptions(server.base_url, TOKEN, **{**QUICK, **options}))  # type: ignore[arg-type]
 
 
-def test_the_fake_passes_every_check(fake: tuple[ServerThread, Breaker]) -> None:
-    server, breaker = fake
+def test_the_fake_passes_every_check(breakable: tuple[ServerThread, Breaker]) -> None:
+    server, breaker = breakable
     breaker.use()
     report = _run(server, examples=5)
     assert report.ok, [(c.name, c.reasons) for c in report.failures()]
@@ -119,9 +120,9 @@ VARIANTS: dict[str, tuple[Callable[[Breaker], None], str]] = {
 
 @pytest.mark.parametrize(("variant", "caught_by"), VARIANTS.values(), ids=list(VARIANTS))
 def test_each_broken_variant_is_caught(
-    fake: tuple[ServerThread, Breaker], variant: Callable[[Breaker], None], caught_by: str
+    breakable: tuple[ServerThread, Breaker], variant: Callable[[Breaker], None], caught_by: str
 ) -> None:
-    server, breaker = fake
+    server, breaker = breakable
     variant(breaker)
     try:
         report = _run(server)
@@ -168,8 +169,8 @@ def test_a_live_target_that_bills_an_invalid_body_gets_no_more_of_them() -> None
     )
 
 
-def test_max_creates_is_a_hard_cap(fake: tuple[ServerThread, Breaker]) -> None:
-    server, breaker = fake
+def test_max_creates_is_a_hard_cap(breakable: tuple[ServerThread, Breaker]) -> None:
+    server, breaker = breakable
     breaker.use()
     server.control.reset()
     report = _run(server, max_creates=2)
@@ -189,9 +190,9 @@ def test_live_polls_are_at_least_five_seconds_apart_and_creates_default_to_none(
 
 
 def test_reports_are_written_and_read_back(
-    fake: tuple[ServerThread, Breaker], tmp_path: Path
+    breakable: tuple[ServerThread, Breaker], tmp_path: Path
 ) -> None:
-    server, breaker = fake
+    server, breaker = breakable
     breaker.use(broken.drop_videos)
     try:
         report = _run(server)

@@ -23,14 +23,12 @@ from mockserver.control import (
 )
 from mockserver.domain.journal import fingerprint
 from mockserver.server.wire import timestamp
-from tests.helpers import AUTH, CREATE_PATH, body
+from tests.helpers import AUTH, CREATE_PATH, KEY, OTHER, OTHER_KEY, UNKNOWN_ID, body
 from tests.server_process import ServerProcess, running_server
 
 VIRTUAL_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z, the default virtual_start
-KEY = AUTH["Authorization"].removeprefix("Bearer ")
-OTHER = {"Authorization": "Bearer other-key-42"}
+
 TOKEN = "client-t0ken-123"
-UNKNOWN_ID = "4f0c9e2a-1b7d-4c8e-9a55-0d3b8e6f7a21"
 
 
 @pytest.fixture(scope="module")
@@ -152,14 +150,14 @@ def test_tasks_are_typed_summaries(control: Control, api: httpx.Client) -> None:
     )
     assert one.updated_at > one.created_at
     assert (two.owner, two.scenario, two.scenario_source) == (
-        fingerprint("other-key-42"),
+        fingerprint(OTHER_KEY),
         "stuck",
         "header",
     )
     assert (three.status, three.created_at) == ("pending", timestamp(VIRTUAL_START + 1))
     assert [t.id for t in control.tasks(status="running")] == [first, second]
     assert [t.id for t in control.tasks(key=KEY)] == [first, third]
-    assert [t.id for t in control.tasks(key="other-key-42", status="pending")] == []
+    assert [t.id for t in control.tasks(key=OTHER_KEY, status="pending")] == []
     assert [t.id for t in control.tasks(limit=1)] == [third]
     assert control.tasks(limit=0) == []
 
@@ -295,8 +293,7 @@ def test_journal_entries_are_typed(control: Control, api: httpx.Client) -> None:
 
 
 def test_control_error_stays_helpful_under_any_dialect(control: Control) -> None:
-    # Under dialect error_body="envelope" a control-plane error has no top-level "detail", so
-    # today ControlError reads "POST /_mock/clock/advance -> HTTP 400: None".
+    # Whatever error_body the API imitates, a ControlError names what was wrong ("seconds").
     control.update_settings(dialect={"error_body": "envelope"})
     with pytest.raises(ControlError) as raised:
         control.advance(-1)

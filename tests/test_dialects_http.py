@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -20,7 +18,7 @@ import jsonschema_rs
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import ManualClock, Settings, create_app
+from mockserver import Settings
 from mockserver.domain.backend import Backend
 from mockserver.domain.behaviour import (
     DIALECT_PROFILES,
@@ -33,20 +31,11 @@ from mockserver.domain.behaviour import (
 from mockserver.domain.contract import load_contract
 from mockserver.domain.scenarios import FAILURES
 from mockserver.server.dialects import NIL_UUID
-from tests.helpers import AUTH, CREATE_PATH, body
+from tests.helpers import CREATE_PATH, body, fake_app
 
-BASE = "http://wan-mock.test"
 OBSERVED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 ZULU = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 UNKNOWN = f"{CREATE_PATH}/00000000-0000-4000-8000-000000000000"
-
-
-@contextmanager
-def fake(settings: Settings) -> Iterator[tuple[TestClient, Backend, ManualClock]]:
-    clock = ManualClock()
-    app = create_app(settings, clock=clock)
-    with TestClient(app, headers=AUTH, base_url=BASE) as client:
-        yield client, app.backend, clock
 
 
 def plan_offsets(backend: Backend, task_id: str) -> tuple[float, ...]:
@@ -67,19 +56,21 @@ def plan_offsets(backend: Backend, task_id: str) -> tuple[float, ...]:
 def test_each_profile_spells_the_whole_lifecycle(
     profile: str, spelled: tuple[str, str, str, str], stamp: re.Pattern[str]
 ) -> None:
-    with fake(Settings(seed=1, dialect=DIALECT_PROFILES[profile])) as (client, backend, clock):
-        start = clock.now()
-        created = client.post(CREATE_PATH, json=body())
+    with fake_app(Settings(seed=1, dialect=DIALECT_PROFILES[profile])) as fake:
+        start = fake.clock.now()
+        created = fake.client.post(CREATE_PATH, json=body())
         assert created.status_code == 202
-        failing = client.post(CREATE_PATH, json=body(), headers={"X-Wan-Mock-Scenario": "fail"})
+        failing = fake.client.post(
+            CREATE_PATH, json=body(), headers={"X-Wan-Mock-Scenario": "fail"}
+        )
         task_id, failing_id = (r.json()["task_info"]["id"] for r in (created, failing))
         seen = [created.json()["task_info"]]
-        _, running_at, done_at = plan_offsets(backend, task_id)
+        _, running_at, done_at = plan_offsets(fake.backend, task_id)
         for moment in (running_at + 0.001, done_at + 0.001):
-            clock.advance(start + moment - clock.now())
-            seen.append(client.get(f"{CREATE_PATH}/{task_id}").json()["task_info"])
-        clock.advance(3600)
-        failed = client.get(f"{CREATE_PATH}/{failing_id}").json()
+            fake.clock.advance(start + moment - fake.clock.now())
+            seen.append(fake.client.get(f"{CREATE_PATH}/{task_id}").json()["task_info"])
+        fake.clock.advance(3600)
+        failed = fake.client.get(f"{CREATE_PATH}/{failing_id}").json()
         seen.append(failed["task_info"])
         assert [info["status"] for info in seen] == list(spelled)
         for info in seen:
@@ -90,27 +81,29 @@ def test_each_profile_spells_the_whole_lifecycle(
 
 
 def test_create_status_200_or_202() -> None:
-    with fake(Settings(seed=1, dialect=Dialect(create_status=200))) as (client, _, _clock):
-        assert client.post(CREATE_PATH, json=body()).status_code == 200
-    with fake(Settings(seed=1)) as (client, _, _clock):
-        assert client.post(CREATE_PATH, json=body()).status_code == 202
-    with fake(Settings(seed=1, dialect=DIALECT_PROFILES["chaos"])) as (client, _, _clock):
-        codes = {client.post(CREATE_PATH, json=body()).status_code for _ in range(40)}
+    with fake_app(Settings(seed=1, dialect=Dialect(create_status=200))) as fake:
+        assert fake.client.post(CREATE_PATH, json=body()).status_code == 200
+    with fake_app(Settings(seed=1)) as fake:
+        assert fake.client.post(CREATE_PATH, json=body()).status_code == 202
+    with fake_app(Settings(seed=1, dialect=DIALECT_PROFILES["chaos"])) as fake:
+        codes = {fake.client.post(CREATE_PATH, json=body()).status_code for _ in range(40)}
         assert codes == {200, 202}
 
 
 def test_the_dialect_changes_live() -> None:
-    with fake(Settings(seed=2)) as (client, _, clock):
-        task_id = client.post(CREATE_PATH, json=body()).json()["task_info"]["id"]
-        clock.advance(60)
-        assert client.get(f"{CREATE_PATH}/{task_id}").json()["task_info"]["status"] == "succeeded"
-        patched = client.patch("/_mock/settings", json={"dialect": "legacy"})
+    with fake_app(Settings(seed=2)) as fake:
+        task_id = fake.client.post(CREATE_PATH, json=body()).json()["task_info"]["id"]
+        fake.clock.advance(60)
+        assert (
+            fake.client.get(f"{CREATE_PATH}/{task_id}").json()["task_info"]["status"] == "succeeded"
+        )
+        patched = fake.client.patch("/_mock/settings", json={"dialect": "legacy"})
         assert patched.json()["dialect"]["statuses"] == "legacy"
-        info = client.get(f"{CREATE_PATH}/{task_id}").json()["task_info"]
+        info = fake.client.get(f"{CREATE_PATH}/{task_id}").json()["task_info"]
         assert info["status"] == "completed"
         assert ZULU.match(info["created_at"])
-        client.patch("/_mock/settings", json={"dialect": {"create_status": 200}})
-        assert client.post(CREATE_PATH, json=body()).status_code == 200
+        fake.client.patch("/_mock/settings", json={"dialect": {"create_status": 200}})
+        assert fake.client.post(CREATE_PATH, json=body()).status_code == 200
 
 
 # --- error bodies -------------------------------------------------------------------------------
@@ -142,34 +135,34 @@ def fault_settings(error_body: ErrorBody) -> Settings:
 
 
 def test_default_error_bodies() -> None:
-    with fake(fault_settings("default")) as (client, _, _clock):
-        for name, (response, status, code) in error_cases(client).items():
+    with fake_app(fault_settings("default")) as fake:
+        for name, (response, status, code) in error_cases(fake.client).items():
             assert response.status_code == status, name
             error = response.json()
             assert error["error_code"] == code, name
             assert isinstance(error["title"], str)
             assert isinstance(error["detail"], str)
             ERROR.validate(error)
-        invalid = client.post(CREATE_PATH, json=body(duration=7)).json()
+        invalid = fake.client.post(CREATE_PATH, json=body(duration=7)).json()
         assert (invalid["field"], invalid["rule"]) == ("duration", "enum")
         assert invalid["errors"][0]["field"] == "duration"
 
 
 def test_detail_error_bodies() -> None:
-    with fake(fault_settings("detail")) as (client, _, _clock):
-        for name, (response, status, _code) in error_cases(client).items():
+    with fake_app(fault_settings("detail")) as fake:
+        for name, (response, status, _code) in error_cases(fake.client).items():
             assert response.status_code == status, name
             error = response.json()
             assert set(error) == {"detail"}, name
             assert isinstance(error["detail"], str)
             assert error["detail"]
-        detail = client.post(CREATE_PATH, json=body(duration=7)).json()["detail"]
+        detail = fake.client.post(CREATE_PATH, json=body(duration=7)).json()["detail"]
         assert "duration" in detail  # the field is named in the text, as FastAPI does
 
 
 def test_envelope_error_bodies() -> None:
-    with fake(fault_settings("envelope")) as (client, _, _clock):
-        for name, (response, status, code) in error_cases(client).items():
+    with fake_app(fault_settings("envelope")) as fake:
+        for name, (response, status, code) in error_cases(fake.client).items():
             assert response.status_code == status, name
             error = response.json()
             ENVELOPE.validate(error)
@@ -178,7 +171,7 @@ def test_envelope_error_bodies() -> None:
             assert (info["id"], info["status"]) == (NIL_UUID, "failed"), name
             assert info["error"]["code"] == code, name
             assert OBSERVED.match(info["created_at"])
-        invalid = client.post(CREATE_PATH, json=body(duration=7)).json()["task_info"]["error"]
+        invalid = fake.client.post(CREATE_PATH, json=body(duration=7)).json()["task_info"]["error"]
         assert (invalid["field"], invalid["rule"]) == ("duration", "enum")
 
 
@@ -190,21 +183,17 @@ def test_injected_fault_bodies_follow_the_dialect_over_get() -> None:
     ]
     for shape, keys in shapes:
         settings = Settings(seed=4, faults=faults, dialect=Dialect(error_body=shape))
-        with fake(settings) as (client, _, _clock):
-            response = client.get(UNKNOWN)
+        with fake_app(settings) as fake:
+            response = fake.client.get(UNKNOWN)
             assert response.status_code == 502
             assert set(response.json()) == keys
 
 
 def test_rate_limit_bodies_follow_the_dialect() -> None:
     limits = Limits(submissions_per_second=1)
-    with fake(Settings(seed=5, limits=limits, dialect=Dialect(error_body="detail"))) as (
-        client,
-        _,
-        _clock,
-    ):
-        client.post(CREATE_PATH, json=body())
-        refused = client.post(CREATE_PATH, json=body())
+    with fake_app(Settings(seed=5, limits=limits, dialect=Dialect(error_body="detail"))) as fake:
+        fake.client.post(CREATE_PATH, json=body())
+        refused = fake.client.post(CREATE_PATH, json=body())
         assert refused.status_code == 429
         assert refused.headers["retry-after"] == "1"
         assert list(refused.json()) == ["detail"]
@@ -218,11 +207,13 @@ def test_failed_task_error_placement(
     placement: ErrorPlacement, in_task_info: bool, top_level: bool
 ) -> None:
     settings = Settings(seed=6, dialect=Dialect(error_placement=placement))
-    with fake(settings) as (client, _, clock):
+    with fake_app(settings) as fake:
         headers = {"X-Wan-Mock-Scenario": "fail:3002"}
-        task_id = client.post(CREATE_PATH, json=body(), headers=headers).json()["task_info"]["id"]
-        clock.advance(3600)
-        response = client.get(f"{CREATE_PATH}/{task_id}")
+        task_id = fake.client.post(CREATE_PATH, json=body(), headers=headers).json()["task_info"][
+            "id"
+        ]
+        fake.clock.advance(3600)
+        response = fake.client.get(f"{CREATE_PATH}/{task_id}")
         assert response.status_code == 200
         envelope = response.json()
         ENVELOPE.validate(envelope)
@@ -301,24 +292,24 @@ def test_every_answer_of_a_chaos_run_keeps_the_contract() -> None:
         ),
     )
     seen: Counter[str] = Counter()
-    with fake(settings) as (client, _, clock):
+    with fake_app(settings) as fake:
         ids: list[str] = []
         tokens = ["", "fail:3005", "poll-error:504", "reject:451", "reject:409", "fail:safety"]
         for round_ in range(40):
             headers = {"X-Wan-Mock-Scenario": tokens[round_ % 6]} if round_ % 6 else {}
-            response = client.post(CREATE_PATH, json=body(), headers=headers)
+            response = fake.client.post(CREATE_PATH, json=body(), headers=headers)
             check("create", response, seen)
             if response.status_code < 300:
                 ids.append(response.json()["task_info"]["id"])
-            check("create", client.post(CREATE_PATH, json=body(resolution="4K")), seen)
-            check("poll", client.get(UNKNOWN), seen)
-            check("poll", client.get(UNKNOWN, headers={"Authorization": "Basic x"}), seen)
+            check("create", fake.client.post(CREATE_PATH, json=body(resolution="4K")), seen)
+            check("poll", fake.client.get(UNKNOWN), seen)
+            check("poll", fake.client.get(UNKNOWN, headers={"Authorization": "Basic x"}), seen)
             for task_id in ids[-10:]:
-                check("poll", client.get(f"{CREATE_PATH}/{task_id}"), seen)
-            clock.advance(0.35)
-        clock.advance(3600)
+                check("poll", fake.client.get(f"{CREATE_PATH}/{task_id}"), seen)
+            fake.clock.advance(0.35)
+        fake.clock.advance(3600)
         for task_id in ids:
-            check("poll", client.get(f"{CREATE_PATH}/{task_id}"), seen)
+            check("poll", fake.client.get(f"{CREATE_PATH}/{task_id}"), seen)
 
     # The run met every kind of variation the chaos profile has.
     for spelling in ("pending", "queued", "running", "processing", "succeeded", "completed"):

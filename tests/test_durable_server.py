@@ -19,11 +19,8 @@ import mockserver.domain.sqlite_store as sqlite_store
 from mockserver.domain.sqlite_store import SQLiteStore, encode_task, open_database
 from mockserver.domain.store import retired_at
 from mockserver.domain.tasks import Task
-from tests.helpers import b64
+from tests.helpers import b64, open_backend, picture, task
 from tests.server_process import running_server
-from tests.test_shared_state import open_backend
-from tests.test_store import task
-from tests.test_videos import picture
 
 API = "/vendors/alibaba/v1/wan2.6-i2v/generation"
 AUTH = {"Authorization": "Bearer durable"}

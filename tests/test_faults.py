@@ -34,12 +34,11 @@ from mockserver.server.faults import (
     draw_latency,
 )
 from mockserver.testing.bridge import AppTransport
-from tests.helpers import AUTH, CREATE_PATH, body
+from tests.helpers import AUTH, BASE_URL, CREATE_PATH, body
 
 TASK_ID = "4f0c9e2a-1b7d-4c8e-9a55-0d3b8e6f7a21"
 POLL = f"{CREATE_PATH}/{TASK_ID}"
 DOWNLOAD = f"/files/{TASK_ID}/result_000.mp4"
-BASE = "http://wan-mock.test"
 MARKER = "x-wan-mock-injected"
 
 # name -> (method, path, target it belongs to)
@@ -71,7 +70,7 @@ def wrap(
 
 @contextmanager
 def client(app: ASGIApp) -> Iterator[TestClient]:
-    with TestClient(app, headers=AUTH, base_url=BASE) as test_client:
+    with TestClient(app, headers=AUTH, base_url=BASE_URL) as test_client:
         yield test_client
 
 
@@ -80,7 +79,7 @@ def call(test_client: TestClient, method: str, path: str) -> httpx2.Response:
 
 
 def asgi_client(app: ASGIApp) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE, headers=AUTH)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url=BASE_URL, headers=AUTH)
 
 
 # --- status faults: targets, bodies, headers ----------------------------------------------------
@@ -333,7 +332,7 @@ def test_drop_in_process_raises_the_clients_transport_error() -> None:
     # The plugin's transport turns it into the client's own transport error, sync and async.
     transport = AppTransport(app)
     try:
-        with httpx.Client(transport=transport, base_url=BASE, headers=AUTH) as http_client:
+        with httpx.Client(transport=transport, base_url=BASE_URL, headers=AUTH) as http_client:
             with pytest.raises(httpx.RemoteProtocolError, match="injected fault"):
                 http_client.get(POLL)
             assert http_client.post(CREATE_PATH, json=body()).status_code == 202

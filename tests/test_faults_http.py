@@ -9,8 +9,6 @@ tests/test_faults.py; these tests go through the whole app.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +21,8 @@ from mockserver import Control, ManualClock, Settings, create_app
 from mockserver.domain.behaviour import Dialect, Fault, FaultTarget, Latency
 from mockserver.server.dialects import NIL_UUID
 from mockserver.server.errors import REALISTIC
-from tests.helpers import AUTH, CREATE_PATH, body
+from tests.helpers import AUTH, BASE_URL, CREATE_PATH, INJECTED, body, fake_app
 from tests.server_process import running_server
-
-BASE = "http://wan-mock.test"
-INJECTED = "x-wan-mock-injected"
-
-
-@contextmanager
-def fake(settings: Settings, clock: ManualClock | None = None) -> Iterator[TestClient]:
-    app = create_app(settings, clock=clock or ManualClock())
-    with TestClient(app, headers=AUTH, base_url=BASE) as client:
-        yield client
 
 
 def finished_task(client: TestClient, clock: ManualClock) -> tuple[str, str]:
@@ -42,7 +30,7 @@ def finished_task(client: TestClient, clock: ManualClock) -> tuple[str, str]:
     task_id = client.post(CREATE_PATH, json=body()).json()["task_info"]["id"]
     clock.advance(60)
     video = client.get(f"{CREATE_PATH}/{task_id}").json()["videos"][0]
-    return f"{CREATE_PATH}/{task_id}", video.removeprefix(BASE)
+    return f"{CREATE_PATH}/{task_id}", video.removeprefix(BASE_URL)
 
 
 def task_count(client: TestClient) -> int:
@@ -56,8 +44,8 @@ def journal(client: TestClient) -> list[dict[str, Any]]:
 
 
 def test_a_create_fault_from_settings_answers_instead_of_the_api() -> None:
-    with fake(Settings(seed=1, faults=(Fault(target="create", status=503),))) as client:
-        response = client.post(CREATE_PATH, json=body())
+    with fake_app(Settings(seed=1, faults=(Fault(target="create", status=503),))) as fake:
+        response = fake.client.post(CREATE_PATH, json=body())
         assert response.status_code == 503
         assert response.headers[INJECTED] == "fault status:503"
         assert response.headers["retry-after"] == "5"
@@ -65,10 +53,10 @@ def test_a_create_fault_from_settings_answers_instead_of_the_api() -> None:
         assert "traceparent" in response.headers
         title, detail = REALISTIC[503]
         assert response.json() == {"error_code": 503, "title": title, "detail": detail}
-        assert task_count(client) == 0
-        assert journal(client)[-1]["status"] == 503
+        assert task_count(fake.client) == 0
+        assert journal(fake.client)[-1]["status"] == 503
         # Not a target: polls answer as usual.
-        unknown = client.get(f"{CREATE_PATH}/00000000-0000-4000-8000-000000000000")
+        unknown = fake.client.get(f"{CREATE_PATH}/00000000-0000-4000-8000-000000000000")
         assert unknown.status_code == 404
         assert INJECTED not in unknown.headers
 
@@ -76,16 +64,16 @@ def test_a_create_fault_from_settings_answers_instead_of_the_api() -> None:
 @pytest.mark.parametrize("target", ["create", "poll", "download", "all"])
 def test_faults_set_live_hit_their_target_only(target: FaultTarget) -> None:
     clock = ManualClock()
-    with fake(Settings(seed=2), clock) as client:
-        poll, video = finished_task(client, clock)
+    with fake_app(Settings(seed=2), clock) as fake:
+        poll, video = finished_task(fake.client, clock)
         fault = {"target": target, "status": 502}
-        patched = client.patch("/_mock/settings", json={"faults": [fault]})
+        patched = fake.client.patch("/_mock/settings", json={"faults": [fault]})
         assert patched.status_code == 200
         assert patched.json()["faults"][0]["status"] == 502
         calls: dict[FaultTarget, list[httpx2.Response]] = {
-            "create": [client.post(CREATE_PATH, json=body())],
-            "poll": [client.get(poll)],
-            "download": [client.get(video), client.head(video)],
+            "create": [fake.client.post(CREATE_PATH, json=body())],
+            "poll": [fake.client.get(poll)],
+            "download": [fake.client.get(video), fake.client.head(video)],
         }
         for kind, responses in calls.items():
             for response in responses:
@@ -93,21 +81,21 @@ def test_faults_set_live_hit_their_target_only(target: FaultTarget) -> None:
                 assert response.status_code == (502 if hit else 200 if kind != "create" else 202)
                 assert (response.headers.get(INJECTED) == "fault status:502") == hit
         # The control plane and the contract are never faulted.
-        assert client.get("/_mock/health").status_code == 200
-        assert client.get("/openapi.json").status_code == 200
+        assert fake.client.get("/_mock/health").status_code == 200
+        assert fake.client.get("/openapi.json").status_code == 200
 
-        client.patch("/_mock/settings", json={"faults": []})
-        assert client.get(poll).status_code == 200
-        assert client.get(video).headers["content-type"] == "video/mp4"
+        fake.client.patch("/_mock/settings", json={"faults": []})
+        assert fake.client.get(poll).status_code == 200
+        assert fake.client.get(video).headers["content-type"] == "video/mp4"
 
 
 def test_a_fault_rate_below_one_hits_some_requests_reproducibly() -> None:
     def statuses(seed: int) -> list[int]:
         faults = (Fault(target="poll", status=500, rate=0.3),)
         clock = ManualClock()
-        with fake(Settings(seed=seed, faults=faults), clock) as client:
-            task_id = client.post(CREATE_PATH, json=body()).json()["task_info"]["id"]
-            return [client.get(f"{CREATE_PATH}/{task_id}").status_code for _ in range(100)]
+        with fake_app(Settings(seed=seed, faults=faults), clock) as fake:
+            task_id = fake.client.post(CREATE_PATH, json=body()).json()["task_info"]["id"]
+            return [fake.client.get(f"{CREATE_PATH}/{task_id}").status_code for _ in range(100)]
 
     first = statuses(5)
     assert set(first) == {200, 500}
@@ -128,24 +116,24 @@ def test_a_fault_rate_below_one_hits_some_requests_reproducibly() -> None:
     ],
 )
 def test_a_bad_fault_is_refused_live_and_changes_nothing(fault: dict[str, Any]) -> None:
-    with fake(Settings(seed=1)) as client:
-        response = client.patch("/_mock/settings", json={"faults": [fault]})
+    with fake_app(Settings(seed=1)) as fake:
+        response = fake.client.patch("/_mock/settings", json={"faults": [fault]})
         assert response.status_code == 400
         assert "'faults" in response.json()["detail"]
-        assert client.get("/_mock/settings").json()["faults"] == []
+        assert fake.client.get("/_mock/settings").json()["faults"] == []
 
 
 def test_retry_after_can_be_configured() -> None:
     faults = (Fault(target="create", status=429, retry_after=7),)
-    with fake(Settings(seed=1, faults=faults)) as client:
-        response = client.post(CREATE_PATH, json=body())
+    with fake_app(Settings(seed=1, faults=faults)) as fake:
+        response = fake.client.post(CREATE_PATH, json=body())
         assert (response.status_code, response.headers["retry-after"]) == (429, "7")
 
 
 @pytest.mark.parametrize("status", [401, 402, 403, 409, 451, 500, 504])
 def test_other_injected_statuses_have_realistic_bodies(status: int) -> None:
-    with fake(Settings(seed=1, faults=(Fault(target="create", status=status),))) as client:
-        response = client.post(CREATE_PATH, json=body())
+    with fake_app(Settings(seed=1, faults=(Fault(target="create", status=status),))) as fake:
+        response = fake.client.post(CREATE_PATH, json=body())
         assert response.status_code == status
         title, detail = REALISTIC[status]
         assert response.json() == {"error_code": status, "title": title, "detail": detail}
@@ -156,15 +144,15 @@ def test_other_injected_statuses_have_realistic_bodies(status: int) -> None:
 def test_injected_bodies_follow_the_dialect() -> None:
     faults = (Fault(target="poll", status=503),)
     detail_shape = Settings(seed=1, faults=faults, dialect=Dialect(error_body="detail"))
-    with fake(detail_shape) as client:
-        response = client.get(f"{CREATE_PATH}/00000000-0000-4000-8000-000000000000")
+    with fake_app(detail_shape) as fake:
+        response = fake.client.get(f"{CREATE_PATH}/00000000-0000-4000-8000-000000000000")
         assert response.status_code == 503
         assert response.json() == {"detail": REALISTIC[503][1]}
         assert response.headers["retry-after"] == "5"
 
     envelope_shape = Settings(seed=1, faults=faults, dialect=Dialect(error_body="envelope"))
-    with fake(envelope_shape) as client:
-        info = client.get(f"{CREATE_PATH}/{NIL_UUID}").json()["task_info"]
+    with fake_app(envelope_shape) as fake:
+        info = fake.client.get(f"{CREATE_PATH}/{NIL_UUID}").json()["task_info"]
         assert (info["id"], info["status"]) == (NIL_UUID, "failed")
         assert info["error"] == {
             "code": 503,
@@ -173,9 +161,9 @@ def test_injected_bodies_follow_the_dialect() -> None:
         }
 
     # Switched live, the faults follow the new dialect too.
-    with fake(Settings(seed=1, faults=faults)) as client:
-        client.patch("/_mock/settings", json={"dialect": {"error_body": "detail"}})
-        response = client.get(f"{CREATE_PATH}/{NIL_UUID}")
+    with fake_app(Settings(seed=1, faults=faults)) as fake:
+        fake.client.patch("/_mock/settings", json={"dialect": {"error_body": "detail"}})
+        response = fake.client.get(f"{CREATE_PATH}/{NIL_UUID}")
         assert response.json() == {"detail": REALISTIC[503][1]}
 
 
@@ -189,7 +177,7 @@ def test_latency_waits_for_the_virtual_clock() -> None:
 
     async def scenario() -> None:
         transport = httpx.ASGITransport(app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE, headers=AUTH) as http:
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=AUTH) as http:
             created = await http.post(CREATE_PATH, json=body())  # not a target: no wait
             assert created.status_code == 202
             task_id = created.json()["task_info"]["id"]
@@ -223,7 +211,7 @@ def test_latency_then_a_status_fault_over_the_app() -> None:
 
     async def scenario() -> None:
         transport = httpx.ASGITransport(app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE, headers=AUTH) as http:
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, headers=AUTH) as http:
             creating = asyncio.ensure_future(http.post(CREATE_PATH, json=body()))
             for _ in range(50):
                 await asyncio.sleep(0)

@@ -44,18 +44,19 @@ Transcript = list[tuple[str, Any]]
 
 
 @pytest.fixture(params=["wan_mock", "wan_server"])
-def fake(request: pytest.FixtureRequest) -> WanMock:
+def plugin_fake(request: pytest.FixtureRequest) -> WanMock:
+    """Either fixture of the plugin: the in-process ``wan_mock`` or the served ``wan_server``."""
     mock = request.getfixturevalue(request.param)
     assert isinstance(mock, WanMock)
     return mock
 
 
-def api_base_url(fake: WanMock, request: pytest.FixtureRequest) -> str:
+def api_base_url(plugin_fake: WanMock, request: pytest.FixtureRequest) -> str:
     """Where a client of this fixture points: the real API for ``wan_mock``, else the server."""
     if "wan_mock" in request.fixturenames:
         return REAL_BASE_URL
-    assert fake.base_url.startswith("http://127.0.0.1:")
-    return fake.base_url
+    assert plugin_fake.base_url.startswith("http://127.0.0.1:")
+    return plugin_fake.base_url
 
 
 def normalise_video(url: str) -> str:
@@ -100,7 +101,7 @@ def task_id(response: httpx.Response) -> str:
 
 
 def run_script(
-    fake: WanMock, base_url: str, transport: httpx.BaseTransport | None = None
+    plugin_fake: WanMock, base_url: str, transport: httpx.BaseTransport | None = None
 ) -> Transcript:
     """The shared behaviour: every step's answer, in order."""
     out: Transcript = []
@@ -116,9 +117,9 @@ def run_script(
         # create, advance, poll until succeeded
         first = task_id(record("create", api.post(PATH, json=BODY)))
         record("poll at once", api.get(f"{PATH}/{first}"))
-        out.append(("advance 0.5", msgspec.to_builtins(fake.advance(0.5))))
+        out.append(("advance 0.5", msgspec.to_builtins(plugin_fake.advance(0.5))))
         record("poll at 0.5 s", api.get(f"{PATH}/{first}"))
-        out.append(("advance 60", msgspec.to_builtins(fake.advance(60))))
+        out.append(("advance 60", msgspec.to_builtins(plugin_fake.advance(60))))
         done = record("poll done", api.get(f"{PATH}/{first}"))
         video = done.json()["videos"][0]
         assert done.json()["task_info"]["status"] == "succeeded"
@@ -135,13 +136,13 @@ def run_script(
                 api.post(PATH, json=BODY, headers={"X-Wan-Mock-Scenario": "fail:3004"}),
             )
         )
-        fake.queue("fail:3002", count=2)
+        plugin_fake.queue("fail:3002", count=2)
         queued = [task_id(record(f"create queued {n}", api.post(PATH, json=BODY))) for n in (1, 2)]
         forced_ok = task_id(record("create to succeed", api.post(PATH, json={**BODY, "seed": 7})))
         forced_fail = task_id(record("create to fail", api.post(PATH, json=BODY)))
-        out.append(("force succeed", fake.succeed(forced_ok)))
-        out.append(("force fail", fake.fail(forced_fail, 3003)))
-        out.append(("advance 120", msgspec.to_builtins(fake.advance(120))))
+        out.append(("force succeed", plugin_fake.succeed(forced_ok)))
+        out.append(("force fail", plugin_fake.fail(forced_fail, 3003)))
+        out.append(("advance 120", msgspec.to_builtins(plugin_fake.advance(120))))
         for name, tid in [("header fail", header_fail), ("queued 1", queued[0])]:
             record(f"poll {name}", api.get(f"{PATH}/{tid}"))
         record("poll queued 2", api.get(f"{PATH}/{queued[1]}"))
@@ -161,7 +162,7 @@ def run_script(
         record("404 another key", api.get(f"{PATH}/{first}", headers=OTHER_AUTH))
         record("405 method", api.delete(PATH))
 
-    out.append(("now", msgspec.to_builtins(fake.now())))
+    out.append(("now", msgspec.to_builtins(plugin_fake.now())))
     return out
 
 
@@ -169,12 +170,12 @@ def _json_type() -> dict[str, str]:
     return {"Content-Type": "application/json"}
 
 
-def control_views(fake: WanMock) -> dict[str, Any]:
+def control_views(plugin_fake: WanMock) -> dict[str, Any]:
     """``tasks()`` as they are, and ``calls`` without their wall-clock durations. The calls are
     compared as a sorted list: that each one is journalled in order, by the time its client has
     the answer, is the business of ``test_calls_hold_each_download_once_it_is_answered``."""
-    calls = sorted((c.at, c.method, c.path, c.status, c.owner) for c in fake.calls)
-    return {"tasks": msgspec.to_builtins(fake.tasks()), "calls": calls}
+    calls = sorted((c.at, c.method, c.path, c.status, c.owner) for c in plugin_fake.calls)
+    return {"tasks": msgspec.to_builtins(plugin_fake.tasks()), "calls": calls}
 
 
 @pytest.fixture(scope="module")
@@ -190,16 +191,16 @@ def reference() -> tuple[Transcript, dict[str, Any]]:
 
 
 def test_the_script_answers_as_the_plain_app_does(
-    fake: WanMock,
+    plugin_fake: WanMock,
     request: pytest.FixtureRequest,
     reference: tuple[Transcript, dict[str, Any]],
 ) -> None:
-    transcript = run_script(fake, api_base_url(fake, request))
+    transcript = run_script(plugin_fake, api_base_url(plugin_fake, request))
     expected, expected_views = reference
     assert [label for label, _ in transcript] == [label for label, _ in expected]
     for (label, got), (_, wanted) in zip(transcript, expected, strict=True):
         assert got == wanted, f"step {label!r} differs"
-    assert control_views(fake) == expected_views
+    assert control_views(plugin_fake) == expected_views
 
 
 def test_the_script_covers_what_it_claims(reference: tuple[Transcript, dict[str, Any]]) -> None:
@@ -237,20 +238,20 @@ def test_both_fixtures_side_by_side_answer_identically(
 
 
 def test_calls_hold_each_download_once_it_is_answered(
-    fake: WanMock, request: pytest.FixtureRequest
+    plugin_fake: WanMock, request: pytest.FixtureRequest
 ) -> None:
     """A client that has its answer finds the request as the last entry of ``calls``: a test
     may download the video and ``assert_called("GET", "/files/")`` straight away."""
-    with httpx.Client(base_url=api_base_url(fake, request), headers=AUTH, timeout=10) as api:
+    with httpx.Client(base_url=api_base_url(plugin_fake, request), headers=AUTH, timeout=10) as api:
         first = task_id(api.post(PATH, json=BODY))
-        fake.succeed(first)
+        plugin_fake.succeed(first)
         video = api.get(f"{PATH}/{first}").json()["videos"][0]
         path = urlsplit(video).path
         late: list[str] = []
         for _ in range(20):
             for method, headers in (("GET", {}), ("GET", {"Range": "bytes=0-9"}), ("HEAD", {})):
                 answer = api.request(method, video, headers=headers)
-                last = fake.calls[-1]
+                last = plugin_fake.calls[-1]
                 seen = (last.method, last.path, last.status)
                 if seen != (method, path, answer.status_code):
                     late.append(f"{method} {headers} -> {answer.status_code}, calls[-1] was {seen}")

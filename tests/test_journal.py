@@ -14,8 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mockserver import ManualClock, Settings, create_app
 from mockserver.domain.backend import Backend
 from mockserver.domain.journal import Journal, JournalEntry, Record, fingerprint
-from mockserver.server.faults import ConnectionDropped
 from mockserver.server.edge import ApiEdge
+from mockserver.server.faults import ConnectionDropped
 
 BEARER = [(b"authorization", b"Bearer k-1")]
 

@@ -8,8 +8,6 @@ The limiter's own arithmetic is unit-tested in tests/test_limits.py.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,23 +16,14 @@ import httpx2
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import Control, ManualClock, Settings, create_app, load_settings
+from mockserver import Control, Settings, load_settings
 from mockserver.domain.backend import Backend
 from mockserver.domain.behaviour import LIMIT_PRESETS, Limits
-from tests.helpers import AUTH, CREATE_PATH, body
+from tests.helpers import AUTH, CREATE_PATH, body, fake_app
 from tests.server_process import running_server
 
-BASE = "http://wan-mock.test"
 REALISTIC = LIMIT_PRESETS["realistic"]
 OTHER = {"Authorization": "Bearer other-key"}
-
-
-@contextmanager
-def fake(settings: Settings) -> Iterator[tuple[TestClient, Backend, ManualClock]]:
-    clock = ManualClock()
-    app = create_app(settings, clock=clock)
-    with TestClient(app, headers=AUTH, base_url=BASE) as client:
-        yield client, app.backend, clock
 
 
 def create(client: TestClient, headers: dict[str, str] | None = None, **fields: Any) -> Any:
@@ -65,121 +54,123 @@ def earliest_finish(backend: Backend, owner: str = "test-key") -> float:
 
 
 def test_the_sixth_create_within_a_second_is_429_until_retry_after() -> None:
-    with fake(Settings(seed=1, limits=REALISTIC)) as (client, backend, clock):
+    with fake_app(Settings(seed=1, limits=REALISTIC)) as fake:
         for _ in range(5):
-            assert create(client).status_code == 202
-        refused = create(client)
+            assert create(fake.client).status_code == 202
+        refused = create(fake.client)
         # Both the rate (1 s) and the five unfinished tasks hold it back: the later one counts.
-        wait = max(1.0, earliest_finish(backend) - clock.now())
+        wait = max(1.0, earliest_finish(fake.backend) - fake.clock.now())
         assert assert_limited(refused, "submissions_per_second") == math.ceil(wait)
-        assert len(backend.store) == 5
-        clock.advance(int(refused.headers["retry-after"]))
-        assert create(client).status_code == 202
+        assert len(fake.backend.store) == 5
+        fake.clock.advance(int(refused.headers["retry-after"]))
+        assert create(fake.client).status_code == 202
 
 
 def test_rate_only_retry_after_is_rounded_up_to_whole_seconds() -> None:
-    with fake(Settings(seed=1, limits=Limits(submissions_per_second=5))) as (client, _, clock):
-        assert create(client).status_code == 202
-        clock.advance(0.4)
+    with fake_app(Settings(seed=1, limits=Limits(submissions_per_second=5))) as fake:
+        assert create(fake.client).status_code == 202
+        fake.clock.advance(0.4)
         for _ in range(4):
-            assert create(client).status_code == 202
-        refused = create(client)
+            assert create(fake.client).status_code == 202
+        refused = create(fake.client)
         assert assert_limited(refused, "submissions_per_second") == 1  # 0.6 s, rounded up
-        clock.advance(0.6)  # the first submission has left the window
-        assert create(client).status_code == 202
-        assert_limited(create(client), "submissions_per_second")
+        fake.clock.advance(0.6)  # the first submission has left the window
+        assert create(fake.client).status_code == 202
+        assert_limited(create(fake.client), "submissions_per_second")
 
 
 def test_five_unfinished_tasks_block_the_sixth_until_one_finishes() -> None:
     settings = Settings(seed=2, timing="realistic", limits=REALISTIC)
-    with fake(settings) as (client, backend, clock):
-        ids = [create(client).json()["task_info"]["id"] for _ in range(5)]
-        clock.advance(1.0)  # the submission rate allows another now
-        refused = create(client)
+    with fake_app(settings) as fake:
+        ids = [create(fake.client).json()["task_info"]["id"] for _ in range(5)]
+        fake.clock.advance(1.0)  # the submission rate allows another now
+        refused = create(fake.client)
         retry = assert_limited(refused, "concurrent_tasks")
-        assert retry == math.ceil(earliest_finish(backend) - clock.now())
+        assert retry == math.ceil(earliest_finish(fake.backend) - fake.clock.now())
         assert retry > 30  # realistic tasks take minutes
 
-        forced = client.post(f"/_mock/tasks/{ids[3]}/succeed")
+        forced = fake.client.post(f"/_mock/tasks/{ids[3]}/succeed")
         assert forced.json() == {"id": ids[3], "status": "succeeded"}
-        assert create(client).status_code == 202
-        clock.advance(1.0)
-        again = create(client)
+        assert create(fake.client).status_code == 202
+        fake.clock.advance(1.0)
+        again = create(fake.client)
         retry = assert_limited(again, "concurrent_tasks")
-        clock.advance(retry)
-        assert create(client).status_code == 202
+        fake.clock.advance(retry)
+        assert create(fake.client).status_code == 202
 
 
 def test_stuck_tasks_hold_their_slots_until_forced() -> None:
-    with fake(Settings(seed=3, limits=REALISTIC)) as (client, _, clock):
-        client.post("/_mock/scenarios", json={"scenario": "stuck", "count": 5})
-        ids = [create(client).json()["task_info"]["id"] for _ in range(5)]
-        clock.advance(3600)
-        assert assert_limited(create(client), "concurrent_tasks") == 60  # none will ever finish
-        client.post(f"/_mock/tasks/{ids[0]}/fail", json={"code": 3002})
-        assert create(client).status_code == 202
+    with fake_app(Settings(seed=3, limits=REALISTIC)) as fake:
+        fake.client.post("/_mock/scenarios", json={"scenario": "stuck", "count": 5})
+        ids = [create(fake.client).json()["task_info"]["id"] for _ in range(5)]
+        fake.clock.advance(3600)
+        assert (
+            assert_limited(create(fake.client), "concurrent_tasks") == 60
+        )  # none will ever finish
+        fake.client.post(f"/_mock/tasks/{ids[0]}/fail", json={"code": 3002})
+        assert create(fake.client).status_code == 202
 
 
 def test_the_twenty_first_poll_in_a_second_is_429() -> None:
-    with fake(Settings(seed=4, limits=REALISTIC)) as (client, _, clock):
-        task_id = create(client).json()["task_info"]["id"]
+    with fake_app(Settings(seed=4, limits=REALISTIC)) as fake:
+        task_id = create(fake.client).json()["task_info"]["id"]
         path = f"{CREATE_PATH}/{task_id}"
         for _ in range(20):
-            assert client.get(path).status_code == 200
-        retry = assert_limited(client.get(path), "polls_per_second")
+            assert fake.client.get(path).status_code == 200
+        retry = assert_limited(fake.client.get(path), "polls_per_second")
         assert retry == 1
         # Creates and other keys are counted apart.
-        assert create(client).status_code == 202
-        assert client.get(path, headers=OTHER).status_code == 404
-        clock.advance(retry)
-        assert client.get(path).status_code == 200
+        assert create(fake.client).status_code == 202
+        assert fake.client.get(path, headers=OTHER).status_code == 404
+        fake.clock.advance(retry)
+        assert fake.client.get(path).status_code == 200
 
 
 def test_limits_are_per_key() -> None:
-    with fake(Settings(seed=5, limits=REALISTIC)) as (client, _, _clock):
+    with fake_app(Settings(seed=5, limits=REALISTIC)) as fake:
         for _ in range(5):
-            create(client)
-        assert create(client).status_code == 429
+            create(fake.client)
+        assert create(fake.client).status_code == 429
         for _ in range(5):
-            assert create(client, OTHER).status_code == 202
-        assert create(client, OTHER).status_code == 429
-        assert create(client, {"Authorization": "Bearer third-key"}).status_code == 202
+            assert create(fake.client, OTHER).status_code == 202
+        assert create(fake.client, OTHER).status_code == 429
+        assert create(fake.client, {"Authorization": "Bearer third-key"}).status_code == 202
 
 
 def test_invalid_and_rejected_creates_do_not_count() -> None:
-    with fake(Settings(seed=6, limits=Limits(submissions_per_second=5))) as (client, _, _clock):
+    with fake_app(Settings(seed=6, limits=Limits(submissions_per_second=5))) as fake:
         for _ in range(10):
-            assert create(client, duration=7).status_code == 400
-        unknown_scenario = create(client, {"X-Wan-Mock-Scenario": "explode"})
+            assert create(fake.client, duration=7).status_code == 400
+        unknown_scenario = create(fake.client, {"X-Wan-Mock-Scenario": "explode"})
         assert unknown_scenario.status_code == 400
         for _ in range(3):
-            assert create(client, {"X-Wan-Mock-Scenario": "reject:503"}).status_code == 503
-        assert client.post(CREATE_PATH, content=b"{").status_code == 400
+            assert create(fake.client, {"X-Wan-Mock-Scenario": "reject:503"}).status_code == 503
+        assert fake.client.post(CREATE_PATH, content=b"{").status_code == 400
         for _ in range(5):
-            assert create(client).status_code == 202
-        assert_limited(create(client), "submissions_per_second")
+            assert create(fake.client).status_code == 202
+        assert_limited(create(fake.client), "submissions_per_second")
 
 
 def test_custom_numbers_from_settings() -> None:
     limits = Limits(submissions_per_second=2, polls_per_second=3)
-    with fake(Settings(seed=7, limits=limits)) as (client, _, clock):
-        ids = [create(client).json()["task_info"]["id"] for _ in range(2)]
-        assert_limited(create(client), "submissions_per_second")
+    with fake_app(Settings(seed=7, limits=limits)) as fake:
+        ids = [create(fake.client).json()["task_info"]["id"] for _ in range(2)]
+        assert_limited(create(fake.client), "submissions_per_second")
         for _ in range(3):
-            assert client.get(f"{CREATE_PATH}/{ids[0]}").status_code == 200
-        assert_limited(client.get(f"{CREATE_PATH}/{ids[1]}"), "polls_per_second")
-        clock.advance(1)
-        assert create(client).status_code == 202
+            assert fake.client.get(f"{CREATE_PATH}/{ids[0]}").status_code == 200
+        assert_limited(fake.client.get(f"{CREATE_PATH}/{ids[1]}"), "polls_per_second")
+        fake.clock.advance(1)
+        assert create(fake.client).status_code == 202
 
 
 def test_a_fractional_rate_spaces_creates_out() -> None:
-    with fake(Settings(seed=8, limits=Limits(submissions_per_second=0.5))) as (client, _, clock):
-        assert create(client).status_code == 202
-        assert assert_limited(create(client), "submissions_per_second") == 2
-        clock.advance(1.5)
-        assert assert_limited(create(client), "submissions_per_second") == 1
-        clock.advance(0.5)
-        assert create(client).status_code == 202
+    with fake_app(Settings(seed=8, limits=Limits(submissions_per_second=0.5))) as fake:
+        assert create(fake.client).status_code == 202
+        assert assert_limited(create(fake.client), "submissions_per_second") == 2
+        fake.clock.advance(1.5)
+        assert assert_limited(create(fake.client), "submissions_per_second") == 1
+        fake.clock.advance(0.5)
+        assert create(fake.client).status_code == 202
 
 
 def test_custom_numbers_from_a_toml_file(tmp_path: Path) -> None:
@@ -187,44 +178,46 @@ def test_custom_numbers_from_a_toml_file(tmp_path: Path) -> None:
     config.write_text("seed = 9\n\n[limits]\nsubmissions_per_second = 1\nconcurrent_tasks = 2\n")
     settings = load_settings(config_file=config)
     assert settings.limits == Limits(submissions_per_second=1, concurrent_tasks=2)
-    with fake(settings) as (client, _, clock):
-        assert create(client).status_code == 202
-        assert_limited(create(client), "submissions_per_second")
-        clock.advance(1)
-        assert create(client).status_code == 202
-        clock.advance(1)
-        assert_limited(create(client), "concurrent_tasks")
+    with fake_app(settings) as fake:
+        assert create(fake.client).status_code == 202
+        assert_limited(create(fake.client), "submissions_per_second")
+        fake.clock.advance(1)
+        assert create(fake.client).status_code == 202
+        fake.clock.advance(1)
+        assert_limited(create(fake.client), "concurrent_tasks")
 
 
 def test_limits_change_live() -> None:
-    with fake(Settings(seed=10)) as (client, _, clock):
+    with fake_app(Settings(seed=10)) as fake:
         for _ in range(8):
-            assert create(client).status_code == 202  # off by default
+            assert create(fake.client).status_code == 202  # off by default
 
-        patched = client.patch("/_mock/settings", json={"limits": "realistic"})
+        patched = fake.client.patch("/_mock/settings", json={"limits": "realistic"})
         assert patched.json()["limits"] == {
             "submissions_per_second": 5.0,
             "concurrent_tasks": 5,
             "polls_per_second": 20.0,
         }
-        clock.advance(3600)  # the tasks made so far finished long ago
+        fake.clock.advance(3600)  # the tasks made so far finished long ago
         for _ in range(5):
-            assert create(client).status_code == 202
-        assert_limited(create(client), "submissions_per_second")
+            assert create(fake.client).status_code == 202
+        assert_limited(create(fake.client), "submissions_per_second")
 
-        patched = client.patch("/_mock/settings", json={"limits": {"submissions_per_second": 1}})
+        patched = fake.client.patch(
+            "/_mock/settings", json={"limits": {"submissions_per_second": 1}}
+        )
         assert patched.json()["limits"] == {
             "submissions_per_second": 1.0,
             "concurrent_tasks": None,
             "polls_per_second": None,
         }
-        clock.advance(3600)
-        assert create(client).status_code == 202
-        assert_limited(create(client), "submissions_per_second")
+        fake.clock.advance(3600)
+        assert create(fake.client).status_code == 202
+        assert_limited(create(fake.client), "submissions_per_second")
 
-        client.patch("/_mock/settings", json={"limits": "off"})
+        fake.client.patch("/_mock/settings", json={"limits": "off"})
         for _ in range(8):
-            assert create(client).status_code == 202
+            assert create(fake.client).status_code == 202
 
 
 @pytest.mark.parametrize(
@@ -232,11 +225,11 @@ def test_limits_change_live() -> None:
     ["fast", {"submissions_per_second": 0}, {"concurrent_tasks": 0}, {"burst": 3}],
 )
 def test_bad_limits_are_refused_live(limits: Any) -> None:
-    with fake(Settings(seed=11)) as (client, _, _clock):
-        response = client.patch("/_mock/settings", json={"limits": limits})
+    with fake_app(Settings(seed=11)) as fake:
+        response = fake.client.patch("/_mock/settings", json={"limits": limits})
         assert response.status_code == 400
         assert "'limits" in response.json()["detail"]
-        assert client.get("/_mock/settings").json()["limits"]["concurrent_tasks"] is None
+        assert fake.client.get("/_mock/settings").json()["limits"]["concurrent_tasks"] is None
 
 
 def test_realistic_limits_over_a_real_server() -> None:

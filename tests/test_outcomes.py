@@ -22,9 +22,8 @@ from mockserver.domain.behaviour import DIALECT_PROFILES, Fault
 from mockserver.domain.generation import GenerationRequest, ImageRef
 from mockserver.domain.planning import Decision
 from mockserver.domain.tasks import Status
-from tests.helpers import AUTH, CREATE_PATH, body
+from tests.helpers import AUTH, BASE_URL, CREATE_PATH, body
 
-BASE = "http://wan-mock.test"
 TASKS = 10_000
 TOLERANCE = 0.01  # one percentage point
 IMAGE = ImageRef("url", url="https://example.com/first_frame.jpg")
@@ -112,7 +111,7 @@ def test_shares_over_http_and_what_clients_see() -> None:
     clock = ManualClock()
     settings = Settings(seed=21, failure_rate=0.2, slow_rate=0.15, stuck_rate=0.1)
     total = 200
-    with TestClient(create_app(settings, clock=clock), headers=AUTH, base_url=BASE) as client:
+    with TestClient(create_app(settings, clock=clock), headers=AUTH, base_url=BASE_URL) as client:
         created = [client.post(CREATE_PATH, json=body()) for _ in range(total)]
         ids = [response.json()["task_info"]["id"] for response in created]
         counts = control_counts(client)
@@ -148,9 +147,8 @@ def test_rates_change_live() -> None:
 
 
 def test_rates_adding_up_to_more_than_one_are_refused_live() -> None:
-    # Expected: a 400 naming the rates, and the settings left as they were. The fake answers
-    # 500 (ValueError from OutcomeDeck in Backend.configure) after storing the new settings, so
-    # every later PATCH fails the same way until a reset.
+    # Rates that cannot all hold are a 400 naming them; the settings stay as they were, so the
+    # next PATCH still works.
     client = TestClient(create_app(Settings(seed=2)), raise_server_exceptions=False)
     response = client.patch("/_mock/settings", json={"failure_rate": 0.7, "slow_rate": 0.7})
     assert response.status_code == 400, response.text
@@ -232,7 +230,7 @@ def session(client: TestClient) -> Transcript:
 
 
 def run(settings: Settings) -> Transcript:
-    with TestClient(create_app(settings), headers=AUTH, base_url=BASE) as client:
+    with TestClient(create_app(settings), headers=AUTH, base_url=BASE_URL) as client:
         return session(client)
 
 
@@ -272,7 +270,7 @@ def state_checks(client: TestClient) -> Transcript:
 
 def test_reset_replays_the_same_bytes() -> None:
     settings = chaotic(9)
-    with TestClient(create_app(settings), headers=AUTH, base_url=BASE) as client:
+    with TestClient(create_app(settings), headers=AUTH, base_url=BASE_URL) as client:
         before = state_checks(client)
         first = session(client)
         # Change everything reset must undo: settings, queue, clock, tasks, journal.

@@ -15,18 +15,11 @@ from mockserver.domain.errors import TaskNotFound
 from mockserver.domain.generation import GenerationRequest, ImageRef
 from mockserver.domain.scenarios import SAFETY_FAILURE
 from mockserver.domain.settings import Settings
-from mockserver.domain.shared import SharedState
 from mockserver.domain.sqlite_store import SQLiteStore, open_database
 from mockserver.domain.tasks import Status
+from tests.helpers import SHARED_SETTINGS, open_backend
 
 REQUEST = GenerationRequest("a cat", ImageRef("url", url="https://example.com/cat.png"))
-SETTINGS = Settings(clock="virtual", seed=7)
-
-
-def open_backend(path: Path, settings: Settings = SETTINGS) -> Backend:
-    conn = open_database(path)
-    clock = MockClock(settings.clock, speed=settings.speed, virtual_start=settings.virtual_start)
-    return Backend(settings, clock, store=SQLiteStore(conn), shared=SharedState(conn))
 
 
 @pytest.fixture
@@ -52,7 +45,7 @@ def test_the_clock_moves_for_both(pair: tuple[Backend, Backend]) -> None:
     a.clock.advance(3600)
     a.publish()
     b.sync()
-    assert b.clock.now() == a.clock.now() == SETTINGS.virtual_start + 3600
+    assert b.clock.now() == a.clock.now() == SHARED_SETTINGS.virtual_start + 3600
     assert b.get_task("key", made.id).status is Status.SUCCEEDED
 
 
@@ -92,7 +85,7 @@ def test_a_reset_on_one_resets_both(pair: tuple[Backend, Backend]) -> None:
     b.sync()
     assert len(b.store) == 0
     assert len(b.journal) == 0
-    assert b.clock.now() == SETTINGS.virtual_start
+    assert b.clock.now() == SHARED_SETTINGS.virtual_start
     with pytest.raises(TaskNotFound):
         b.get_task("key", made.id)
 
@@ -112,7 +105,7 @@ def test_a_restart_keeps_tasks_clock_and_live_settings(tmp_path: Path) -> None:
     first.publish()
     first.store.close()
     again = open_backend(tmp_path / "db")
-    assert again.clock.now() == SETTINGS.virtual_start + 1.0
+    assert again.clock.now() == SHARED_SETTINGS.virtual_start + 1.0
     assert again.settings.failure_rate == 0.5
     assert [(q.scenario.token, q.remaining) for q in again.queue] == [("slow", 2)]
     assert again.get_task("key", made.id).created_at == made.created_at
@@ -125,10 +118,12 @@ def test_new_starting_settings_win_but_the_clock_carries_on(tmp_path: Path) -> N
     first.clock.advance(10.0)
     first.publish()
     first.store.close()
-    again = open_backend(tmp_path / "db", msgspec.structs.replace(SETTINGS, failure_rate=0.25))
+    again = open_backend(
+        tmp_path / "db", msgspec.structs.replace(SHARED_SETTINGS, failure_rate=0.25)
+    )
     assert again.settings.failure_rate == 0.25
     assert not again.queue
-    assert again.clock.now() == SETTINGS.virtual_start + 10.0
+    assert again.clock.now() == SHARED_SETTINGS.virtual_start + 10.0
     again.store.close()
 
 

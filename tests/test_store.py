@@ -13,15 +13,10 @@ from mockserver.domain.scenarios import SAFETY_FAILURE, parse_scenario
 from mockserver.domain.sqlite_store import SQLiteStore, decode_task, encode_task, open_database
 from mockserver.domain.store import MemoryStore, TaskStore, retired_at
 from mockserver.domain.tasks import Plan, Status, Task
+from tests.helpers import START, task
 
-T0 = 1_790_000_000.0
-DONE = Plan((Status.PENDING, Status.RUNNING, Status.SUCCEEDED), (0.0, 1.0, 3.0))
+T0 = START
 STUCK = Plan((Status.PENDING, Status.RUNNING), (0.0, 1.0))
-
-
-def task(n: int, *, at: float = T0, plan: Plan = DONE, decision: object = None) -> Task:
-    request = GenerationRequest(f"prompt {n}", ImageRef("url", url="https://example.com/a.png"))
-    return Task(f"00000000-0000-4000-8000-{n:012d}", "key", at, request, plan, decision)
 
 
 @pytest.fixture(params=["memory", "sqlite"])

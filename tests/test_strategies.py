@@ -13,20 +13,19 @@ from hypothesis import strategies as st
 from PIL import Image
 from starlette.testclient import TestClient
 
-from mockserver import Settings, create_app
 from mockserver.domain.contract import load_contract
 from mockserver.testing import strategies as wst
-from tests.helpers import CREATE_PATH
+from tests.helpers import CREATE_PATH, fake_app
 
 T = TypeVar("T")
 FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[TestClient]:
-    app = create_app(Settings(seed=1))
-    with TestClient(app, headers={"Authorization": "Bearer k"}) as client:
-        yield client
+def api() -> Iterator[TestClient]:
+    """One fake for the module: the hypothesis tests share it across their examples."""
+    with fake_app() as made:
+        yield made.client
 
 
 def _decode(value: str) -> Image.Image:
@@ -36,18 +35,18 @@ def _decode(value: str) -> Image.Image:
 
 @FAST
 @given(body=wst.valid_requests())
-def test_valid_requests_are_accepted(fake: TestClient, body: dict[str, Any]) -> None:
-    response = fake.post(CREATE_PATH, json=body)
+def test_valid_requests_are_accepted(api: TestClient, body: dict[str, Any]) -> None:
+    response = api.post(CREATE_PATH, json=body)
     assert response.status_code == 202, response.text
 
 
 @FAST
 @given(case=wst.invalid_requests())
 def test_invalid_requests_are_refused_for_the_tagged_rule(
-    fake: TestClient, case: tuple[dict[str, Any], str, str]
+    api: TestClient, case: tuple[dict[str, Any], str, str]
 ) -> None:
     body, field, rule = case
-    answer = fake.post(CREATE_PATH, json=body)
+    answer = api.post(CREATE_PATH, json=body)
     assert answer.status_code == 400, answer.text
     assert (answer.json()["field"], answer.json()["rule"]) == (field, rule)
     # One rule broken: every violation listed is on that field (a wrong type on an enum field
@@ -69,11 +68,11 @@ def _contract_rules() -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("field", "rule"), _contract_rules())
-def test_every_rule_of_the_contract_is_covered(fake: TestClient, field: str, rule: str) -> None:
+def test_every_rule_of_the_contract_is_covered(api: TestClient, field: str, rule: str) -> None:
     @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
     @given(case=wst.invalid_requests(fields=[field], rules=[rule]))
     def check(case: tuple[dict[str, Any], str, str]) -> None:
-        answer = fake.post(CREATE_PATH, json=case[0]).json()
+        answer = api.post(CREATE_PATH, json=case[0]).json()
         assert (answer["field"], answer["rule"]) == (field, rule) == case[1:]
 
     check()
@@ -101,31 +100,31 @@ def test_images_decode_to_the_promised_format_and_size(
         assert all(bounds[0] <= side <= bounds[1] for side in image.size)
 
 
-def test_default_images_cover_both_boundaries_in_every_format(fake: TestClient) -> None:
+def test_default_images_cover_both_boundaries_in_every_format(api: TestClient) -> None:
     for fmt in wst.MEDIA_TYPES:
         for size in [(360, 360), (2000, 2000), (360, 2000), (2000, 360)]:
             value = wst.encode_image(fmt, size, "data-uri")
             with _decode(value) as image:
                 assert (image.format, image.size) == (fmt, size)
-            answer = fake.post(CREATE_PATH, json={"prompt": "p", "image": value})
+            answer = api.post(CREATE_PATH, json={"prompt": "p", "image": value})
             assert answer.status_code == 202, answer.text
 
 
 @FAST
 @given(case=wst.invalid_images(), field=st.sampled_from(["image", "last_frame"]))
 def test_invalid_images_are_refused_for_the_tagged_rule(
-    fake: TestClient, case: tuple[str, str], field: str
+    api: TestClient, case: tuple[str, str], field: str
 ) -> None:
     body = {"prompt": "p", "image": "https://example.com/a.jpg", field: case[0]}
-    answer = fake.post(CREATE_PATH, json=body).json()
+    answer = api.post(CREATE_PATH, json=body).json()
     assert (answer["field"], answer["rule"]) == (field, case[1])
 
 
 @FAST
 @given(url=st.one_of(wst.image_urls(), wst.image_refs()), audio=wst.audio_urls())
-def test_urls_are_accepted(fake: TestClient, url: str, audio: str) -> None:
+def test_urls_are_accepted(api: TestClient, url: str, audio: str) -> None:
     body = {"prompt": "p", "image": url, "audio_url": audio}
-    assert fake.post(CREATE_PATH, json=body).status_code == 202
+    assert api.post(CREATE_PATH, json=body).status_code == 202
 
 
 def test_overrides_pin_fields() -> None:

@@ -17,9 +17,8 @@ import pytest
 
 from mockserver import Settings
 from mockserver.testing.server import ServerThread
-from tests.helpers import AUTH, CREATE_PATH, b64, body
+from tests.helpers import AUTH, CREATE_PATH, b64, body, picture
 from tests.media_probe import require
-from tests.test_videos import picture
 
 PAGE = """<!doctype html>
 <video id="v" muted autoplay playsinline preload="auto" src="{video}"></video>
@@ -73,15 +72,15 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[ServerThread]:
+def server() -> Iterator[ServerThread]:
     with ServerThread(Settings(seed=11, clock="virtual", access_log=False)) as server:
         yield server
 
 
-def finished_video(fake: ServerThread, **fields: Any) -> str:
-    api = fake.base_url + CREATE_PATH
+def finished_video(server: ServerThread, **fields: Any) -> str:
+    api = server.base_url + CREATE_PATH
     task_id = httpx.post(api, json=body(**fields), headers=AUTH).json()["task_info"]["id"]
-    fake.control.advance(600)
+    server.control.advance(600)
     url: str = httpx.get(f"{api}/{task_id}", headers=AUTH).json()["videos"][0]
     # Rendered before the browser asks, so its time limit measures playing, not rendering.
     assert httpx.head(url, timeout=60).status_code == 200
@@ -121,9 +120,13 @@ def play(video: str, seek: float, tmp_path: Path) -> dict[str, Any]:
     ],
 )  # fmt: skip
 def test_the_video_plays_in_chromium(
-    fake: ServerThread, tmp_path: Path, fields: dict[str, Any], size: tuple[int, int], seconds: int
+    server: ServerThread,
+    tmp_path: Path,
+    fields: dict[str, Any],
+    size: tuple[int, int],
+    seconds: int,
 ) -> None:
-    seen = play(finished_video(fake, **fields), seconds - 1.5, tmp_path)
+    seen = play(finished_video(server, **fields), seconds - 1.5, tmp_path)
     assert seen["kind"] == "done", seen
     assert seen["duration"] == pytest.approx(seconds, abs=0.05)
     assert (seen["width"], seen["height"]) == size

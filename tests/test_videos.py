@@ -17,20 +17,8 @@ from starlette.testclient import TestClient
 
 from mockserver import ManualClock, Settings, create_app
 from mockserver.media.videos import Videos
-from tests.helpers import AUTH, CREATE_PATH, b64, body
+from tests.helpers import AUTH, CREATE_PATH, b64, body, picture
 from tests.media_probe import frame, mean_volume, probe, streams
-
-
-def picture(width: int, height: int, flip: bool = False) -> bytes:
-    """A PNG with a strong pattern, so that frames can be compared with it."""
-    y, x = np.mgrid[0:height, 0:width]
-    red = (x * 255 // max(width - 1, 1)).astype(np.uint8)
-    green = (y * 255 // max(height - 1, 1)).astype(np.uint8)
-    blue = np.where((x // 80 + y // 80) % 2 == 0, 220, 40).astype(np.uint8)
-    rgb = np.stack([green, red, blue] if flip else [red, green, blue], axis=-1)
-    buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def fetch_video(client: TestClient, clock: ManualClock, **fields: Any) -> tuple[str, bytes]:

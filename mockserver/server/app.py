@@ -1,8 +1,9 @@
 """The application factory: the API and the control plane, two apps composed into one.
 
 The API (its edge, faults and routes) answers errors in the active dialect; the control plane,
-under ``/_mock``, has none of the API's layers and answers errors in the default shape. :class:`MockApp` sends each request to one of them by its path, and is
-what every transport runs (uvicorn, in-process ASGI, respx).
+under ``/_mock``, has none of the API's layers and answers errors in the default shape.
+:class:`MockApp` sends each request to one of them by its path, and is what every transport
+runs (uvicorn, in-process ASGI, respx).
 """
 
 from __future__ import annotations

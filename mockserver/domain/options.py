@@ -29,7 +29,7 @@ class Option:
     help: str
     """One line: what the setting does (flag help, docs table)."""
     metavar: str | None = None
-    """The flag's value placeholder, e.g. ``N`` or ``SECONDS``."""
+    """The name help shows for the flag's value, e.g. ``N`` or ``SECONDS``."""
     flag: str | None = None
     """The flag, when not ``--<name>`` (``--no-<name>`` for a boolean that defaults to on)."""
     presets: Mapping[str, Any] | None = None

@@ -119,7 +119,7 @@ class Backend(Generic[RT]):
         self._images = images
         self._owners: dict[str, str] = {}
         self._decisions: dict[tuple[Scenario, Source], Decision] = {}
-        self._apply(settings, reseed=False, previous=None)
+        self._apply(settings, reseed=False)
         self.initial_settings = self.settings
         self._creates = 0
         self._version = self._epoch = -1
@@ -172,9 +172,7 @@ class Backend(Generic[RT]):
         self.clock.resume()
         self.publish()
 
-    _UNSET: Any = object()
-
-    def _apply(self, settings: Settings, *, reseed: bool, previous: Any = _UNSET) -> None:
+    def _apply(self, settings: Settings, *, reseed: bool) -> None:
         """Build the runtime for ``settings`` (everything checked first: raises SettingsError
         or ScenarioError and changes nothing) and swap it in."""
         checked = settings.validated()
@@ -185,8 +183,7 @@ class Backend(Generic[RT]):
             if self.shared is not None:
                 # Workers share one seed but not one stream: seeded ids would collide.
                 self.random.unpredictable_ids()
-        if previous is self._UNSET:
-            previous = self.runtime
+        previous = getattr(self, "_runtime", None)  # none yet while the backend is being made
         self._runtime = self._build(checked, self.random, previous)
         self.limiter.configure(checked.limits)
         self.journal.resize(checked.journal_size)

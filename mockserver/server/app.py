@@ -161,10 +161,7 @@ def create_app(
         settings, clock, build=ApiRuntime.build, store=store, shared=shared, images=videos
     )
     errors = ErrorRenderer(lambda: backend.runtime.speaker, backend.clock)
-    api = _api(backend, videos, errors)
+    api, control = _api(backend, videos, errors), _control(backend)
     if backend.shared is not None:  # outermost: every layer sees the synced state
-        api = SharedStateMiddleware(api, backend)
-    control: ASGIApp = _control(backend)
-    if backend.shared is not None:
-        control = SharedStateMiddleware(control, backend)
+        api, control = SharedStateMiddleware(api, backend), SharedStateMiddleware(control, backend)
     return MockApp(api, control, backend=backend, videos=videos, errors=errors)

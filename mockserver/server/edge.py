@@ -14,20 +14,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.domain.backend import Backend
-from mockserver.domain.errors import MockError
-from mockserver.domain.limits import LimitExceeded
-from mockserver.server.errors import ErrorRenderer, problem_for
+from mockserver.server.errors import ANSWERED, ErrorRenderer, problem_for
 from mockserver.server.faults import ConnectionDropped
 from mockserver.server.tracing import traceparent
-
-# What the API answers by design; anything else is a bug, answered 500 and then re-raised so
-# the server logs it (and a test's served fake hands it to the test).
-_EXPECTED = (MockError, LimitExceeded, HTTPException, ClientDisconnect)
 
 
 class ApiEdge:
@@ -88,7 +80,7 @@ class ApiEdge:
                 raise
             problem = problem_for(exc, scope["method"], scope["path"])
             await self.errors.response(problem)(scope, receive, edge_send)
-            if not isinstance(exc, _EXPECTED):
+            if not isinstance(exc, ANSWERED):
                 raise
         finally:
             if not recorded:

@@ -151,6 +151,10 @@ def problem_for(exc: Exception, method: str, path: str) -> Problem:
     return Problem(500, 500, "Internal Server Error", detail)
 
 
+# What the fake answers by design; anything else is a bug, answered 500 and then re-raised so
+# the server logs it (and a test's served fake hands it to the test).
+ANSWERED: tuple[type[Exception], ...] = (MockError, LimitExceeded, HTTPException, ClientDisconnect)
+
 # The control plane is not the API: its errors keep the default shape and draw nothing random.
 DEFAULT_SPEAKER = Speaker(Dialect())
 
@@ -189,6 +193,4 @@ class ErrorRenderer:
         async def handle(request: Request, exc: Exception) -> Response:
             return self.response(problem_for(exc, request.method, request.url.path))
 
-        return dict.fromkeys(
-            (MockError, LimitExceeded, HTTPException, ClientDisconnect, Exception), handle
-        )
+        return dict.fromkeys((*ANSWERED, Exception), handle)

@@ -35,9 +35,6 @@ class JSONResponse(Response):
         else:
             self.raw_headers = [length, _JSON]
 
-    def render(self, content: Any) -> bytes:
-        return _ENCODER.encode(content)
-
 
 def adding_headers(send: Send, headers: Sequence[tuple[bytes, bytes]]) -> Send:
     """``send`` with ``headers`` appended to the response's start message: the one way the

@@ -278,9 +278,9 @@ def random_mutations(rng: random.Random) -> list[Mutation]:
     ]
 
 
-def rss(pid: int) -> int:
-    """The resident set size of process ``pid``, in bytes."""
+def rss(pid: int, field: str = "VmRSS") -> int:
+    """The resident set size of process ``pid`` in bytes (``VmHWM``: its peak so far)."""
     status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"VmRSS:\s+(\d+) kB", status)
+    match = re.search(field + r":\s+(\d+) kB", status)
     assert match is not None
     return int(match.group(1)) * 1024

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -25,8 +26,16 @@ class ServerProcess:
 
 
 @contextmanager
-def running_server(*args: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
-    """Start the CLI on a free port and yield once it answers HTTP (10 s deadline)."""
+def running_server(
+    *args: str, env: dict[str, str] | None = None, open_files: int | None = None
+) -> Iterator[ServerProcess]:
+    """Start the CLI on a free port and yield once it answers HTTP (10 s deadline);
+    ``open_files`` pins its file-descriptor limit (soft and hard) as a small machine's."""
+
+    def limit_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     command = [sys.executable, "-m", "mockserver", "serve", "--port", "0", *args]
     process = subprocess.Popen(
         command,
@@ -34,6 +43,7 @@ def running_server(*args: str, env: dict[str, str] | None = None) -> Iterator[Se
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **(env or {})},
+        preexec_fn=limit_files if open_files is not None else None,
     )
     output: list[str] = []
     found = threading.Event()

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
-import pytest
-
 from mockserver import ManualClock, Settings, create_app
-from mockserver.server import bodies
+from mockserver.domain.errors import InvalidRequest
+from mockserver.server.bodies import MAX_JSON_NODES, decode_json
 from tests.helpers import CREATE_PATH
 
 
@@ -36,21 +36,20 @@ async def call(app: Any, receive: Any) -> tuple[int, dict[str, Any]]:
     return sent[0]["status"], json.loads(body)
 
 
-def test_a_body_that_stalls_between_pieces_gets_408(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bodies, "BODY_PIECE_TIMEOUT", 0.05)
-    app = create_app(Settings(seed=1), clock=ManualClock())
-    pieces = [{"type": "http.request", "body": b'{"prompt": "a', "more_body": True}]
+def test_a_body_dripping_past_the_whole_body_deadline_gets_408() -> None:
+    # Every piece comes well within the deadline; the body as a whole does not.
+    app = create_app(Settings(seed=1, body_timeout=0.3), clock=ManualClock())
 
     async def receive() -> dict[str, Any]:
-        if pieces:
-            return pieces.pop()
-        await asyncio.sleep(3600)  # the client never sends the rest
-        raise AssertionError("unreachable")
+        await asyncio.sleep(0.02)
+        return {"type": "http.request", "body": b" ", "more_body": True}
 
+    started = time.monotonic()
     status, body = asyncio.run(asyncio.wait_for(call(app, receive), 5))
     assert status == 408
     assert body["title"] == "Request Timeout"
-    assert "stalled" in body["detail"]
+    assert "within 0.3 s" in body["detail"]
+    assert time.monotonic() - started < 3
 
 
 def test_a_body_in_timely_pieces_is_read_whole() -> None:
@@ -68,3 +67,24 @@ def test_a_body_in_timely_pieces_is_read_whole() -> None:
     status, body = asyncio.run(call(app, receive))
     assert status == 202
     assert body["task_info"]["status"] == "pending"
+
+
+def _refusal(body: bytes) -> str:
+    try:
+        decode_json(body)
+    except InvalidRequest as exc:
+        return str(exc)
+    raise AssertionError("accepted")
+
+
+def test_json_with_more_nodes_than_the_bound_is_refused_before_decoding() -> None:
+    tiny_lists = b"[" + b"[]," * (MAX_JSON_NODES + 1) + b"[]]"
+    assert "more than 10000 JSON arrays" in _refusal(tiny_lists)
+    many_values = b'{"x": [' + b"0," * (MAX_JSON_NODES + 1) + b"0]}"
+    assert "more than 10000" in _refusal(many_values)
+
+
+def test_brackets_and_commas_inside_strings_are_not_structure() -> None:
+    text = '[{,"\\' * MAX_JSON_NODES
+    payload = {"prompt": "a", "note": text, "escaped": 'say "[[["'}
+    assert decode_json(json.dumps(payload).encode()) == payload

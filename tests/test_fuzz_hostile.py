@@ -73,6 +73,12 @@ HOSTILE: dict[str, tuple[Headers, list[bytes], set[int], str | None]] = {
         {400},
         "body.json",
     ),
+    "31 MB of tiny lists": (
+        create_headers(),
+        [b'{"prompt":"x","x":[' + b"[]," * (31 * 2**20 // 3) + b"[]]}"],
+        {400},
+        "body.json",
+    ),
     "1e400": (create_headers(), [encode(body())[:-1] + b',"seed":1e400}'], {400}, "body.json"),
     "-1e400 duration": (
         create_headers(),

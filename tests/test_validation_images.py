@@ -6,14 +6,17 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import json
 import random
 
 import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
+from mockserver import Settings
 from mockserver.domain.images import MAX_IMAGE_BYTES
 from tests.helpers import (
+    AUTH,
     CREATE_PATH,
     assert_created,
     assert_invalid,
@@ -131,3 +134,28 @@ def test_image_of_exactly_ten_megabytes_is_accepted(client: TestClient) -> None:
 def test_random_bytes_over_ten_megabytes_are_a_size_error(client: TestClient) -> None:
     value = b64(random.Random(2).randbytes(MAX_IMAGE_BYTES + 512 * 1024))
     assert_invalid(client.post(CREATE_PATH, json=body(image=value)), "image", "size")
+
+
+def test_the_largest_valid_create_fits_the_default_body_cap(client: TestClient) -> None:
+    # Both images at 10 MiB as data URLs, both prompts at their length limit in characters
+    # that JSON escapes to 12 bytes each (a surrogate pair), every optional field set.
+    image = data_uri(bmp_of_size(MAX_IMAGE_BYTES), "image/bmp")
+    payload = body(
+        prompt="\U0001f600" * 2000,
+        negative_prompt="\U0001f600" * 500,
+        image=image,
+        last_frame=image,
+        resolution="1080P",
+        duration=15,
+        prompt_extend=True,
+        shot_type="multi",
+        audio=True,
+        audio_url="https://example.com/" + "a" * 2000 + ".mp3",
+        seed=2147483647,
+        safety_filter=True,
+    )
+    raw = json.dumps(payload).encode()  # ensure_ascii: every emoji as \ud83d\ude00
+    assert len(raw) > 27_900_000
+    assert len(raw) < Settings().max_body_bytes
+    headers = {"Content-Type": "application/json"}
+    assert_created(client.post(CREATE_PATH, content=raw, headers={**AUTH, **headers}))

@@ -92,6 +92,34 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         msgspec.Meta(ge=1024),
         Option("largest request body accepted; larger bodies get 413", "N"),
     ] = 32 * 1024 * 1024
+    header_timeout: Annotated[
+        Seconds,
+        msgspec.Meta(le=3600),
+        Option(
+            "seconds a connection has to send a whole request head; then 408 and closed",
+            "SECONDS",
+            restart=True,
+        ),
+    ] = 10.0
+    body_timeout: Annotated[
+        Seconds,
+        msgspec.Meta(le=3600),
+        Option(
+            "seconds a request body has to arrive whole, however it is split; then 408",
+            "SECONDS",
+            restart=True,
+        ),
+    ] = 60.0
+    max_connections: Annotated[
+        int,
+        msgspec.Meta(ge=1, le=1_000_000),
+        Option(
+            "open connections per process; past it the one waiting longest for its request "
+            "head is closed, or the new one gets 503",
+            "N",
+            restart=True,
+        ),
+    ] = 1000
     public_url: Annotated[
         Url | None,
         Option("base URL written into result links", "URL", unset="the URL the client called"),

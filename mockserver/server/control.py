@@ -258,8 +258,13 @@ def _settings(settings: Settings) -> dict[str, Any]:
     return data
 
 
+# The control plane's bodies are small JSON documents.
+_BODY_LIMIT = 1024 * 1024
+_BODY_TIMEOUT = 10.0
+
+
 async def _json_object(request: Request, *, optional: bool = False) -> dict[str, Any]:
-    body = await read_body(request, 1024 * 1024)
+    body = await read_body(request, _BODY_LIMIT, _BODY_TIMEOUT)
     if optional and not body.strip():
         return {}
     payload = decode_json(body)

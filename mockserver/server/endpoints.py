@@ -68,8 +68,10 @@ class Endpoints:
         backend = self.backend
         owner = backend.authenticate(request_key(request))
         runtime = backend.runtime
-        limit = runtime.settings.max_body_bytes
-        parsed = await read_generation(request, runtime.validator, limit)
+        settings = runtime.settings
+        parsed = await read_generation(
+            request, runtime.validator, settings.max_body_bytes, settings.body_timeout
+        )
         scenario = header(request, SCENARIO_KEY)
         state = backend.create_task(owner, parsed.request, scenario, parsed.images)
         return self.task_response(request, state, created=True)

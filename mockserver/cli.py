@@ -194,7 +194,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from mockserver.server.protocol import guarded
+    from mockserver.server.protocol import GuardedProtocol
     from mockserver.server.serving import WORKER_SETTINGS, StateError, build_app, check_state
 
     settings = secured(settings)
@@ -226,7 +226,7 @@ def serve(settings: Settings) -> int:
             "access_log": settings.access_log,
             "log_level": "info" if settings.access_log else "warning",
             "server_header": False,
-            "http": guarded(settings),  # httptools, with head bounds, deadlines, a cap
+            "http": GuardedProtocol,  # httptools, with head bounds, deadlines, a cap
         }
         if settings.workers > 1:
             # Workers are spawned processes that import the app factory by name; the settings

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
+import msgspec
 import pytest
 
 from mockserver.domain.generation import GenerationRequest, ImageRef, Resolution
@@ -51,7 +51,7 @@ def test_pixels_stay_within_the_tier(resolution: Resolution, aspect: tuple[int, 
 
 
 def task(task_id: str = "00000000-0000-4000-8000-000000000001", **fields: Any) -> Task:
-    request = dataclasses.replace(GenerationRequest(prompt="a cat", image=URL), **fields)
+    request = msgspec.structs.replace(GenerationRequest(prompt="a cat", image=URL), **fields)
     return Task(task_id, "key", 0.0, request, Plan((Status.PENDING,), (0.0,)))
 
 

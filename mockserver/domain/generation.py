@@ -7,15 +7,15 @@ the result renderer separately).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+import msgspec
 
 Resolution = Literal["720P", "1080P"]
 ShotType = Literal["single", "multi"]
 
 
-@dataclass(frozen=True, slots=True)
-class ImageRef:
+class ImageRef(msgspec.Struct, frozen=True):
     """An input image: a URL the fake did not fetch, or a decoded base64 image's facts."""
 
     source: Literal["url", "base64"]
@@ -29,8 +29,7 @@ class ImageRef:
     rendering the result video."""
 
 
-@dataclass(frozen=True, slots=True)
-class GenerationRequest:
+class GenerationRequest(msgspec.Struct, frozen=True):
     """A create request after validation, with every default applied."""
 
     prompt: str

@@ -8,8 +8,11 @@ asking for its state at time ``t`` just finds the last step at or before ``t``.
 from __future__ import annotations
 
 import bisect
+import operator
 from dataclasses import dataclass
 from enum import StrEnum
+
+import msgspec
 
 from mockserver.domain.generation import GenerationRequest
 
@@ -21,6 +24,10 @@ class Status(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+    # Hashed as the string it equals (Enum hashes its name, in Python, on every set and dict
+    # lookup: plans check their path against ALLOWED_PATHS on each create).
+    __hash__ = str.__hash__
 
     @property
     def terminal(self) -> bool:
@@ -60,8 +67,7 @@ class PlanError(ValueError):
     """A plan that the transition table does not allow."""
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(msgspec.Struct, frozen=True):
     """A task's whole future: each status and the offset (seconds after creation) it starts at.
 
     The first step is always ``pending`` at 0. A plan that does not end in a terminal status
@@ -80,10 +86,7 @@ class Plan:
         if self.statuses not in ALLOWED_PATHS:
             steps = " -> ".join(self.statuses)
             raise PlanError(f"{steps}: a status cannot move that way (see TRANSITIONS)")
-        if any(
-            not later >= earlier
-            for earlier, later in zip(self.offsets, self.offsets[1:], strict=False)
-        ):
+        if not all(map(operator.le, self.offsets, self.offsets[1:])):
             raise PlanError("offsets must not decrease")
         if (self.statuses[-1] is Status.FAILED) != (self.failure is not None):
             raise PlanError("a plan has a failure exactly when it ends failed")
@@ -98,8 +101,7 @@ class Plan:
         return self.offsets[-1] if self.finishes else None
 
 
-@dataclass(frozen=True, slots=True)
-class TaskState:
+class TaskState(msgspec.Struct, frozen=True):
     """What a task looks like at one moment: the domain's answer to a poll."""
 
     id: str
@@ -113,8 +115,7 @@ class TaskState:
         return self.status is Status.SUCCEEDED
 
 
-@dataclass(slots=True)
-class Task:
+class Task(msgspec.Struct):
     """A created task: who owns it, what was asked, its plan and how that was decided.
 
     ``decision`` is opaque here (the planner's record of the scenario and its source); it is

@@ -87,6 +87,34 @@ class Endpoint:
         await response(scope, receive, send)
 
 
+class ApiRoutes:
+    """The API's routes: a create and a poll, the requests nearly every client sends, are
+    matched by two string comparisons; everything else (result files, the contract, unknown
+    paths and wrong methods, the lifespan) goes to Starlette's router, which matches them the
+    same way by its route templates and raises its 404 and 405."""
+
+    def __init__(self, create: ASGIApp, poll: ASGIApp, router: Router) -> None:
+        self._create = create
+        self._poll = poll
+        self._router = router
+        self._task_prefix = GENERATION_PATH + "/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            path: str = scope["path"]
+            if path == GENERATION_PATH:
+                if scope["method"] == "POST":
+                    await self._create(scope, receive, send)
+                    return
+            elif path.startswith(self._task_prefix) and scope["method"] in ("GET", "HEAD"):
+                task_id = path[len(self._task_prefix) :]
+                if task_id and "/" not in task_id:  # the template's {task_id}: [^/]+
+                    scope["path_params"] = {"task_id": task_id}
+                    await self._poll(scope, receive, send)
+                    return
+        await self._router(scope, receive, send)
+
+
 class RuntimeFaults(FaultMiddleware):
     """Faults as the backend's current runtime says, drawn from its current fault stream."""
 
@@ -120,9 +148,10 @@ def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) ->
     are answered at the edge, outside the faults, so an injected answer is journalled and
     traced as the client saw it, and so is a 500."""
     handlers = Endpoints(backend, videos)
+    create, poll = Endpoint(handlers.create_task), Endpoint(handlers.get_task)
     routes = [
-        Route(GENERATION_PATH, Endpoint(handlers.create_task), methods=["POST"]),
-        Route(TASK_PATH, Endpoint(handlers.get_task), methods=["GET"]),
+        Route(GENERATION_PATH, create, methods=["POST"]),
+        Route(TASK_PATH, poll, methods=["GET"]),
         Route(
             FILES_PREFIX + "/{task_id}/{name}", Endpoint(handlers.download), methods=["GET", "HEAD"]
         ),
@@ -130,7 +159,7 @@ def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) ->
     ]
     # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.
     router = Router(routes, redirect_slashes=False, lifespan=_closing(backend, videos))
-    faulted = RuntimeFaults(router, backend, errors)
+    faulted = RuntimeFaults(ApiRoutes(create, poll, router), backend, errors)
     return ApiEdge(faulted, backend, errors, lambda: backend.random.traces)
 
 

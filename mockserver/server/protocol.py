@@ -26,6 +26,7 @@ app's own error renderer (so in the active dialect) and ends the connection.
 from __future__ import annotations
 
 import asyncio
+import functools
 import resource
 import weakref
 from dataclasses import dataclass
@@ -60,16 +61,21 @@ TOO_LARGE = Problem(
 _FALLBACK = ErrorRenderer(lambda: DEFAULT_SPEAKER, SystemClock())
 
 
-def _renderer(app: Any) -> ErrorRenderer:
-    """The error renderer of the fake inside uvicorn's wrappers (each has ``.app``)."""
+def _fake(app: Any) -> Any:
+    """The fake inside uvicorn's wrappers (each has ``.app``), or None for another app."""
     for _ in range(8):
-        errors = getattr(app, "errors", None)
-        if isinstance(errors, ErrorRenderer):
-            return errors
+        if isinstance(getattr(app, "errors", None), ErrorRenderer):
+            return app
         app = getattr(app, "app", None)
         if app is None:
             break
-    return _FALLBACK
+    return None
+
+
+def _renderer(app: Any) -> ErrorRenderer:
+    """The fake's error renderer, or the default shape for another app (a test's own)."""
+    fake = _fake(app)
+    return _FALLBACK if fake is None else fake.errors
 
 
 @dataclass(frozen=True)
@@ -81,12 +87,19 @@ class Guards:
     max_connections: int = 1000
 
     @classmethod
-    def of(cls, settings: Settings) -> Guards:
-        return cls(
-            settings.header_timeout,
-            settings.body_timeout,
-            connection_room(settings.max_connections),
-        )
+    def of(cls, app: Any) -> Guards:
+        """The guards the fake inside ``app`` was configured with (defaults for another app)."""
+        fake = _fake(app)
+        return cls() if fake is None else _configured(fake.backend.settings)
+
+
+@functools.lru_cache(maxsize=8)
+def _configured(settings: Settings) -> Guards:
+    return Guards(
+        settings.header_timeout,
+        settings.body_timeout,
+        connection_room(settings.max_connections),
+    )
 
 
 def connection_room(wanted: int) -> int:
@@ -108,11 +121,6 @@ def connection_room(wanted: int) -> int:
     return max(1, min(wanted, soft - FD_RESERVE))
 
 
-def guarded(settings: Settings) -> type[GuardedProtocol]:
-    """The protocol class to hand uvicorn (``http=``) for a server with these settings."""
-    return type("GuardedProtocol", (GuardedProtocol,), {"guards": Guards.of(settings)})
-
-
 class _HeadTooLarge(Exception):
     """Raised inside a parser callback; httptools turns it into a parser error."""
 
@@ -124,13 +132,12 @@ _IDLE, _HEAD, _BODY, _APP = range(4)
 class GuardedProtocol(HttpToolsProtocol):
     """HttpToolsProtocol with the head bound, the deadlines and the connection cap."""
 
-    guards: ClassVar[Guards] = Guards()
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.guards = Guards.of(self.app)  # the settings are restart-only: read once
         self._in_head = False
-        self._head_bytes = 0  # exact: the URL and headers parsed so far
         self._chunk_bytes = 0  # chunks that left the head incomplete (still in the parser)
+        self._feeding = 0  # the size of the chunk the parser is working through
         self._too_large = False
         self._refused = False
         # What the sweep saw last: the phase, the request cycle it belonged to, and since when.
@@ -206,23 +213,16 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
-        self._head_bytes = self._chunk_bytes = 0
-
-    def on_url(self, url: bytes) -> None:
-        self._head_bytes += len(url)
-        if self._head_bytes > HEAD_LIMIT:
-            self._over()
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        # Counted inline (a call per header is measurable on the hot path): ": " and CRLF.
-        self._head_bytes += len(name) + len(value) + 4
-        if self._head_bytes > HEAD_LIMIT:
-            self._over()
-        super().on_header(name, value)
+        self._chunk_bytes = 0
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        # A head that came in chunks smaller than the bound is smaller than the bound: only a
+        # big chunk needs the exact count (per header, as the parser split them: ": ", CRLF).
+        if self._chunk_bytes + self._feeding > HEAD_LIMIT:
+            size = len(self.url) + sum(len(k) + len(v) + 4 for k, v in self.headers)
+            if size > HEAD_LIMIT:
+                self._over()
         super().on_headers_complete()
 
     def _over(self) -> None:
@@ -232,8 +232,9 @@ class GuardedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # the rest of a refused request: dropped unread, never buffered
-        # A head arriving in one chunk is caught by the exact count (the callbacks raise and
+        # A head arriving in one chunk is caught by the exact count (the callback raises and
         # uvicorn answers through send_400_response below); one still arriving, by this.
+        self._feeding = len(data)
         super().data_received(data)
         if self._in_head and not self.transport.is_closing():
             self._chunk_bytes += len(data)

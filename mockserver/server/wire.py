@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,7 +53,7 @@ def _second(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def timestamp(seconds: float) -> str:
+def _timestamp(seconds: float) -> str:
     """The observed real format: six fraction digits and an explicit offset, e.g.
     ``2026-09-21T08:23:12.657134+00:00``. Rounds like ``datetime.fromtimestamp``."""
     whole = int(seconds // 1)
@@ -61,3 +61,7 @@ def timestamp(seconds: float) -> str:
     if micros == 1_000_000:
         whole, micros = whole + 1, 0
     return f"{_second(whole)}.{micros:06d}+00:00"
+
+
+# A task's stamps repeat on every poll of it.
+timestamp: Callable[[float], str] = functools.lru_cache(maxsize=4096)(_timestamp)

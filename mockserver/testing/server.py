@@ -19,7 +19,7 @@ from mockserver.control import Control
 from mockserver.domain.settings import Settings
 from mockserver.server.app import create_app
 from mockserver.server.faults import ConnectionDropped
-from mockserver.server.protocol import guarded
+from mockserver.server.protocol import GuardedProtocol
 
 START_DEADLINE = 10.0
 
@@ -56,7 +56,7 @@ class ServerThread:
         self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         config = uvicorn.Config(
             self.catcher,
-            http=guarded(settings),  # as `wan-mock serve`: head bounds, deadlines, a cap
+            http=GuardedProtocol,  # as `wan-mock serve`: head bounds, deadlines, a cap
             lifespan="off",
             access_log=False,
             log_level="warning",

@@ -99,20 +99,35 @@ class ApiRoutes:
         self._router = router
         self._task_prefix = GENERATION_PATH + "/"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Hands back the chosen app's awaitable instead of awaiting it in a coroutine of its
+        # own: one frame less on every request.
         if scope["type"] == "http" and not scope.get("root_path"):
             path: str = scope["path"]
             if path == GENERATION_PATH:
                 if scope["method"] == "POST":
-                    await self._create(scope, receive, send)
-                    return
+                    return self._create(scope, receive, send)
             elif path.startswith(self._task_prefix) and scope["method"] in ("GET", "HEAD"):
                 task_id = path[len(self._task_prefix) :]
                 if task_id and "/" not in task_id:  # the template's {task_id}: [^/]+
                     scope["path_params"] = {"task_id": task_id}
-                    await self._poll(scope, receive, send)
-                    return
-        await self._router(scope, receive, send)
+                    return self._poll(scope, receive, send)
+        return self._router(scope, receive, send)
+
+
+class FaultsWhenSet:
+    """The routes, through the faults only while the runtime has any: without them (the
+    usual case) the routes run with no frame of the fault layer."""
+
+    def __init__(self, routes: ASGIApp, faulted: ASGIApp, backend: Backend[ApiRuntime]) -> None:
+        self._routes = routes
+        self._faulted = faulted
+        self._backend = backend
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if self._backend.runtime.faults:
+            return self._faulted(scope, receive, send)
+        return self._routes(scope, receive, send)
 
 
 class RuntimeFaults(FaultMiddleware):
@@ -159,7 +174,8 @@ def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) ->
     ]
     # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.
     router = Router(routes, redirect_slashes=False, lifespan=_closing(backend, videos))
-    faulted = RuntimeFaults(ApiRoutes(create, poll, router), backend, errors)
+    matched = ApiRoutes(create, poll, router)
+    faulted = FaultsWhenSet(matched, RuntimeFaults(matched, backend, errors), backend)
     return ApiEdge(faulted, backend, errors, lambda: backend.random.traces)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 from starlette.responses import Response
-from starlette.types import Message, Send
+from starlette.types import Message, Receive, Scope, Send
 
 _ENCODER = msgspec.json.Encoder()
 encode = _ENCODER.encode
@@ -34,6 +34,13 @@ class JSONResponse(Response):
             self.raw_headers = [*raw, length, _JSON]
         else:
             self.raw_headers = [length, _JSON]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Starlette's, less what an HTTP answer without background work never needs.
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": self.body})
 
 
 def adding_headers(send: Send, headers: Sequence[tuple[bytes, bytes]]) -> Send:

@@ -219,6 +219,8 @@ class Control:
         body: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
     ) -> T:
+        if body is None and method != "GET":
+            body = {}  # the control plane takes state-changing calls only as JSON
         response = self._http.request(method, path, json=body, params=params)
         if response.status_code >= 400:
             try:

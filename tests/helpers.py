@@ -106,7 +106,10 @@ class Fake:
         return dict(response.json())
 
     def ok(self, method: str, path: str, **kwargs: Any) -> Any:
-        """A control-plane call that must answer 200 with JSON."""
+        """A control-plane call that must answer 200 with JSON (a state-changing one is sent as
+        JSON, as the control plane requires)."""
+        if method != "GET" and not {"json", "content", "data"} & kwargs.keys():
+            kwargs["json"] = {}
         response = self.client.request(method, path, **kwargs)
         assert response.status_code == 200, (
             f"{method} {path}: {response.status_code} {response.text}"

@@ -36,25 +36,25 @@ from tests.helpers import (
 
 # --- the admin guard ----------------------------------------------------------------------------
 
-# Every method of every control-plane route, with a body it accepts (reset last: it removes the
-# tasks the others act on).
+# Every method of every control-plane route, with a body it accepts (a state-changing call is
+# always JSON; reset last: it removes the tasks the others act on).
 ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/_mock/health", None),
     ("GET", "/_mock/clock", None),
     ("POST", "/_mock/clock/advance", {"seconds": 1}),
-    ("POST", "/_mock/clock/freeze", None),
-    ("POST", "/_mock/clock/resume", None),
+    ("POST", "/_mock/clock/freeze", {}),
+    ("POST", "/_mock/clock/resume", {}),
     ("GET", "/_mock/tasks", None),
     ("GET", "/_mock/tasks/{first}", None),
-    ("POST", "/_mock/tasks/{first}/succeed", None),
+    ("POST", "/_mock/tasks/{first}/succeed", {}),
     ("POST", "/_mock/tasks/{second}/fail", {"code": 3002}),
     ("GET", "/_mock/scenarios", None),
     ("POST", "/_mock/scenarios", {"scenario": "slow"}),
-    ("DELETE", "/_mock/scenarios", None),
+    ("DELETE", "/_mock/scenarios", {}),
     ("GET", "/_mock/settings", None),
     ("PATCH", "/_mock/settings", {"failure_rate": 0.5}),
     ("GET", "/_mock/journal", None),
-    ("POST", "/_mock/reset", None),
+    ("POST", "/_mock/reset", {}),
 ]
 ENDPOINT_IDS = [f"{method} {path}" for method, path, _ in ENDPOINTS]
 

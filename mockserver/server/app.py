@@ -40,6 +40,7 @@ from mockserver.server.edge import ApiEdge
 from mockserver.server.endpoints import Endpoints
 from mockserver.server.errors import DEFAULT_SPEAKER, ErrorRenderer
 from mockserver.server.faults import FaultMiddleware
+from mockserver.server.guard import ControlGuard
 from mockserver.server.runtime import ApiRuntime
 from mockserver.server.sharing import SharedStateMiddleware
 
@@ -135,10 +136,12 @@ def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) ->
 
 
 def _control(backend: Backend[ApiRuntime]) -> ASGIApp:
+    """The control plane behind its guard (Host, origin, content type, admin token), which
+    covers every path under the prefix, unknown ones too."""
     errors = ErrorRenderer(lambda: DEFAULT_SPEAKER, backend.clock)
     app = Starlette(routes=ControlPlane(backend).routes(), exception_handlers=errors.handlers())
     app.router.redirect_slashes = False
-    return app
+    return ControlGuard(app, backend, errors)
 
 
 def create_app(

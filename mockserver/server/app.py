@@ -26,8 +26,8 @@ from mockserver.domain.clock import MockClock
 from mockserver.domain.paths import (
     CONTRACT_PATH,
     CONTROL_PREFIX,
-    FILES_PREFIX,
     GENERATION_PATH,
+    RESULT_ROUTE,
     TASK_PATH,
 )
 from mockserver.domain.settings import Settings
@@ -124,9 +124,7 @@ def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) ->
     routes = [
         Route(GENERATION_PATH, Endpoint(handlers.create_task), methods=["POST"]),
         Route(TASK_PATH, Endpoint(handlers.get_task), methods=["GET"]),
-        Route(
-            FILES_PREFIX + "/{task_id}/{name}", Endpoint(handlers.download), methods=["GET", "HEAD"]
-        ),
+        Route(RESULT_ROUTE, Endpoint(handlers.download), methods=["GET", "HEAD"]),
         Route(CONTRACT_PATH, Endpoint(handlers.openapi), methods=["GET"]),
     ]
     # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.

@@ -71,6 +71,7 @@ class JournalEntry(msgspec.Struct, frozen=True):
     status: int
     duration_ms: float
     owner: str | None
+    headers: tuple[tuple[str, str], ...] = ()  # as received: bounded, credentials redacted
 
 
 class ControlError(RuntimeError):

@@ -257,12 +257,14 @@ def test_serve_keeps_a_given_token_beyond_loopback(
     argv = ["serve", "--host", "0.0.0.0", "--port", "0", "--admin-token", ADMIN_TOKEN]
     served = serve_without_listening(lambda: cli.main(argv))
     assert served.settings.admin_token == ADMIN_TOKEN
-    assert f"admin token (X-Wan-Mock-Admin-Token): {ADMIN_TOKEN}" in served.output
+    assert "admin token (X-Wan-Mock-Admin-Token): ***\n" in served.output  # chosen: masked
+    assert ADMIN_TOKEN not in served.output
     assert "http://127.0.0.1:" in served.output  # 0.0.0.0 is advertised as loopback
 
 
 def test_banner_shows_the_token_only_when_there_is_one() -> None:
     with_token = cli._banner(Settings(admin_token=ADMIN_TOKEN), "http://127.0.0.1:9")
-    assert f"admin token (X-Wan-Mock-Admin-Token): {ADMIN_TOKEN}" in with_token
+    assert "admin token (X-Wan-Mock-Admin-Token): ***" in with_token
+    assert ADMIN_TOKEN not in with_token
     assert "http://127.0.0.1:9/_mock/" in with_token
     assert "admin token" not in cli._banner(Settings(), "http://127.0.0.1:9")

@@ -62,6 +62,13 @@ def test_settings_mask_api_keys_keeping_a_few_last_characters() -> None:
                 assert key not in response.text
         # The keys themselves still work: only what is shown is masked.
         assert fake.backend.settings.api_keys == keys
+        # Sent back as shown, masked credentials are left as they are; new ones replace them.
+        echoed = fake.ok("PATCH", "/_mock/settings", json={"api_keys": ["sk-...cdef", "***"]})
+        assert echoed["api_keys"] == ["sk-...cdef", "***"]
+        assert fake.backend.settings.api_keys == keys
+        fake.ok("PATCH", "/_mock/settings", json={"api_keys": ["new-key"]})
+        assert fake.backend.settings.api_keys[0] == "new-key"
+        assert len(fake.backend.settings.api_keys) == 1
 
 
 def test_patch_failure_rate_applies_to_new_tasks(fake: Fake) -> None:

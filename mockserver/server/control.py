@@ -24,7 +24,13 @@ from mockserver.domain.keys import fingerprint
 from mockserver.domain.paths import CONTROL_PREFIX
 from mockserver.domain.planning import Decision
 from mockserver.domain.scenarios import FAILURES, ScenarioError, parse_scenario
-from mockserver.domain.settings import RESTART_ONLY, SettingsError, merge_settings, shown
+from mockserver.domain.settings import (
+    RESTART_ONLY,
+    SECRET,
+    SettingsError,
+    merge_settings,
+    shown,
+)
 from mockserver.domain.tasks import Status, Task
 from mockserver.server.bodies import decode_json, read_body
 from mockserver.server.wire import JSONResponse, timestamp
@@ -178,6 +184,9 @@ class ControlPlane:
                 raise InvalidRequest.single(
                     fixed[0], "restart", f"{', '.join(fixed)}: only take effect at start"
                 )
+            # A credential sent back as it was shown (masked) is left as it is.
+            masked = shown(self.backend.settings)
+            changes = {k: v for k, v in changes.items() if not (k in SECRET and v == masked.get(k))}
             try:
                 updated = merge_settings(self.backend.settings, changes, "control plane")
                 self.backend.configure(updated)

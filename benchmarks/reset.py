@@ -95,7 +95,7 @@ def timed_reset(method: str, api: httpx.Client, control: Control) -> tuple[float
     """One reset: (round trip in ms, the server's took_ms if the answer carries it)."""
     if method == METHODS[0]:
         started = time.perf_counter()
-        response = api.post(RESET_PATH)
+        response = api.post(RESET_PATH, json={})  # the control plane takes JSON only
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             raise h.HarnessError(f"POST {RESET_PATH}: {response.status_code} {response.text}")

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from mockserver.__about__ import __version__
+from mockserver.domain.keys import mask
 from mockserver.domain.options import Setting, markdown_table
 from mockserver.domain.paths import GENERATION_PATH
 from mockserver.domain.settings import (
@@ -24,6 +25,7 @@ from mockserver.domain.settings import (
     Settings,
     SettingsError,
     load_settings,
+    shown,
 )
 
 DESCRIPTION = """\
@@ -165,9 +167,9 @@ def show_settings(markdown: bool, update: str | None, config: str | None) -> int
     except SettingsError as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
         return 2
+    values = shown(settings)  # credentials masked: this output ends up in bug reports
     for setting in SETTINGS:
-        value = msgspec.json.encode(getattr(settings, setting.name)).decode()
-        print(f"{setting.name:<18}{value}")
+        print(f"{setting.name:<18}{msgspec.json.encode(values[setting.name]).decode()}")
     return 0
 
 
@@ -197,6 +199,7 @@ def serve(settings: Settings) -> int:
     from mockserver.server.protocol import GuardedProtocol
     from mockserver.server.serving import WORKER_SETTINGS, StateError, build_app, check_state
 
+    chosen = settings.admin_token
     settings = secured(settings)
     # Several workers must share state to behave as one fake: without --state they share a
     # temporary file, removed when the server stops.
@@ -220,7 +223,8 @@ def serve(settings: Settings) -> int:
             return 1
         port = sock.getsockname()[1]
         base_url = f"http://{_url_host(settings.host)}:{port}"
-        print(_banner(settings, base_url), flush=True)
+        made_up = chosen is None and settings.admin_token is not None
+        print(_banner(settings, base_url, token_made_up=made_up), flush=True)
         config_args: dict[str, Any] = {
             "lifespan": "on",  # its shutdown closes the store (see create_app)
             "access_log": settings.access_log,
@@ -286,25 +290,36 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _banner(settings: Settings, base_url: str) -> str:
-    key = settings.api_keys[0] if settings.api_keys else "test-key"
+def _banner(settings: Settings, base_url: str, *, token_made_up: bool = False) -> str:
+    """What ``serve`` prints at start. Credentials are masked: the keys and a token the user
+    chose are theirs already; only a token made up for this run is shown whole, once, since
+    there is no other way to learn it."""
     body = '{"prompt": "A cat looks at the sky", "image": "https://example.com/cat.jpg"}'
+    keys = ""
+    authorization = shlex.quote("Authorization: Bearer test-key")
+    if settings.api_keys:
+        masked = ", ".join(mask(key) for key in settings.api_keys)
+        keys = f"  api keys (masked): {masked}; put one in $KEY to run the curl below\n"
+        authorization = '"Authorization: Bearer $KEY"'
     curl = " ".join(
         [
             "curl -s -X POST",
             shlex.quote(base_url + GENERATION_PATH),
             "-H",
-            shlex.quote(f"Authorization: Bearer {key}"),
+            authorization,
             "-H 'Content-Type: application/json' -d",
             shlex.quote(body),
         ]
     )
     seed = "random" if settings.seed is None else str(settings.seed)
-    admin = (
-        f"  admin token (X-Wan-Mock-Admin-Token): {settings.admin_token}\n"
-        if settings.admin_token
-        else ""
-    )
+    admin = ""
+    if settings.admin_token and token_made_up:
+        admin = (
+            f"  admin token (X-Wan-Mock-Admin-Token): {settings.admin_token} "
+            "(made up for this run; choose one with --admin-token)\n"
+        )
+    elif settings.admin_token:
+        admin = f"  admin token (X-Wan-Mock-Admin-Token): {mask(settings.admin_token)}\n"
     state = (
         f"  state {settings.state}, {settings.workers} worker(s), tasks kept "
         f"{settings.task_retention:g} s after they finish\n"
@@ -317,6 +332,7 @@ def _banner(settings: Settings, base_url: str) -> str:
         f"{settings.failure_rate:g}, seed {seed}, strict {'on' if settings.strict else 'off'}, "
         f"clock {settings.clock}\n"
         f"{state}"
+        f"{keys}"
         f"  contract: {base_url}/openapi.json, control plane: {base_url}/_mock/\n"
         f"{admin}"
         f"  try: {curl}"

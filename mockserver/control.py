@@ -71,6 +71,7 @@ class JournalEntry(msgspec.Struct, frozen=True):
     status: int
     duration_ms: float
     owner: str | None
+    headers: tuple[tuple[str, str], ...] = ()  # as received: bounded, credentials redacted
 
 
 class ControlError(RuntimeError):
@@ -219,6 +220,8 @@ class Control:
         body: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
     ) -> T:
+        if body is None and method != "GET":
+            body = {}  # the control plane takes state-changing calls only as JSON
         response = self._http.request(method, path, json=body, params=params)
         if response.status_code >= 400:
             try:

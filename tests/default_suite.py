@@ -5,8 +5,9 @@ from __future__ import annotations
 
 # The default configuration: fixtures, marker, clients, failures and their messages.
 
-DEFAULT_SUITE = """
+DEFAULT_SUITE = r"""
 import asyncio
+import re
 import subprocess
 
 import httpx
@@ -38,7 +39,8 @@ def test_sync_clients_run_the_whole_lifecycle(wan_mock):
         task = client.get(f"{REAL}{API_PATH}/{task_id}").json()
     assert task["task_info"]["status"] == "succeeded"
     video = httpx.get(task["videos"][0])
-    assert task["videos"][0] == f"{REAL}/files/{task_id}/result_000.mp4"
+    link = rf"{REAL}/files/{task_id}/[0-9a-f]{{32}}/result_000\.mp4"
+    assert re.fullmatch(link, task["videos"][0])
     assert video.headers["content-type"] == "video/mp4"
     assert is_mp4(video.content)
     other = httpx.post(MULERUN, json=BODY, headers=AUTH)
@@ -203,7 +205,8 @@ def test_server_with_requests(wan_server):
     task_id = created.json()["task_info"]["id"]
     wan_server.advance(60)
     task = requests.get(f"{wan_server.api_url}/{task_id}", headers=AUTH, timeout=10).json()
-    assert task["videos"][0] == f"{wan_server.base_url}/files/{task_id}/result_000.mp4"
+    link = rf"{wan_server.base_url}/files/{task_id}/[0-9a-f]{{32}}/result_000\.mp4"
+    assert re.fullmatch(link, task["videos"][0])
     assert is_mp4(requests.get(task["videos"][0], timeout=10).content)
     wan_server.assert_task_created(prompt="A cat")
 

@@ -21,14 +21,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from starlette.types import ASGIApp, Message
 
 from mockserver import Settings
-from mockserver.domain.paths import result_path
 from tests.helpers import AUTH, CREATE_PATH, body
 
 MIN_TOTAL = 20_000
@@ -220,11 +219,13 @@ def succeeded_task(drv: Driver) -> str:
     created = drv.send("setup", "POST", CREATE, create_headers(), [encode(body())])
     assert created.status == 202, created
     task_id = json.loads(created.body)["task_info"]["id"]
-    forced = drv.send("setup", "POST", f"/_mock/tasks/{task_id}/succeed".encode(), [])
+    json_type = [(b"host", b"wan-mock.test"), (b"content-type", b"application/json")]
+    forced = drv.send("setup", "POST", f"/_mock/tasks/{task_id}/succeed".encode(), json_type)
     assert forced.status == 200, forced
     polled = drv.send("setup", "GET", CREATE + b"/" + task_id.encode(), create_headers())
-    assert json.loads(polled.body)["task_info"]["status"] == "succeeded", polled
-    return result_path(task_id)
+    info = json.loads(polled.body)
+    assert info["task_info"]["status"] == "succeeded", polled
+    return str(urlsplit(info["videos"][0]).path)
 
 
 # --- mutations of bytes ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ OTHER_KEY = "other-key-42"
 OTHER = {"Authorization": f"Bearer {OTHER_KEY}"}  # a second client, isolated from the first
 ADMIN_TOKEN = "s3cret-token"
 ADMIN = {"X-Wan-Mock-Admin-Token": ADMIN_TOKEN}
+# A result link's token: from a secret of the run, never from the seed (domain/links.py), so
+# comparisons of two runs blank it with without_link_tokens.
+LINK_TOKEN = re.compile(r"(/files/[^/]+/)[0-9a-f]{32}/")
 FAILURE_CODES = (3001, 3002, 3003, 3004, 3005, 4002, 4008)  # the documented task failures
 UNKNOWN_ID = "4f0c9e2a-1b7d-4c8e-9a55-0d3b8e6f7a21"  # a well-formed id no fake has made
 
@@ -82,6 +86,11 @@ def body(**fields: Any) -> dict[str, Any]:
     return base
 
 
+def without_link_tokens(text: str) -> str:
+    """``text`` with every result link's token replaced by ``<token>``."""
+    return LINK_TOKEN.sub(r"\1<token>/", text)
+
+
 # --- the in-process fake ------------------------------------------------------------------------
 
 
@@ -106,7 +115,10 @@ class Fake:
         return dict(response.json())
 
     def ok(self, method: str, path: str, **kwargs: Any) -> Any:
-        """A control-plane call that must answer 200 with JSON."""
+        """A control-plane call that must answer 200 with JSON (a state-changing one is sent as
+        JSON, as the control plane requires)."""
+        if method != "GET" and not {"json", "content", "data"} & kwargs.keys():
+            kwargs["json"] = {}
         response = self.client.request(method, path, **kwargs)
         assert response.status_code == 200, (
             f"{method} {path}: {response.status_code} {response.text}"

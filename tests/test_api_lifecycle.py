@@ -3,6 +3,7 @@ result downloads, failed tasks, and ids and plans that follow the seed."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from tests.helpers import (
     create_task,
     poll_task,
     task_path,
+    without_link_tokens,
 )
 
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00")
@@ -97,7 +99,8 @@ def test_lifecycle_at_each_plan_boundary(
     assert envelope["task_info"]["status"] == "succeeded"
     assert envelope["task_info"]["updated_at"] == iso(created + finishes)
     assert "error" not in envelope["task_info"]
-    assert envelope["videos"] == [f"{BASE_URL}/files/{info['id']}/result_000.mp4"]
+    video = envelope["videos"][0]
+    assert re.fullmatch(rf"{BASE_URL}/files/{info['id']}/[0-9a-f]{{32}}/result_000\.mp4", video)
 
 
 def test_lifecycle_seen_by_a_polling_client(client: TestClient, clock: ManualClock) -> None:
@@ -167,26 +170,28 @@ def test_video_needs_no_api_key(bare: TestClient, video_url: str) -> None:
 
 
 def test_video_of_a_task_not_yet_succeeded_is_404(
-    client: TestClient, clock: ManualClock, video_url: str
+    client: TestClient, clock: ManualClock, backend: Backend[Any]
 ) -> None:
-    done_id = video_url.split("/")[-2]
     pending = create_task(client)
-    response = client.get(video_url.replace(done_id, pending["id"]))
-    error = assert_error(response, 404, code=404)
+    link = backend.links.path(pending["id"])  # the link it will have, token and all
+    error = assert_error(client.get(link), 404, code=404)
     assert pending["id"] in error["detail"]
     clock.advance(60)
-    assert client.get(video_url.replace(done_id, pending["id"])).status_code == 200
+    assert poll_task(client, pending["id"])["videos"] == [BASE_URL + link]
+    assert client.get(link).status_code == 200
 
 
 @pytest.mark.parametrize(
-    "path",
+    "task_id",
     [
-        pytest.param("/files/3c90c3cc-0d44-4b50-8888-8dd25736052a/result_000.mp4", id="unknown-id"),
-        pytest.param("/files/not-a-task/result_000.mp4", id="not-a-uuid"),
+        pytest.param("3c90c3cc-0d44-4b50-8888-8dd25736052a", id="unknown-id"),
+        pytest.param("not-a-task", id="not-a-uuid"),
     ],
 )
-def test_video_of_an_unknown_task_is_404(client: TestClient, path: str) -> None:
-    assert_error(client.get(path), 404, code=404)
+def test_video_of_an_unknown_task_is_404(
+    client: TestClient, backend: Backend[Any], task_id: str
+) -> None:
+    assert_error(client.get(backend.links.path(task_id)), 404, code=404)
 
 
 def test_other_file_names_of_a_succeeded_task_are_404(client: TestClient, video_url: str) -> None:
@@ -219,7 +224,7 @@ def test_failing_tasks_end_failed_with_an_error() -> None:
         assert error["title"]
         assert isinstance(error["detail"], str)
         assert error["detail"]
-        assert client.get(f"/files/{task_id}/result_000.mp4").status_code == 404
+        assert client.get(app.backend.links.path(task_id)).status_code == 404
 
 
 # --- seeding -------------------------------------------------------------------------------------
@@ -246,7 +251,8 @@ def _session(seed: int | None) -> Session:
     polls = []
     for step in (0.25, 0.5, 1.0, 1.5, 2.5, 4.0, 30.0):
         clock.advance(step)
-        polls.append([poll_task(client, task_id) for task_id in ids])
+        answers = [client.get(task_path(task_id)).text for task_id in ids]
+        polls.append([json.loads(without_link_tokens(text)) for text in answers])
     return Session(traceparents, ids, polls)
 
 

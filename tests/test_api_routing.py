@@ -51,7 +51,7 @@ def test_unknown_route_is_404_json(client: TestClient, path: str) -> None:
         pytest.param("GET", CREATE_PATH, {"POST"}, id="get-create"),
         pytest.param("POST", task_path(str(uuid.UUID(int=1))), {"GET", "HEAD"}, id="post-task"),
         pytest.param("DELETE", task_path(str(uuid.UUID(int=1))), {"GET", "HEAD"}, id="delete-task"),
-        pytest.param("POST", "/files/x/result_000.mp4", {"GET", "HEAD"}, id="post-file"),
+        pytest.param("POST", "/files/x/y/result_000.mp4", {"GET", "HEAD"}, id="post-file"),
     ],
 )
 def test_wrong_method_is_405_json_with_allow(

@@ -133,7 +133,9 @@ def test_serve_prints_url_and_curl_and_answers(tmp_path: Path) -> None:
         banner = "".join(server.output)
         assert f"fake wan2.6-i2v API at {server.base_url}" in banner
         assert "curl -s -X POST" in banner
-        assert "Bearer k1" in banner
+        assert "api keys (masked): ***" in banner  # the key itself is never printed
+        assert "Bearer $KEY" in banner
+        assert "k1" not in banner.replace(server.base_url, "")
         assert "seed 5" in banner
         created = httpx.post(
             server.base_url + CREATE_PATH, json=body(), headers={"Authorization": "Bearer k1"}
@@ -171,7 +173,7 @@ def test_settings_prints_what_serve_would_start_with(
     lines = dict(line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines())
     assert list(lines) == [s.name for s in SETTINGS]
     assert lines["timing"] == '"realistic"'  # from the file
-    assert lines["api_keys"] == '["k1","k2"]'  # from the environment
+    assert lines["api_keys"] == '["***","***"]'  # from the environment, masked
     assert lines["port"] == "8000"  # the default
     monkeypatch.setenv("WAN_MOCK_SPEED", "0")
     assert main(["settings"]) == 2

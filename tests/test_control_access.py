@@ -36,25 +36,25 @@ from tests.helpers import (
 
 # --- the admin guard ----------------------------------------------------------------------------
 
-# Every method of every control-plane route, with a body it accepts (reset last: it removes the
-# tasks the others act on).
+# Every method of every control-plane route, with a body it accepts (a state-changing call is
+# always JSON; reset last: it removes the tasks the others act on).
 ENDPOINTS: list[tuple[str, str, Any]] = [
     ("GET", "/_mock/health", None),
     ("GET", "/_mock/clock", None),
     ("POST", "/_mock/clock/advance", {"seconds": 1}),
-    ("POST", "/_mock/clock/freeze", None),
-    ("POST", "/_mock/clock/resume", None),
+    ("POST", "/_mock/clock/freeze", {}),
+    ("POST", "/_mock/clock/resume", {}),
     ("GET", "/_mock/tasks", None),
     ("GET", "/_mock/tasks/{first}", None),
-    ("POST", "/_mock/tasks/{first}/succeed", None),
+    ("POST", "/_mock/tasks/{first}/succeed", {}),
     ("POST", "/_mock/tasks/{second}/fail", {"code": 3002}),
     ("GET", "/_mock/scenarios", None),
     ("POST", "/_mock/scenarios", {"scenario": "slow"}),
-    ("DELETE", "/_mock/scenarios", None),
+    ("DELETE", "/_mock/scenarios", {}),
     ("GET", "/_mock/settings", None),
     ("PATCH", "/_mock/settings", {"failure_rate": 0.5}),
     ("GET", "/_mock/journal", None),
-    ("POST", "/_mock/reset", None),
+    ("POST", "/_mock/reset", {}),
 ]
 ENDPOINT_IDS = [f"{method} {path}" for method, path, _ in ENDPOINTS]
 
@@ -257,12 +257,14 @@ def test_serve_keeps_a_given_token_beyond_loopback(
     argv = ["serve", "--host", "0.0.0.0", "--port", "0", "--admin-token", ADMIN_TOKEN]
     served = serve_without_listening(lambda: cli.main(argv))
     assert served.settings.admin_token == ADMIN_TOKEN
-    assert f"admin token (X-Wan-Mock-Admin-Token): {ADMIN_TOKEN}" in served.output
+    assert "admin token (X-Wan-Mock-Admin-Token): ***\n" in served.output  # chosen: masked
+    assert ADMIN_TOKEN not in served.output
     assert "http://127.0.0.1:" in served.output  # 0.0.0.0 is advertised as loopback
 
 
 def test_banner_shows_the_token_only_when_there_is_one() -> None:
     with_token = cli._banner(Settings(admin_token=ADMIN_TOKEN), "http://127.0.0.1:9")
-    assert f"admin token (X-Wan-Mock-Admin-Token): {ADMIN_TOKEN}" in with_token
+    assert "admin token (X-Wan-Mock-Admin-Token): ***" in with_token
+    assert ADMIN_TOKEN not in with_token
     assert "http://127.0.0.1:9/_mock/" in with_token
     assert "admin token" not in cli._banner(Settings(), "http://127.0.0.1:9")

@@ -22,6 +22,7 @@ from mockserver.control import (
     TaskSummary,
 )
 from mockserver.domain.journal import fingerprint
+from mockserver.domain.keys import mask
 from mockserver.server.wire import timestamp
 from tests.helpers import AUTH, CREATE_PATH, KEY, OTHER, OTHER_KEY, UNKNOWN_ID, body
 from tests.server_process import ServerProcess, running_server
@@ -312,7 +313,7 @@ def guarded_server() -> Iterator[ServerProcess]:
 def test_admin_token_is_passed_through(guarded_server: ServerProcess) -> None:
     with Control(guarded_server.base_url, admin_token=TOKEN) as control:
         assert control.health()["status"] == "ok"
-        assert control.settings()["admin_token"] == "***"
+        assert control.settings()["admin_token"] == mask(TOKEN)
         assert control.reset().mode == "real"
     for token in (None, "wrong-token-456"):
         with Control(guarded_server.base_url, admin_token=token) as refused:

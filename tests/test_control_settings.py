@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from mockserver import Settings
+from mockserver.domain.keys import mask
 from tests.helpers import (
     ADMIN,
     ADMIN_TOKEN,
@@ -45,6 +46,29 @@ def test_settings_mask_the_admin_token() -> None:
         patched = fake.client.patch("/_mock/settings", json={"failure_rate": 0.5})
         assert patched.json()["admin_token"] == "***"
         assert ADMIN_TOKEN not in patched.text
+
+
+def test_settings_mask_api_keys_keeping_a_few_last_characters() -> None:
+    # Reproduces a finding: /_mock/settings answered the configured API keys in clear.
+    keys = ("sk-live-0123456789abcdef", "short-key")
+    with fake_app(Settings(seed=1, api_keys=keys)) as fake:
+        read = fake.client.get("/_mock/settings")
+        patched = fake.client.patch("/_mock/settings", json={"failure_rate": 0.5})
+        for response in (read, patched):
+            assert response.status_code == 200, response.text
+            assert response.json()["api_keys"] == ["sk-...cdef", "***"]
+            assert [mask(key) for key in keys] == ["sk-...cdef", "***"]
+            for key in keys:
+                assert key not in response.text
+        # The keys themselves still work: only what is shown is masked.
+        assert fake.backend.settings.api_keys == keys
+        # Sent back as shown, masked credentials are left as they are; new ones replace them.
+        echoed = fake.ok("PATCH", "/_mock/settings", json={"api_keys": ["sk-...cdef", "***"]})
+        assert echoed["api_keys"] == ["sk-...cdef", "***"]
+        assert fake.backend.settings.api_keys == keys
+        fake.ok("PATCH", "/_mock/settings", json={"api_keys": ["new-key"]})
+        assert fake.backend.settings.api_keys[0] == "new-key"
+        assert len(fake.backend.settings.api_keys) == 1
 
 
 def test_patch_failure_rate_applies_to_new_tasks(fake: Fake) -> None:
@@ -190,7 +214,9 @@ def test_patch_refuses_a_bad_value_naming_the_setting(fake: Fake, key: str, valu
 
 def test_patch_refuses_a_body_that_is_not_an_object(fake: Fake) -> None:
     assert_error(fake.client.patch("/_mock/settings", json=[["failure_rate", 1]]), 400, "body")
-    assert_error(fake.client.patch("/_mock/settings", content=b"{"), 400)
+    json_type = {"content-type": "application/json"}
+    bad = fake.client.patch("/_mock/settings", content=b"{", headers=json_type)
+    assert_error(bad, 400)
 
 
 def test_patching_the_seed_is_refused_or_takes_effect(fake: Fake) -> None:

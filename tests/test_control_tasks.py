@@ -287,14 +287,15 @@ def test_forcing_a_finished_task_is_a_400(fake: Fake, action: str, ended: str) -
         task_id = fake.create()
         fake.ok("POST", f"/_mock/tasks/{task_id}/fail", json={"code": 3003})
     before = fake.poll(task_id)
-    error = assert_error(fake.client.post(f"/_mock/tasks/{task_id}/{action}"), 400)
+    error = assert_error(fake.client.post(f"/_mock/tasks/{task_id}/{action}", json={}), 400)
     assert f"already {ended}" in error["detail"], error
     assert fake.poll(task_id) == before
 
 
 @pytest.mark.parametrize("action", ["succeed", "fail"])
 def test_forcing_an_unknown_task_is_a_404(fake: Fake, action: str) -> None:
-    error = assert_error(fake.client.post(f"/_mock/tasks/{UNKNOWN_ID}/{action}"), 404, UNKNOWN_ID)
+    forced = fake.client.post(f"/_mock/tasks/{UNKNOWN_ID}/{action}", json={})
+    error = assert_error(forced, 404, UNKNOWN_ID)
     assert error["error_code"] == 2005
 
 

@@ -32,7 +32,8 @@ from mockserver.server.dialects import (
 
 TASK_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 BASE = "https://wan-mock.test"
-VIDEO = BASE + result_path(TASK_ID)
+TOKEN = "0123456789abcdef0123456789abcdef"  # what a link's token looks like (domain/links.py)
+VIDEO = BASE + result_path(TASK_ID, TOKEN)
 CREATED = 1789978992.657134  # 2026-09-21T08:23:12.657134+00:00, the observed example
 FAILURE = Failure(3005, "External service execution failed", "prompt violates the policy")
 EXTRA = {"field": "duration", "rule": "enum", "errors": [{"field": "duration", "rule": "enum"}]}
@@ -291,7 +292,7 @@ def test_every_answer_keeps_the_contract(
         speaker = Speaker(dialect, random.Random(seed))
         answers: list[Any] = []
         for task in tasks * 3:
-            url = BASE + result_path(task.id) if task.succeeded else None
+            url = BASE + result_path(task.id, TOKEN) if task.succeeded else None
             body = speaker.envelope(task, url)
             ENVELOPE.validate(body)
             info = body["task_info"]

@@ -149,6 +149,7 @@ _VARYING = [
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<id>"),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)"), "<time>"),
     (re.compile(r"https?://[^/\"]+"), "<base>"),
+    (re.compile(r"(?<=/)[0-9a-f]{32}(?=/)"), "<token>"),  # a result link's secret part
 ]
 
 

@@ -103,7 +103,7 @@ def test_two_workers_share_tasks_and_the_control_plane() -> None:
             if len(workers) == 2:
                 break
         assert len(workers) == 2, "every request went to one worker"
-        httpx.post(url + "/_mock/reset").raise_for_status()
+        httpx.post(url + "/_mock/reset", json={}).raise_for_status()
         for _ in range(20):
             assert httpx.get(url + f"{API}/{task_id}", headers=AUTH).status_code == 404
             assert httpx.get(url + "/_mock/settings").json()["failure_rate"] == 0.0

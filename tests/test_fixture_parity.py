@@ -19,6 +19,7 @@ import pytest
 from mockserver import Control, Settings, create_app
 from mockserver.testing.api import WanMock
 from mockserver.testing.bridge import AppTransport
+from tests.helpers import without_link_tokens
 
 SEED = 11
 REAL_BASE_URL = "https://api.mulerouter.ai"
@@ -60,10 +61,11 @@ def api_base_url(plugin_fake: WanMock, request: pytest.FixtureRequest) -> str:
 
 
 def normalise_video(url: str) -> str:
-    """A video URL with only its scheme and host replaced."""
+    """A video URL with its scheme and host replaced, and its token (a secret of each run)."""
     parts = urlsplit(url)
     assert parts.path.startswith("/files/"), url
-    return "<host>" + parts.path + (f"?{parts.query}" if parts.query else "")
+    path = without_link_tokens(parts.path)
+    return "<host>" + path + (f"?{parts.query}" if parts.query else "")
 
 
 def normalise(body: Any) -> Any:
@@ -174,7 +176,9 @@ def control_views(plugin_fake: WanMock) -> dict[str, Any]:
     """``tasks()`` as they are, and ``calls`` without their wall-clock durations. The calls are
     compared as a sorted list: that each one is journalled in order, by the time its client has
     the answer, is the business of ``test_calls_hold_each_download_once_it_is_answered``."""
-    calls = sorted((c.at, c.method, c.path, c.status, c.owner) for c in plugin_fake.calls)
+    calls = sorted(
+        (c.at, c.method, without_link_tokens(c.path), c.status, c.owner) for c in plugin_fake.calls
+    )
     return {"tasks": msgspec.to_builtins(plugin_fake.tasks()), "calls": calls}
 
 

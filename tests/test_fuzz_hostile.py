@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from mockserver import Settings, create_app
 from mockserver.domain.images import MAX_IMAGE_BYTES
 from mockserver.testing.strategies import encode_image
 from tests.fuzz_driver import (
@@ -225,3 +226,112 @@ def test_malformed_content_length_is_a_400_not_a_500(driver: Driver, value: byte
     if reply.status == 400:
         assert payload is not None
         assert (payload["field"], payload["rule"]) == ("Content-Length", "format"), payload
+
+
+# --- a web page or a neighbour against the control plane and the links (issue 12) ----------------
+
+_TEXT = (b"content-type", b"text/plain")
+_FOREIGN = (b"origin", b"http://attacker.example")
+# name: (method, target, headers, body, acceptable statuses). The fuzz driver's Host is
+# wan-mock.test, the name its in-process server has; each answer must refuse, never act.
+CONTROL_HOSTILE: dict[str, tuple[str, bytes, Headers, bytes, set[int]]] = {
+    "cross-site text/plain queue": (
+        "POST",
+        b"/_mock/scenarios",
+        [(b"host", b"wan-mock.test"), _TEXT, _FOREIGN, (b"sec-fetch-site", b"cross-site")],
+        b'{"scenario": "fail:3002", "count": 1000000}',
+        {403},
+    ),
+    "text/plain reset, no origin": (
+        "POST",
+        b"/_mock/reset",
+        [(b"host", b"wan-mock.test"), _TEXT],
+        b"",
+        {415},
+    ),
+    "form clock move": (
+        "POST",
+        b"/_mock/clock/advance",
+        [(b"host", b"wan-mock.test"), (b"content-type", b"application/x-www-form-urlencoded")],
+        b"seconds=86400",
+        {415},
+    ),
+    "json from a foreign origin": (
+        "PATCH",
+        b"/_mock/settings",
+        [(b"host", b"wan-mock.test"), (b"content-type", b"application/json"), _FOREIGN],
+        b'{"failure_rate": 1}',
+        {403},
+    ),
+    "null origin": (
+        "POST",
+        b"/_mock/reset",
+        [(b"host", b"wan-mock.test"), (b"content-type", b"application/json"), (b"origin", b"null")],
+        b"{}",
+        {403},
+    ),
+    "rebinding host reads settings": (
+        "GET",
+        b"/_mock/settings",
+        [(b"host", b"attacker.example:8000")],
+        b"",
+        {403},
+    ),
+    "rebinding host reads the journal": (
+        "GET",
+        b"/_mock/journal",
+        [(b"host", b"127.0.0.1.attacker.example")],
+        b"",
+        {403},
+    ),
+    "same-site fetch": (
+        "GET",
+        b"/_mock/tasks",
+        [(b"host", b"wan-mock.test"), (b"sec-fetch-site", b"same-site")],
+        b"",
+        {403},
+    ),
+}
+
+
+def _control_state(driver: Driver) -> tuple[float, int, object]:
+    """(clock, number of tasks, queue) of the driver's fake, read through the control plane."""
+    host = [(b"host", b"wan-mock.test")]
+    clock = json.loads(driver.send("setup", "GET", b"/_mock/clock", host).body)["clock"]["unix"]
+    tasks = json.loads(driver.send("setup", "GET", b"/_mock/health", host).body)["tasks"]
+    queue = json.loads(driver.send("setup", "GET", b"/_mock/scenarios", host).body)["queue"]
+    return clock, tasks, queue
+
+
+@pytest.mark.parametrize("name", list(CONTROL_HOSTILE))
+def test_hostile_control_calls_are_refused(driver: Driver, name: str) -> None:
+    method, target, headers, content, statuses = CONTROL_HOSTILE[name]
+    driver.send("setup", "POST", CREATE, create_headers(), [encode(body())])  # one to reset
+    clock, tasks, queue = _control_state(driver)
+    reply = driver.send("hostile", method, target, headers, [content])
+    payload = check(reply, name)
+    assert reply.status in statuses, (name, reply.status, reply.body[:300])
+    assert payload is not None
+    assert payload["error_code"] == reply.status
+    now, tasks_after, queue_after = _control_state(driver)
+    assert now - clock < 3600, "a refused call moved the clock"
+    assert (tasks_after, queue_after) == (tasks, queue), "a refused call reset or queued"
+
+
+def test_guessed_links_are_404(driver: Driver, download: bytes) -> None:
+    """With the seed known (the driver's fake has seed 1), the task id is known too; the link's
+    token is not: every guess at it is a 404, as an unknown task is."""
+    _, task_id, token, name = download.decode().strip("/").split("/")
+    replica = create_app(Settings(seed=1)).backend.links  # the attacker's own fake, same seed
+    guesses = [
+        f"/files/{task_id}/{name}",
+        f"/files/{task_id}/{'0' * 32}/{name}",
+        replica.path(task_id),
+        f"/files/{task_id}/{token[:-1]}/{name}",
+    ]
+    for guess in guesses:
+        reply = driver.send("hostile", "GET", guess.encode(), [(b"host", b"wan-mock.test")])
+        check(reply, guess)
+        assert reply.status == 404, (guess, reply.status, reply.body[:300])
+    real = driver.send("hostile", "HEAD", download, [(b"host", b"wan-mock.test")])
+    assert real.status == 200, real

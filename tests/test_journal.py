@@ -126,6 +126,7 @@ def test_entry_fields() -> None:
             status=202,
             duration_ms=1.235,  # rounded to microseconds
             owner=fingerprint("k-1"),
+            headers=(("authorization", f"Bearer {fingerprint('k-1')}"),),
         )
     ]
 

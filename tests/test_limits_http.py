@@ -89,7 +89,7 @@ def test_five_unfinished_tasks_block_the_sixth_until_one_finishes() -> None:
         assert retry == math.ceil(earliest_finish(fake.backend) - fake.clock.now())
         assert retry > 30  # realistic tasks take minutes
 
-        forced = fake.client.post(f"/_mock/tasks/{ids[3]}/succeed")
+        forced = fake.client.post(f"/_mock/tasks/{ids[3]}/succeed", json={})
         assert forced.json() == {"id": ids[3], "status": "succeeded"}
         assert create(fake.client).status_code == 202
         fake.clock.advance(1.0)

@@ -50,7 +50,7 @@ def test_queue_is_consumed_in_order_and_can_be_cleared(make: Make) -> None:
     ids = [fake.create_id() for _ in range(2)]
     assert [fake.task(i)["scenario"] for i in ids] == ["slow", "stuck"]
     assert fake.queue() == [{"scenario": "stuck", "remaining": 2}]
-    assert fake.client.delete("/_mock/scenarios").json() == {"queue": []}
+    assert fake.client.request("DELETE", "/_mock/scenarios", json={}).json() == {"queue": []}
     assert fake.task(fake.create_id())["scenario"] is None
 
 

@@ -44,7 +44,7 @@ def test_succeed(make: Make, via: Via) -> None:
     envelope = response.json()
     assert envelope["task_info"]["status"] == "succeeded"
     assert "error" not in envelope["task_info"]
-    assert envelope["videos"] == [f"{BASE_URL}/files/{task_id}/result_000.mp4"]
+    assert envelope["videos"] == [BASE_URL + fake.fake.backend.links.path(task_id)]
     assert fake.client.head(envelope["videos"][0]).status_code == 200
 
 
@@ -69,7 +69,7 @@ def test_fail_with_a_chosen_code(make: Make, token: str, via: Via) -> None:
         "title": expected.title,
         "detail": expected.detail,
     }
-    assert fake.client.get(f"/files/{task_id}/result_000.mp4").status_code == 404
+    assert fake.client.get(fake.fake.backend.links.path(task_id)).status_code == 404
 
 
 def test_safety_failure_is_code_3005_with_a_safety_detail(make: Make) -> None:
@@ -139,7 +139,7 @@ def test_stuck_never_finishes(make: Make, via: Via) -> None:
     for _ in range(3):
         fake.clock.advance(10 * DAY)
         assert fake.info(task_id) == running  # not even updated_at moves
-    assert fake.client.get(f"/files/{task_id}/result_000.mp4").status_code == 404
+    assert fake.client.get(fake.fake.backend.links.path(task_id)).status_code == 404
 
 
 # --- reject and poll-error ----------------------------------------------------------------------

@@ -28,6 +28,7 @@ from mockserver.domain.errors import (
 from mockserver.domain.generation import GenerationRequest
 from mockserver.domain.journal import Journal
 from mockserver.domain.limits import RateLimiter
+from mockserver.domain.links import ResultLinks, new_secret
 from mockserver.domain.planning import Decision, Source
 from mockserver.domain.randomness import Randomness, uuid4_from
 from mockserver.domain.runtime import Runtime, RuntimeBuilder
@@ -123,6 +124,9 @@ class Backend(Generic[RT]):
         self.initial_settings = self.settings
         self._creates = 0
         self._version = self._epoch = -1
+        # Never from the seed: a seed must not let anyone work out another key's links.
+        secret = shared.secret("links", new_secret) if shared is not None else new_secret()
+        self.links = ResultLinks(secret)
         if shared is not None:
             self.shared = shared
             self.random.unpredictable_ids()  # see _apply
@@ -255,10 +259,13 @@ class Backend(Generic[RT]):
             raise TransientPollError(decision.scenario.status)
         return state
 
-    def result(self, task_id: str) -> tuple[Task, TaskState]:
-        """A succeeded task whose result link is still valid; raises :class:`ResultNotFound`
-        or :class:`ResultExpired` (links live ``result_ttl`` seconds of the fake's clock from
-        the moment the task succeeded, as the real result URLs are temporary)."""
+    def result(self, task_id: str, token: str) -> tuple[Task, TaskState]:
+        """A succeeded task whose result link (``token`` included) is still valid; raises
+        :class:`ResultNotFound` (a wrong token exactly like an unknown task, so a guess learns
+        nothing) or :class:`ResultExpired` (links live ``result_ttl`` seconds of the fake's
+        clock from the moment the task succeeded, as the real result URLs are temporary)."""
+        if not self.links.valid(task_id, token):
+            raise ResultNotFound(f"No result video for task {task_id}")
         task = self.store.get(task_id.lower())
         now = self.clock.now()
         state = task.state_at(now) if task is not None else None

@@ -106,6 +106,19 @@ class AdminRequired(MockError):
     title = "Forbidden"
 
 
+class ForeignRequest(MockError):
+    """A control-plane request a web page could have made: a Host that is not the fake's, or
+    a cross-origin one. Refused whatever the admin token says."""
+
+    title = "Forbidden"
+
+
+class UnsupportedMediaType(MockError):
+    """A state-changing control-plane call without a JSON content type."""
+
+    title = "Unsupported Media Type"
+
+
 class RangeNotSatisfiable(MockError):
     """A download asked only for bytes past the end of the file."""
 

@@ -1,18 +1,42 @@
 """A bounded record of recent requests, for tests and the control plane to look at.
 
-Recording sits on every request's path, so it stores raw tuples and builds the readable
-:class:`JournalEntry` (including the key's fingerprint) only when someone reads the journal.
+Recording sits on every request's path, so it keeps little and does little. A request's
+headers are kept as ASGI gave them when they are small (at most :data:`MAX_HEADERS` of them,
+:data:`MAX_HEADER_BYTES` in all: every ordinary request), and are bounded and redacted when
+someone reads the journal; a bigger head is cut to that bound at once (each value at
+:data:`MAX_VALUE_BYTES`), so no request can make an entry hold more. What leaves the journal is
+always redacted: the bearer key becomes its fingerprint, cookies and tokens become ``***``. The
+query string is not kept at all.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 
 from mockserver.domain.keys import bearer_key, fingerprint
 
 # (at, method, path, status, duration_ms, request headers as ASGI gives them)
 Record = tuple[float, str, str, int, float, list[tuple[bytes, bytes]]]
+Headers = tuple[tuple[bytes, bytes], ...]
+MAX_HEADERS = 32
+MAX_HEADER_BYTES = 4096  # names and values of one entry's headers together
+MAX_VALUE_BYTES = 512
+CUT = b"..."
+HIDDEN = b"***"
+# Headers whose value is a credential. (Authorization keeps the key's fingerprint.)
+SECRET_HEADERS = frozenset(
+    {
+        b"authorization",
+        b"proxy-authorization",
+        b"cookie",
+        b"x-wan-mock-admin-token",
+        b"x-api-key",
+        b"api-key",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +49,16 @@ class JournalEntry:
     status: int  # 0: the connection was dropped on purpose (a fault)
     duration_ms: float  # wall time spent answering
     owner: str | None  # key fingerprint, when the request carried a bearer key
+    headers: tuple[tuple[str, str], ...] = ()  # bounded and redacted, in the order received
 
 
-__all__ = ["Journal", "JournalEntry", "Record", "fingerprint"]
+__all__ = ["Journal", "JournalEntry", "Record", "fingerprint", "kept_headers"]
+
+
+class _Kept(tuple[tuple[bytes, bytes], ...]):
+    """Headers already bounded and redacted (an oversized head's, cut when recorded)."""
+
+    owner: str | None = None
 
 
 class Journal:
@@ -37,16 +68,28 @@ class Journal:
         self._records: deque[Record] = deque(maxlen=size)
 
     def record(self, record: Record) -> None:
+        headers = record[5]
+        if len(headers) > MAX_HEADERS or (
+            sum(map(len, chain.from_iterable(headers))) > MAX_HEADER_BYTES
+        ):
+            kept, owner = kept_headers(headers)
+            cut = _Kept(kept)
+            cut.owner = owner
+            record = (*record[:5], cut)  # type: ignore[assignment]
         self._records.append(record)
 
     def entries(self, limit: int | None = None) -> list[JournalEntry]:
         records = list(self._records)
         if limit is not None:
             records = records[-limit:] if limit else []
-        return [
-            JournalEntry(at, method, path, status, round(ms, 3), _owner(headers))
-            for at, method, path, status, ms, headers in records
-        ]
+        entries = []
+        for at, method, path, status, ms, headers in records:
+            if isinstance(headers, _Kept):
+                kept, owner = tuple(headers), headers.owner
+            else:
+                kept, owner = kept_headers(headers)
+            entries.append(JournalEntry(at, method, path, status, round(ms, 3), owner, _text(kept)))
+        return entries
 
     def resize(self, size: int) -> None:
         self._records = deque(self._records, maxlen=size)
@@ -58,9 +101,33 @@ class Journal:
         return len(self._records)
 
 
-def _owner(headers: list[tuple[bytes, bytes]]) -> str | None:
+def kept_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[Headers, str | None]:
+    """What the journal shows of request ``headers`` (bounded and redacted, see the module),
+    and the owner: the fingerprint of the bearer key, if any."""
+    kept: list[tuple[bytes, bytes]] = []
+    room = MAX_HEADER_BYTES
+    owner = None
     for name, value in headers:
-        if name == b"authorization":
-            key = bearer_key(value.decode("latin-1"))
-            return fingerprint(key) if key is not None else None
-    return None
+        if name in SECRET_HEADERS:
+            if name == b"authorization":
+                value, owner = _redacted_authorization(value)
+            else:
+                value = HIDDEN
+        elif len(value) > MAX_VALUE_BYTES:
+            value = value[:MAX_VALUE_BYTES] + CUT
+        room -= len(name) + len(value)
+        if room >= 0 and len(kept) < MAX_HEADERS:
+            kept.append((name, value))
+    return tuple(kept), owner
+
+
+def _redacted_authorization(value: bytes) -> tuple[bytes, str | None]:
+    key = bearer_key(value.decode("latin-1"))
+    if key is None:
+        return HIDDEN, None
+    owner = fingerprint(key)
+    return b"Bearer " + owner.encode(), owner
+
+
+def _text(headers: Headers) -> tuple[tuple[str, str], ...]:
+    return tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in headers)

@@ -40,6 +40,8 @@ class Option:
     """Takes effect only when the server starts: the control plane refuses to change it."""
     per_test: bool = True
     """A shared pytest server (``wan_server``) can change it for one test and back."""
+    secret: bool = False
+    """A credential: masked wherever settings are shown (answers, ``wan-mock settings``)."""
 
 
 @dataclass(frozen=True)

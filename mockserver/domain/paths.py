@@ -10,8 +10,10 @@ GENERATION_PATH: Final = "/vendors/alibaba/v1/wan2.6-i2v/generation"
 TASK_PATH: Final = GENERATION_PATH + "/{task_id}"
 """The poll path as a route template."""
 FILES_PREFIX: Final = "/files"
-"""Result videos: ``/files/{task_id}/{RESULT_NAME}``, served by the fake itself."""
+"""Result videos: ``/files/{task_id}/{token}/{RESULT_NAME}``, served by the fake itself; the
+token is what makes the link unguessable (domain/links.py)."""
 RESULT_NAME: Final = "result_000.mp4"
+RESULT_ROUTE: Final = FILES_PREFIX + "/{task_id}/{token}/{name}"
 CONTROL_PREFIX: Final = "/_mock"
 """The control plane (and nothing of the API) lives under this prefix."""
 CONTRACT_PATH: Final = "/openapi.json"
@@ -21,5 +23,5 @@ def task_path(task_id: str) -> str:
     return f"{GENERATION_PATH}/{task_id}"
 
 
-def result_path(task_id: str) -> str:
-    return f"{FILES_PREFIX}/{task_id}/{RESULT_NAME}"
+def result_path(task_id: str, token: str) -> str:
+    return f"{FILES_PREFIX}/{task_id}/{token}/{RESULT_NAME}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from mockserver.domain.behaviour import Fault, Rule
 from mockserver.domain.planning import Planner
@@ -29,6 +30,7 @@ class Runtime:
     keys: frozenset[str]
     rules: tuple[tuple[Rule, Scenario], ...]
     faults: tuple[Fault, ...]
+    public_names: frozenset[str]  # lower case, no brackets: the names besides loopback ones
 
     @classmethod
     def parts(
@@ -46,11 +48,23 @@ class Runtime:
             "keys": frozenset(settings.api_keys),
             "rules": tuple((rule, parse_scenario(rule.scenario)) for rule in settings.rules),
             "faults": tuple(settings.faults),
+            "public_names": public_names(settings),
         }
 
     @classmethod
     def build(cls, settings: Settings, random: Randomness, previous: Runtime | None) -> Runtime:
         return cls(**cls.parts(settings, random, previous))
+
+
+def public_names(settings: Settings) -> frozenset[str]:
+    """The host names the fake is reached at besides loopback ones: ``public_names`` and the
+    host of ``public_url``, in lower case and without IPv6 brackets."""
+    names = [name.strip("[]").lower() for name in settings.public_names]
+    if settings.public_url:
+        host = urlsplit(settings.public_url).hostname
+        if host:
+            names.append(host.lower())
+    return frozenset(names)
 
 
 R = TypeVar("R", bound=Runtime, covariant=True)

@@ -26,6 +26,7 @@ from mockserver.domain.behaviour import (
     Limits,
     Rule,
 )
+from mockserver.domain.keys import mask
 from mockserver.domain.options import ENV_PREFIX, Option, Setting, describe, in_words
 
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
@@ -44,6 +45,13 @@ Url = Annotated[
     msgspec.Meta(
         pattern=r"^https?://[^\s/]+(/\S*)?$",
         description="must be an http:// or https:// URL without spaces",
+    ),
+]
+HostName = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?)$",
+        description="must be a host name or address, without scheme, port or path",
     ),
 ]
 Token = Annotated[
@@ -83,7 +91,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     failure_rate: Annotated[Rate, Option("share of tasks that end failed", "P")] = 0.0
     api_keys: Annotated[
         tuple[ApiKey, ...],
-        Option("the only keys accepted", "KEY", flag="--api-key", unset="any non-empty key"),
+        Option(
+            "the only keys accepted",
+            "KEY",
+            flag="--api-key",
+            unset="any non-empty key",
+            secret=True,
+        ),
     ] = ()
     strict: Annotated[bool, Option("reject request fields the API does not document")] = False
     access_log: Annotated[bool, Option("log one line per request", restart=True)] = True
@@ -124,6 +138,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         Url | None,
         Option("base URL written into result links", "URL", unset="the URL the client called"),
     ] = None
+    public_names: Annotated[
+        tuple[HostName, ...],
+        Option(
+            "host names the control plane answers besides loopback ones and public_url's",
+            "NAME",
+            flag="--public-name",
+            unset="none",
+        ),
+    ] = ()
     clock: Annotated[
         ClockMode,
         Option(
@@ -170,6 +193,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "TOKEN",
             unset="none, or made up when listening beyond loopback",
             per_test=False,  # a shared server's fixture would lock itself out
+            secret=True,
         ),
     ] = None
     journal_size: Annotated[
@@ -251,6 +275,7 @@ FIELDS: tuple[str, ...] = tuple(BY_NAME)
 # What the control plane refuses to change, and what a shared pytest server cannot change per
 # test: both follow from the Options above.
 RESTART_ONLY = frozenset(s.name for s in SETTINGS if s.option.restart)
+SECRET = frozenset(s.name for s in SETTINGS if s.option.secret)
 FIXED_PER_TEST = frozenset(s.name for s in SETTINGS if s.option.restart or not s.option.per_test)
 
 
@@ -285,7 +310,8 @@ def load_settings(
             raise SettingsError(f"unknown setting in environment variable {name}")
         setting = BY_ENV[name]
         merged[setting.name] = _from_env(setting, value)
-        sources[setting.name] = f"environment variable {name}={value!r}"
+        shown = "" if setting.option.secret else f"={value!r}"
+        sources[setting.name] = f"environment variable {name}{shown}"
 
     for key, value in (flags or {}).items():
         if value is None:
@@ -299,6 +325,18 @@ def load_settings(
         sources[key] = f"option {flag}"
 
     return _convert(merged, sources)
+
+
+def shown(settings: Settings) -> dict[str, Any]:
+    """``settings`` as plain data for output, every credential masked (:func:`mask`)."""
+    data: dict[str, Any] = msgspec.to_builtins(settings)
+    for name in SECRET:
+        value = data.get(name)
+        if isinstance(value, str):
+            data[name] = mask(value)
+        elif isinstance(value, list | tuple):
+            data[name] = [mask(item) for item in value]
+    return data
 
 
 def merge_settings(settings: Settings, changes: Mapping[str, Any], source: str) -> Settings:

@@ -15,6 +15,7 @@ from it is one atomic statement.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import msgspec
@@ -64,6 +65,15 @@ class SharedState:
                 )
                 conn.execute("DELETE FROM queue")
         return self.load()
+
+    def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
+        """The file's secret called ``name``: made by ``make`` by the first process that asks,
+        the same for every process and restart after it (reset keeps it)."""
+        with transaction(self.conn) as conn:
+            conn.execute("INSERT OR IGNORE INTO secrets VALUES (?, ?)", (name, make()))
+            row = conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+        value: bytes = row[0]
+        return value
 
     def version(self) -> int:
         found: int = self.conn.execute("SELECT version FROM control WHERE id = 1").fetchone()[0]

@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS queue (
     token TEXT NOT NULL,
     remaining INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
 """
 
 BUSY_TIMEOUT_MS = 10_000  # another worker holding the write lock: wait, do not fail

@@ -26,8 +26,8 @@ from mockserver.domain.clock import MockClock
 from mockserver.domain.paths import (
     CONTRACT_PATH,
     CONTROL_PREFIX,
-    FILES_PREFIX,
     GENERATION_PATH,
+    RESULT_ROUTE,
     TASK_PATH,
 )
 from mockserver.domain.settings import Settings
@@ -40,6 +40,7 @@ from mockserver.server.edge import ApiEdge
 from mockserver.server.endpoints import Endpoints
 from mockserver.server.errors import DEFAULT_SPEAKER, ErrorRenderer
 from mockserver.server.faults import FaultMiddleware
+from mockserver.server.guard import ControlGuard
 from mockserver.server.runtime import ApiRuntime
 from mockserver.server.sharing import SharedStateMiddleware
 
@@ -167,9 +168,7 @@ def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) ->
     routes = [
         Route(GENERATION_PATH, create, methods=["POST"]),
         Route(TASK_PATH, poll, methods=["GET"]),
-        Route(
-            FILES_PREFIX + "/{task_id}/{name}", Endpoint(handlers.download), methods=["GET", "HEAD"]
-        ),
+        Route(RESULT_ROUTE, Endpoint(handlers.download), methods=["GET", "HEAD"]),
         Route(CONTRACT_PATH, Endpoint(handlers.openapi), methods=["GET"]),
     ]
     # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.
@@ -180,10 +179,12 @@ def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) ->
 
 
 def _control(backend: Backend[ApiRuntime]) -> ASGIApp:
+    """The control plane behind its guard (Host, origin, content type, admin token), which
+    covers every path under the prefix, unknown ones too."""
     errors = ErrorRenderer(lambda: DEFAULT_SPEAKER, backend.clock)
     app = Starlette(routes=ControlPlane(backend).routes(), exception_handlers=errors.handlers())
     app.router.redirect_slashes = False
-    return app
+    return ControlGuard(app, backend, errors)
 
 
 def create_app(

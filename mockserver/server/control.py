@@ -1,13 +1,13 @@
 """The control plane under ``/_mock/``: reset, clock, tasks, scenarios, settings, journal.
 
 Never part of the public contract. It gives a server user the powers an in-process test has:
-move time, force outcomes, queue scenarios, change settings live, look at the traffic. When the
-server listens beyond loopback it requires ``X-Wan-Mock-Admin-Token``.
+move time, force outcomes, queue scenarios, change settings live, look at the traffic. Who may
+call it is decided before any handler runs (server/guard.py). Credentials are never shown in
+clear: settings come back masked, task owners and journal entries as key fingerprints.
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 import time
 from typing import Any
@@ -19,17 +19,21 @@ from starlette.routing import BaseRoute, Route
 
 from mockserver.__about__ import __version__
 from mockserver.domain.backend import Backend
-from mockserver.domain.errors import AdminRequired, InvalidRequest
+from mockserver.domain.errors import InvalidRequest
 from mockserver.domain.keys import fingerprint
 from mockserver.domain.paths import CONTROL_PREFIX
 from mockserver.domain.planning import Decision
 from mockserver.domain.scenarios import FAILURES, ScenarioError, parse_scenario
-from mockserver.domain.settings import RESTART_ONLY, Settings, SettingsError, merge_settings
+from mockserver.domain.settings import (
+    RESTART_ONLY,
+    SECRET,
+    SettingsError,
+    merge_settings,
+    shown,
+)
 from mockserver.domain.tasks import Status, Task
 from mockserver.server.bodies import decode_json, read_body
 from mockserver.server.wire import JSONResponse, timestamp
-
-ADMIN_HEADER = "x-wan-mock-admin-token"
 
 
 class ControlPlane:
@@ -55,28 +59,7 @@ class ControlPlane:
             ("/settings", self.settings, ["GET", "PATCH"]),
             ("/journal", self.journal, ["GET"]),
         ]
-        return [
-            Route(CONTROL_PREFIX + path, self._guarded(h), methods=m) for path, h, m in endpoints
-        ]
-
-    def _guarded(self, handler: Any) -> Any:
-        async def guarded(request: Request) -> Response:
-            token = self.backend.settings.admin_token
-            if token is not None:
-                given = request.headers.get(ADMIN_HEADER, "")
-                if not hmac.compare_digest(given.encode(), token.encode()):
-                    raise AdminRequired(
-                        "The control plane needs the admin token in X-Wan-Mock-Admin-Token"
-                    )
-            elif not _is_local(request):
-                raise AdminRequired(
-                    "The control plane answers only loopback clients unless an admin token is "
-                    "set (--admin-token)"
-                )
-            result: Response = await handler(request)
-            return result
-
-        return guarded
+        return [Route(CONTROL_PREFIX + path, h, methods=m) for path, h, m in endpoints]
 
     async def health(self, request: Request) -> Response:
         return JSONResponse(
@@ -201,6 +184,9 @@ class ControlPlane:
                 raise InvalidRequest.single(
                     fixed[0], "restart", f"{', '.join(fixed)}: only take effect at start"
                 )
+            # A credential sent back as it was shown (masked) is left as it is.
+            masked = shown(self.backend.settings)
+            changes = {k: v for k, v in changes.items() if not (k in SECRET and v == masked.get(k))}
             try:
                 updated = merge_settings(self.backend.settings, changes, "control plane")
                 self.backend.configure(updated)
@@ -208,7 +194,7 @@ class ControlPlane:
                 named = re.search(r"setting '([\w.\[\]]+)'", str(exc))
                 field = named.group(1) if named else "settings"
                 raise InvalidRequest.single(field, "value", str(exc)) from None
-        return JSONResponse(_settings(self.backend.settings))
+        return JSONResponse(shown(self.backend.settings))
 
     async def journal(self, request: Request) -> Response:
         limit = _int(request.query_params.get("limit"), "limit", default=None)
@@ -243,19 +229,6 @@ class ControlPlane:
             "scenario_source": decision.source if isinstance(decision, Decision) else None,
             "prompt": task.request.prompt,
         }
-
-
-def _is_local(request: Request) -> bool:
-    host = request.client.host if request.client else ""
-    # "testclient" is what Starlette's in-process test client reports.
-    return host in ("127.0.0.1", "::1", "localhost", "testclient") or host.startswith("127.")
-
-
-def _settings(settings: Settings) -> dict[str, Any]:
-    data: dict[str, Any] = msgspec.to_builtins(settings)
-    if data.get("admin_token"):
-        data["admin_token"] = "***"
-    return data
 
 
 # The control plane's bodies are small JSON documents.

@@ -12,7 +12,7 @@ from mockserver.domain.backend import Backend
 from mockserver.domain.contract import load_contract
 from mockserver.domain.errors import ResultNotFound, Unauthorized
 from mockserver.domain.keys import bearer_key
-from mockserver.domain.paths import RESULT_NAME, result_path
+from mockserver.domain.paths import RESULT_NAME
 from mockserver.domain.scenarios import SCENARIO_HEADER
 from mockserver.domain.tasks import TaskState
 from mockserver.media.videos import Videos
@@ -60,7 +60,8 @@ class Endpoints:
 
     def task_response(self, request: Request, state: TaskState, created: bool) -> Response:
         speaker = self.backend.runtime.speaker
-        video = self.base_url(request) + result_path(state.id) if state.succeeded else None
+        links = self.backend.links
+        video = self.base_url(request) + links.path(state.id) if state.succeeded else None
         status_code = speaker.create_status() if created else 200
         return JSONResponse(speaker.envelope(state, video), status_code)
 
@@ -82,11 +83,11 @@ class Endpoints:
         return self.task_response(request, state, created=False)
 
     async def download(self, request: Request) -> Response:
-        task_id, name = request.path_params["task_id"], request.path_params["name"]
-        if name != RESULT_NAME:
+        params = request.path_params
+        if params["name"] != RESULT_NAME:
             raise ResultNotFound(f"No result video at {request.url.path}")
-        # Raises when missing, not succeeded or expired.
-        task, state = self.backend.result(task_id)
+        # Raises when the token is wrong, or the task missing, not succeeded or expired.
+        task, state = self.backend.result(params["task_id"], params["token"])
         path, spec = await self.videos.file(task)
         headers = {
             "etag": f'"{spec.key}"',  # the render's content address: same bytes, same tag

@@ -26,6 +26,7 @@ from mockserver.domain.behaviour import Dialect
 from mockserver.domain.clock import Clock
 from mockserver.domain.errors import (
     AdminRequired,
+    ForeignRequest,
     InvalidRequest,
     MockError,
     PayloadTooLarge,
@@ -37,6 +38,7 @@ from mockserver.domain.errors import (
     TaskNotFound,
     TransientPollError,
     Unauthorized,
+    UnsupportedMediaType,
 )
 from mockserver.domain.limits import LimitExceeded
 from mockserver.server.dialects import Speaker
@@ -53,6 +55,8 @@ STATUS: dict[type[MockError], tuple[int, int]] = {
     RangeNotSatisfiable: (416, 416),
     ResultExpired: (403, 403),
     AdminRequired: (403, 403),
+    ForeignRequest: (403, 403),
+    UnsupportedMediaType: (415, 415),
 }
 
 # What the API would plausibly say for each status a scenario or a fault can inject:

@@ -18,6 +18,7 @@ from mockserver.domain.sqlite_store import SQLiteStore, open_database
 from mockserver.server import app as application  # create_app looked up per call: tests patch it
 from mockserver.server.app import MockApp
 from mockserver.server.faults import DropLogFilter
+from mockserver.server.logs import redact_access_log
 
 WORKER_SETTINGS = "_WAN_MOCK_WORKER_SETTINGS"  # not WAN_MOCK_*: never read as a setting
 
@@ -45,6 +46,7 @@ def build_app(settings: Settings) -> MockApp:
         app = application.create_app(settings, store=store, shared=shared)
     # A dropped connection (an injected fault) is logged as one line, not a traceback.
     logging.getLogger("uvicorn.error").addFilter(DropLogFilter())
+    redact_access_log()  # no credential from a query string in the access log
     # Everything made so far (modules, the app) lives as long as the process: keep it out of
     # the garbage collector's full passes, whose pauses grow with the number of stored tasks.
     # Each create makes about ten long-lived objects; collecting the young generation every

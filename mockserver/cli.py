@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -191,11 +192,7 @@ def _update_table(path: str) -> int:
 
 def serve(settings: Settings) -> int:
     # Imported here so `wan-mock --help` stays instant.
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
-    from mockserver.server.protocol import BoundedHeadProtocol
-    from mockserver.server.serving import WORKER_SETTINGS, StateError, build_app, check_state
+    from mockserver.server.serving import StateError, check_state, claim_state
 
     settings = secured(settings)
     # Several workers must share state to behave as one fake: without --state they share a
@@ -210,46 +207,59 @@ def serve(settings: Settings) -> int:
         media = settings.state + ".media"
         settings = msgspec.structs.replace(settings, render_cache_dir=media)
     try:
-        if settings.state is not None:
-            check_state(settings.state)
-        try:
-            sock = _bind(settings.host, settings.port)
-        except OSError as exc:
-            where = f"{settings.host}:{settings.port}"
-            print(f"wan-mock: cannot listen on {where}: {exc}", file=sys.stderr)
-            return 1
-        port = sock.getsockname()[1]
-        base_url = f"http://{_url_host(settings.host)}:{port}"
-        print(_banner(settings, base_url), flush=True)
-        config_args: dict[str, Any] = {
-            "lifespan": "on",  # its shutdown closes the store (see create_app)
-            "access_log": settings.access_log,
-            "log_level": "info" if settings.access_log else "warning",
-            "server_header": False,
-            "http": BoundedHeadProtocol,  # httptools, with a bound on header bytes
-        }
-        if settings.workers > 1:
-            # Workers are spawned processes that import the app factory by name; the settings
-            # travel in the environment they inherit.
-            os.environ[WORKER_SETTINGS] = msgspec.json.encode(settings).decode()
-            config = uvicorn.Config(
-                "mockserver.server.serving:worker_app",
-                factory=True,
-                workers=settings.workers,
-                **config_args,
-            )
-            Multiprocess(config, sockets=[sock]).run()
-            return 0
-        app = build_app(settings)
-        config = uvicorn.Config(app, **config_args)
-        uvicorn.Server(config).run(sockets=[sock])
-        return 0
+        with contextlib.ExitStack() as held:
+            if settings.state is not None:
+                held.enter_context(claim_state(settings.state))
+                check_state(settings.state)
+            return _run(settings)
     except StateError as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
-        return 1
+        return 2
     finally:
         if temporary is not None:
             temporary.cleanup()
+
+
+def _run(settings: Settings) -> int:
+    """Bind, print the banner and serve until stopped (the state file already claimed)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from mockserver.server.protocol import BoundedHeadProtocol
+    from mockserver.server.serving import WORKER_SETTINGS, build_app
+
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        where = f"{settings.host}:{settings.port}"
+        print(f"wan-mock: cannot listen on {where}: {exc}", file=sys.stderr)
+        return 1
+    port = sock.getsockname()[1]
+    base_url = f"http://{_url_host(settings.host)}:{port}"
+    print(_banner(settings, base_url), flush=True)
+    config_args: dict[str, Any] = {
+        "lifespan": "on",  # its shutdown closes the store (see create_app)
+        "access_log": settings.access_log,
+        "log_level": "info" if settings.access_log else "warning",
+        "server_header": False,
+        "http": BoundedHeadProtocol,  # httptools, with a bound on header bytes
+    }
+    if settings.workers > 1:
+        # Workers are spawned processes that import the app factory by name; the settings
+        # travel in the environment they inherit.
+        os.environ[WORKER_SETTINGS] = msgspec.json.encode(settings).decode()
+        config = uvicorn.Config(
+            "mockserver.server.serving:worker_app",
+            factory=True,
+            workers=settings.workers,
+            **config_args,
+        )
+        Multiprocess(config, sockets=[sock]).run()
+        return 0
+    app = build_app(settings)
+    config = uvicorn.Config(app, **config_args)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import msgspec
 
 from mockserver.domain.clock import ClockSnapshot
+from mockserver.domain.scenarios import ScenarioError, parse_scenario
 from mockserver.domain.settings import Settings
-from mockserver.domain.sqlite_store import transaction
+from mockserver.domain.sqlite_store import StateFileError, transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,26 @@ class SharedState:
                 )
                 conn.execute("DELETE FROM queue")
         return self.load()
+
+    def check(self) -> None:
+        """Raise :class:`StateFileError` if the stored control row or queue cannot be read
+        (checked once before serving, so that no worker fails on it later)."""
+        with transaction(self.conn, write=False) as conn:
+            row = conn.execute("SELECT settings, clock FROM control WHERE id = 1").fetchone()
+            queue = conn.execute("SELECT token, remaining FROM queue").fetchall()
+        try:
+            if row is not None:
+                msgspec.json.decode(row[0], type=Settings)
+                msgspec.json.decode(row[1], type=ClockSnapshot)
+        except (msgspec.DecodeError, TypeError) as exc:
+            raise StateFileError(f"its stored settings or clock cannot be read ({exc})") from None
+        for token, remaining in queue:
+            try:
+                if not isinstance(remaining, int):
+                    raise ScenarioError(f"{remaining!r} is not a count")
+                parse_scenario(token)
+            except (ScenarioError, TypeError) as exc:
+                raise StateFileError(f"its scenario queue cannot be read ({exc})") from None
 
     def version(self) -> int:
         found: int = self.conn.execute("SELECT version FROM control WHERE id = 1").fetchone()[0]

@@ -6,10 +6,15 @@ from __future__ import annotations
 import base64
 import json
 import random
+from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
+from mockserver import ManualClock, Settings, create_app
 from mockserver.domain.images import MAX_IMAGE_BYTES
+from mockserver.domain.shared import SharedState
+from mockserver.domain.sqlite_store import SQLiteStore, open_database
 from mockserver.testing.strategies import encode_image
 from tests.fuzz_driver import (
     CREATE,
@@ -20,7 +25,7 @@ from tests.fuzz_driver import (
     create_headers,
     encode,
 )
-from tests.helpers import body
+from tests.helpers import AUTH, BASE_URL, CREATE_PATH, body
 
 # --- explicit hostile inputs --------------------------------------------------------------
 
@@ -219,3 +224,42 @@ def test_malformed_content_length_is_a_400_not_a_500(driver: Driver, value: byte
     if reply.status == 400:
         assert payload is not None
         assert (payload["field"], payload["rule"]) == ("Content-Length", "format"), payload
+
+
+# --- a damaged row in the state file ------------------------------------------------------
+
+
+def test_an_undecodable_task_row_is_skipped_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row someone overwrote used to make its poll, its download and the whole listing
+    answer 500. Now that task is absent (404: with its owner unreadable, no key may be told it
+    exists), the listing answers the others with a count of skipped rows, and the server log
+    names the row once."""
+    conn = open_database(tmp_path / "state.db")
+    app = create_app(
+        Settings(seed=1), clock=ManualClock(), store=SQLiteStore(conn), shared=SharedState(conn)
+    )
+    with TestClient(app, base_url=BASE_URL, headers=AUTH) as client:
+        ids = [client.post(CREATE_PATH, json=body()).json()["task_info"]["id"] for _ in range(3)]
+        damaged = ids[1]
+        client.post(f"/_mock/tasks/{damaged}/succeed").raise_for_status()
+        video = client.get(f"{CREATE_PATH}/{damaged}").json()["videos"][0]
+        conn.execute("UPDATE tasks SET data = x'c1ff' WHERE id = ?", (damaged,))
+        answers = [
+            client.get(f"{CREATE_PATH}/{damaged}"),
+            client.get(f"{CREATE_PATH}/{damaged}"),
+            client.get(video),
+            client.get(f"/_mock/tasks/{damaged}"),
+            client.post(f"/_mock/tasks/{damaged}/succeed"),
+        ]
+        assert [a.status_code for a in answers] == [404] * 5, [a.text for a in answers]
+        assert all(a.json()["detail"] for a in answers)
+        listing = client.get("/_mock/tasks")
+        assert listing.status_code == 200, listing.text
+        assert [t["id"] for t in listing.json()["tasks"]] == [ids[0], ids[2]]
+        assert (listing.json()["count"], listing.json()["skipped"]) == (2, 1)
+        assert client.get(f"{CREATE_PATH}/{ids[2]}").status_code == 200
+    logged = [r.getMessage() for r in caplog.records if damaged in r.getMessage()]
+    assert len(logged) == 1, logged
+    assert "cannot be read" in logged[0], logged

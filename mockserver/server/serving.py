@@ -10,7 +10,10 @@ import fcntl
 import gc
 import logging
 import os
+import signal
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 
 import msgspec
@@ -28,6 +31,7 @@ from mockserver.server.app import MockApp
 from mockserver.server.faults import DropLogFilter
 
 WORKER_SETTINGS = "_WAN_MOCK_WORKER_SETTINGS"  # not WAN_MOCK_*: never read as a setting
+SUPERVISOR_CHECK_S = 0.5  # how often a worker checks that its supervisor is still there
 
 
 class StateError(Exception):
@@ -47,8 +51,11 @@ def check_state(path: str) -> None:
     except StateFileError as exc:
         raise StateError(f"cannot use state file {path}: {exc}") from None
     except sqlite3.DatabaseError as exc:  # not SQLite at all, or damaged past opening
-        reason = f"it is not a usable database ({exc})"
-        raise StateError(f"cannot use state file {path}: {reason}") from None
+        reason = {
+            "SQLITE_NOTADB": "it is not a SQLite database",
+            "SQLITE_CORRUPT": "it is damaged",
+        }.get(getattr(exc, "sqlite_errorname", ""), "it is not a usable database")
+        raise StateError(f"cannot use state file {path}: {reason} (SQLite: {exc})") from None
     except (sqlite3.Error, OSError) as exc:
         raise StateError(f"cannot use state file {path}: {exc}") from None
 
@@ -109,4 +116,20 @@ def build_app(settings: Settings) -> MockApp:
 def worker_app() -> MockApp:
     """The app factory each ``--workers`` process runs (uvicorn imports it by name)."""
     settings = msgspec.json.decode(os.environ[WORKER_SETTINGS], type=Settings)
-    return build_app(settings)
+    app = build_app(settings)
+    _stop_with_supervisor()
+    return app
+
+
+def _stop_with_supervisor() -> None:
+    """Shut this worker down (SIGTERM: uvicorn drains) once its supervisor is gone. uvicorn's
+    workers outlive a supervisor killed with ``kill -9``; they would go on serving and writing
+    the state file after its claim (:func:`claim_state`) was released with the supervisor."""
+    supervisor = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(SUPERVISOR_CHECK_S)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="wan-mock-supervisor-watch", daemon=True).start()

@@ -201,16 +201,12 @@ def serve(settings: Settings) -> int:
     if settings.workers > 1 and settings.state is None:
         temporary = tempfile.TemporaryDirectory(prefix="wan-mock-")
         settings = msgspec.structs.replace(settings, state=os.path.join(temporary.name, "db"))
-    if settings.state is not None and settings.render_cache_dir is None:
-        # Beside the state: every worker, and the server after a restart, then finds the input
-        # images kept for the tasks it serves, and the videos already rendered.
-        media = settings.state + ".media"
-        settings = msgspec.structs.replace(settings, render_cache_dir=media)
+    settings = media_beside_state(settings)
     try:
         with contextlib.ExitStack() as held:
             if settings.state is not None:
                 held.enter_context(claim_state(settings.state))
-                check_state(settings.state)
+                check_state(settings.state, settings)
             return _run(settings)
     except StateError as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
@@ -218,6 +214,16 @@ def serve(settings: Settings) -> int:
     finally:
         if temporary is not None:
             temporary.cleanup()
+
+
+def media_beside_state(settings: Settings) -> Settings:
+    """With a state file and no cache directory, the cache beside the state: every worker, and
+    the server after a restart, then finds the input images kept for the tasks it serves, and
+    the videos already rendered."""
+    if settings.state is not None and settings.render_cache_dir is None:
+        media = settings.state + ".media"
+        return msgspec.structs.replace(settings, render_cache_dir=media)
+    return settings
 
 
 def _run(settings: Settings) -> int:

@@ -16,12 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+import mockserver.cli as cli
 import mockserver.domain.sqlite_store as sqlite_store
-from mockserver.cli import main
+from mockserver.cli import build_parser, main, media_beside_state, secured, serve_settings
+from mockserver.domain.settings import Settings
+from mockserver.domain.shared import SharedState
 from mockserver.domain.sqlite_store import SQLiteStore, encode_task, open_database
 from mockserver.domain.store import retired_at
 from mockserver.domain.tasks import Task
-from tests.helpers import open_backend, task
+from tests.helpers import SHARED_SETTINGS, open_backend, task
 from tests.server_process import running_server
 
 COMPANIONS = ("-wal", "-shm")
@@ -123,8 +126,18 @@ def _running(pid: int) -> bool:
 # --- a file that is not a usable state file -----------------------------------------------
 
 
+SERVE = ["serve", "--port", "0", "--no-access-log"]
+
+
+def _started_with(state: Path) -> Settings:
+    """The settings ``main([*SERVE, "--state", state])`` starts a server with."""
+    args = build_parser().parse_args([*SERVE, "--state", str(state)])
+    return media_beside_state(secured(serve_settings(args, os.environ)))
+
+
 def _state_with_tasks(path: Path, count: int) -> None:
-    open_backend(path).store.close()  # the tables and the control row, as a server leaves them
+    # The tables and the control row as the server of the test left them.
+    open_backend(path, _started_with(path)).store.close()
     conn = open_database(path)
     tasks: list[Task] = [task(n) for n in range(count)]
     with sqlite_store.transaction(conn):
@@ -200,14 +213,19 @@ DAMAGED: dict[str, tuple[Callable[[Path], None], str]] = {
 
 @pytest.mark.parametrize("name", list(DAMAGED))
 def test_a_damaged_state_file_is_one_clear_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     """Each of these used to print a traceback (or serve, and answer 500 later); now the
     server does not start, and says in one line which file and what is wrong with it."""
     make, reason = DAMAGED[name]
     state = tmp_path / "state.db"
     make(state)
-    assert main(["serve", "--port", "0", "--state", str(state), "--no-access-log"]) == 2
+
+    def serving(settings: Settings) -> int:
+        raise AssertionError(f"{name}: the server started on it")
+
+    monkeypatch.setattr(cli, "_run", serving)  # a failure, not a server that never returns
+    assert main([*SERVE, "--state", str(state)]) == 2
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     lines = captured.err.strip().splitlines()
@@ -215,3 +233,26 @@ def test_a_damaged_state_file_is_one_clear_line(
     assert lines[0].startswith(f"wan-mock: cannot use state file {state}: "), lines[0]
     assert reason in lines[0], lines[0]
     assert "wan-mock" not in captured.out  # no banner: it never started serving
+
+
+def test_unreadable_settings_of_another_start_are_replaced_not_refused(tmp_path: Path) -> None:
+    """A file last served with other starting settings (an older version's, say) gets the new
+    ones at start whatever its stored settings, clock and queue hold, so they are not checked:
+    only a server that would read them refuses them."""
+    path = tmp_path / "state.db"
+    open_backend(path).store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE control SET settings = x'00', clock = x'00'")
+    conn.execute("INSERT INTO queue (token, remaining) VALUES ('explode', 2)")
+    conn.commit()
+    conn.close()
+    checked = open_database(path)
+    with pytest.raises(sqlite_store.StateFileError, match="stored settings or clock"):
+        SharedState(checked).check(SHARED_SETTINGS)
+    other = Settings(clock="virtual", seed=8)
+    SharedState(checked).check(other)
+    checked.close()
+    backend = open_backend(path, other)
+    assert backend.settings == other
+    assert not backend.queue
+    backend.store.close()

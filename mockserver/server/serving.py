@@ -38,14 +38,15 @@ class StateError(Exception):
     """The state file cannot be used (one line for the command line to print)."""
 
 
-def check_state(path: str) -> None:
-    """Open and check the state file once before serving, so that a bad path or a damaged
-    file is one clear message (and the tables exist before several workers start)."""
+def check_state(path: str, initial: Settings) -> None:
+    """Open and check the state file once before serving with ``initial`` settings, so that a
+    bad path or a damaged file is one clear message (and the tables exist before several
+    workers start)."""
     try:
         conn = open_database(path)
         try:
             check_integrity(conn)
-            SharedState(conn).check()
+            SharedState(conn).check(initial)
         finally:
             conn.close()
     except StateFileError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -193,11 +194,7 @@ def _update_table(path: str) -> int:
 
 def serve(settings: Settings) -> int:
     # Imported here so `wan-mock --help` stays instant.
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
-    from mockserver.server.protocol import GuardedProtocol
-    from mockserver.server.serving import WORKER_SETTINGS, StateError, build_app, check_state
+    from mockserver.server.serving import StateError, check_state, claim_state
 
     chosen = settings.admin_token
     settings = secured(settings)
@@ -207,53 +204,71 @@ def serve(settings: Settings) -> int:
     if settings.workers > 1 and settings.state is None:
         temporary = tempfile.TemporaryDirectory(prefix="wan-mock-")
         settings = msgspec.structs.replace(settings, state=os.path.join(temporary.name, "db"))
-    if settings.state is not None and settings.render_cache_dir is None:
-        # Beside the state: every worker, and the server after a restart, then finds the input
-        # images kept for the tasks it serves, and the videos already rendered.
-        media = settings.state + ".media"
-        settings = msgspec.structs.replace(settings, render_cache_dir=media)
+    settings = media_beside_state(settings)
     try:
-        if settings.state is not None:
-            check_state(settings.state)
-        try:
-            sock = _bind(settings.host, settings.port)
-        except OSError as exc:
-            where = f"{settings.host}:{settings.port}"
-            print(f"wan-mock: cannot listen on {where}: {exc}", file=sys.stderr)
-            return 1
-        port = sock.getsockname()[1]
-        base_url = f"http://{_url_host(settings.host)}:{port}"
-        made_up = chosen is None and settings.admin_token is not None
-        print(_banner(settings, base_url, token_made_up=made_up), flush=True)
-        config_args: dict[str, Any] = {
-            "lifespan": "on",  # its shutdown closes the store (see create_app)
-            "access_log": settings.access_log,
-            "log_level": "info" if settings.access_log else "warning",
-            "server_header": False,
-            "http": GuardedProtocol,  # httptools, with head bounds, deadlines, a cap
-        }
-        if settings.workers > 1:
-            # Workers are spawned processes that import the app factory by name; the settings
-            # travel in the environment they inherit.
-            os.environ[WORKER_SETTINGS] = msgspec.json.encode(settings).decode()
-            config = uvicorn.Config(
-                "mockserver.server.serving:worker_app",
-                factory=True,
-                workers=settings.workers,
-                **config_args,
-            )
-            Multiprocess(config, sockets=[sock]).run()
-            return 0
-        app = build_app(settings)
-        config = uvicorn.Config(app, **config_args)
-        uvicorn.Server(config).run(sockets=[sock])
-        return 0
+        with contextlib.ExitStack() as held:
+            if settings.state is not None:
+                held.enter_context(claim_state(settings.state))
+                check_state(settings.state, settings)
+            return _run(settings, token_made_up=chosen is None and settings.admin_token is not None)
     except StateError as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
-        return 1
+        return 2
     finally:
         if temporary is not None:
             temporary.cleanup()
+
+
+def media_beside_state(settings: Settings) -> Settings:
+    """With a state file and no cache directory, the cache beside the state: every worker, and
+    the server after a restart, then finds the input images kept for the tasks it serves, and
+    the videos already rendered."""
+    if settings.state is not None and settings.render_cache_dir is None:
+        media = settings.state + ".media"
+        return msgspec.structs.replace(settings, render_cache_dir=media)
+    return settings
+
+
+def _run(settings: Settings, *, token_made_up: bool) -> int:
+    """Bind, print the banner and serve until stopped (the state file already claimed)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from mockserver.server.protocol import GuardedProtocol
+    from mockserver.server.serving import WORKER_SETTINGS, build_app
+
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        where = f"{settings.host}:{settings.port}"
+        print(f"wan-mock: cannot listen on {where}: {exc}", file=sys.stderr)
+        return 1
+    port = sock.getsockname()[1]
+    base_url = f"http://{_url_host(settings.host)}:{port}"
+    print(_banner(settings, base_url, token_made_up=token_made_up), flush=True)
+    config_args: dict[str, Any] = {
+        "lifespan": "on",  # its shutdown closes the store (see create_app)
+        "access_log": settings.access_log,
+        "log_level": "info" if settings.access_log else "warning",
+        "server_header": False,
+        "http": GuardedProtocol,  # httptools, with head bounds, deadlines, a cap
+    }
+    if settings.workers > 1:
+        # Workers are spawned processes that import the app factory by name; the settings
+        # travel in the environment they inherit.
+        os.environ[WORKER_SETTINGS] = msgspec.json.encode(settings).decode()
+        config = uvicorn.Config(
+            "mockserver.server.serving:worker_app",
+            factory=True,
+            workers=settings.workers,
+            **config_args,
+        )
+        Multiprocess(config, sockets=[sock]).run()
+        return 0
+    app = build_app(settings)
+    config = uvicorn.Config(app, **config_args)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
 
 
 def _bind(host: str, port: int) -> socket.socket:

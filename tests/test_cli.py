@@ -159,7 +159,7 @@ def test_an_unusable_state_file_is_one_clear_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "not-a-dir").write_text("")
-    assert main(["serve", "--port", "0", "--state", str(tmp_path / "not-a-dir" / "db")]) == 1
+    assert main(["serve", "--port", "0", "--state", str(tmp_path / "not-a-dir" / "db")]) == 2
     assert "cannot use state file" in capsys.readouterr().err
 
 

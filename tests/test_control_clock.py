@@ -34,7 +34,7 @@ def test_reset_empties_tasks_queue_and_journal(fake: Fake) -> None:
     assert isinstance(answer["took_ms"], float | int), answer
     assert 0 <= answer["took_ms"] < 1000, answer
     assert answer["clock"]["unix"] == START
-    assert fake.ok("GET", "/_mock/tasks") == {"count": 0, "tasks": []}
+    assert fake.ok("GET", "/_mock/tasks") == {"count": 0, "tasks": [], "skipped": 0}
     assert fake.ok("GET", "/_mock/health")["tasks"] == 0
     assert fake.ok("GET", "/_mock/scenarios") == {"queue": []}
     assert fake.ok("GET", "/_mock/journal") == {"count": 0, "entries": []}

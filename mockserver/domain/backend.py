@@ -278,9 +278,10 @@ class Backend(Generic[RT]):
 
     # The control plane's powers.
 
-    def tasks(self) -> Iterator[Task]:
-        """Every task of every owner, oldest first."""
-        return self.store.tasks()
+    def tasks(self, skipped: list[str] | None = None) -> Iterator[Task]:
+        """Every task of every owner, oldest first; the ids of stored rows that cannot be
+        read are appended to ``skipped``."""
+        return self.store.tasks(skipped)
 
     def find(self, task_id: str) -> Task:
         """Any owner's task (the control plane sees everything)."""

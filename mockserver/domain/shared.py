@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import msgspec
 
 from mockserver.domain.clock import ClockSnapshot
+from mockserver.domain.scenarios import ScenarioError, parse_scenario
 from mockserver.domain.settings import Settings
-from mockserver.domain.sqlite_store import transaction
+from mockserver.domain.sqlite_store import StateFileError, transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +57,7 @@ class SharedState:
                     (start, start, msgspec.json.encode(clock)),
                 )
             elif row[0] != start:
-                stored = msgspec.json.decode(row[1], type=ClockSnapshot)
-                kept = stored if stored.mode == clock.mode else clock
+                kept = _kept_clock(row[1], clock)
                 conn.execute(
                     "UPDATE control SET version = version + 1, initial = ?, settings = ?, "
                     "clock = ? WHERE id = 1",
@@ -74,6 +74,30 @@ class SharedState:
             row = conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
         value: bytes = row[0]
         return value
+
+    def check(self, initial: Settings) -> None:
+        """Raise :class:`StateFileError` if :meth:`join` with these starting settings would
+        meet a stored row it cannot read (checked once before serving, so that no worker
+        fails on it later). A file last run with other starting settings has its settings and
+        queue replaced by the join, so only the same start reads them."""
+        with transaction(self.conn, write=False) as conn:
+            row = conn.execute("SELECT initial, settings, clock FROM control WHERE id = 1")
+            found = row.fetchone()
+            queue = conn.execute("SELECT token, remaining FROM queue").fetchall()
+        if found is None or found[0] != msgspec.json.encode(initial):
+            return
+        try:
+            msgspec.json.decode(found[1], type=Settings)
+            msgspec.json.decode(found[2], type=ClockSnapshot)
+        except (msgspec.DecodeError, TypeError) as exc:
+            raise StateFileError(f"its stored settings or clock cannot be read ({exc})") from None
+        for token, remaining in queue:
+            try:
+                if not isinstance(remaining, int):
+                    raise ScenarioError(f"{remaining!r} is not a count")
+                parse_scenario(token)
+            except (ScenarioError, TypeError) as exc:
+                raise StateFileError(f"its scenario queue cannot be read ({exc})") from None
 
     def version(self) -> int:
         found: int = self.conn.execute("SELECT version FROM control WHERE id = 1").fetchone()[0]
@@ -137,3 +161,12 @@ class SharedState:
             conn.execute("UPDATE control SET version = version + 1 WHERE id = 1")
         taken: str = token
         return taken
+
+
+def _kept_clock(stored: bytes, clock: ClockSnapshot) -> ClockSnapshot:
+    """The stored clock if it is of the same mode as ``clock`` (and readable), else ``clock``."""
+    try:
+        kept = msgspec.json.decode(stored, type=ClockSnapshot)
+    except (msgspec.DecodeError, TypeError):
+        return clock
+    return kept if kept.mode == clock.mode else clock

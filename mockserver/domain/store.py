@@ -28,8 +28,9 @@ class TaskStore(Protocol):
 
     def __contains__(self, task_id: object) -> bool: ...
 
-    def tasks(self) -> Iterator[Task]:
-        """Every task, oldest first."""
+    def tasks(self, skipped: list[str] | None = None) -> Iterator[Task]:
+        """Every task, oldest first. A durable store skips a row it cannot decode, appending
+        its id to ``skipped`` (when given)."""
 
     def __len__(self) -> int: ...
 
@@ -72,8 +73,8 @@ class MemoryStore:
     def __contains__(self, task_id: object) -> bool:
         return task_id in self._tasks
 
-    def tasks(self) -> Iterator[Task]:
-        return iter(list(self._tasks.values()))
+    def tasks(self, skipped: list[str] | None = None) -> Iterator[Task]:
+        return iter(list(self._tasks.values()))  # nothing to skip: every task is an object
 
     def __len__(self) -> int:
         return len(self._tasks)

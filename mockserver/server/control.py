@@ -111,7 +111,8 @@ class ControlPlane:
         now = self.clock.now()
         prints: dict[str, str] = {}
         found = []
-        for task in self.backend.tasks():
+        skipped: list[str] = []  # rows of a state file that cannot be read (and are logged)
+        for task in self.backend.tasks(skipped):
             state = task.state_at(now)
             if wanted is not None and state.status.value != wanted:
                 continue
@@ -122,7 +123,8 @@ class ControlPlane:
                     continue
             found.append(self._summary(task, now))
         limit = _int(query.get("limit"), "limit", default=len(found))
-        return JSONResponse({"count": len(found), "tasks": found[-limit:] if limit else []})
+        tasks = found[-limit:] if limit else []
+        return JSONResponse({"count": len(found), "tasks": tasks, "skipped": len(skipped)})
 
     async def task(self, request: Request) -> Response:
         task = self.backend.find(request.path_params["task_id"])

@@ -5,35 +5,95 @@ builds its app through :func:`worker_app` from the settings in the environment i
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gc
 import logging
 import os
+import signal
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
 
 import msgspec
 
 from mockserver.domain.settings import Settings
 from mockserver.domain.shared import SharedState
-from mockserver.domain.sqlite_store import SQLiteStore, open_database
+from mockserver.domain.sqlite_store import (
+    SQLiteStore,
+    StateFileError,
+    check_integrity,
+    open_database,
+)
 from mockserver.server import app as application  # create_app looked up per call: tests patch it
 from mockserver.server.app import MockApp
 from mockserver.server.faults import DropLogFilter
 from mockserver.server.logs import redact_access_log
 
 WORKER_SETTINGS = "_WAN_MOCK_WORKER_SETTINGS"  # not WAN_MOCK_*: never read as a setting
+SUPERVISOR_CHECK_S = 0.5  # how often a worker checks that its supervisor is still there
 
 
 class StateError(Exception):
-    """The state file cannot be used."""
+    """The state file cannot be used (one line for the command line to print)."""
 
 
-def check_state(path: str) -> None:
-    """Open the state file once before serving, so a bad path is one clear message (and the
-    tables exist before several workers start)."""
+def check_state(path: str, initial: Settings) -> None:
+    """Open and check the state file once before serving with ``initial`` settings, so that a
+    bad path or a damaged file is one clear message (and the tables exist before several
+    workers start)."""
     try:
-        open_database(path).close()
+        conn = open_database(path)
+        try:
+            check_integrity(conn)
+            SharedState(conn).check(initial)
+        finally:
+            conn.close()
+    except StateFileError as exc:
+        raise StateError(f"cannot use state file {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:  # not SQLite at all, or damaged past opening
+        reason = {
+            "SQLITE_NOTADB": "it is not a SQLite database",
+            "SQLITE_CORRUPT": "it is damaged",
+        }.get(getattr(exc, "sqlite_errorname", ""), "it is not a usable database")
+        raise StateError(f"cannot use state file {path}: {reason} (SQLite: {exc})") from None
     except (sqlite3.Error, OSError) as exc:
         raise StateError(f"cannot use state file {path}: {exc}") from None
+
+
+@contextlib.contextmanager
+def claim_state(path: str) -> Iterator[None]:
+    """Hold the state file for one server (its ``--workers`` included) while the block runs.
+
+    The claim is an exclusive ``flock`` on ``<path>.lock``, taken by the process that starts
+    the server (uvicorn's supervisor with ``--workers``), so its own workers share the file
+    while another ``wan-mock serve`` is refused. The OS releases it when that process ends in
+    any way, ``kill -9`` included. The lock file stays (removing it would race a starting
+    server) and holds the owner's pid, for the refusal to name it.
+    """
+    lock_path = f"{path}.lock"
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StateError(f"cannot use state file {path}: {lock_path}: {exc.strerror}") from None
+    try:
+        with contextlib.suppress(OSError):  # another user's file: it holds only a pid
+            os.fchmod(fd, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise StateError(
+                f"state file {path} is in use by another wan-mock server (pid {owner}); "
+                "stop it, or give this one another --state (use --workers to serve one "
+                "file from several processes)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def build_app(settings: Settings) -> MockApp:
@@ -59,4 +119,20 @@ def build_app(settings: Settings) -> MockApp:
 def worker_app() -> MockApp:
     """The app factory each ``--workers`` process runs (uvicorn imports it by name)."""
     settings = msgspec.json.decode(os.environ[WORKER_SETTINGS], type=Settings)
-    return build_app(settings)
+    app = build_app(settings)
+    _stop_with_supervisor()
+    return app
+
+
+def _stop_with_supervisor() -> None:
+    """Shut this worker down (SIGTERM: uvicorn drains) once its supervisor is gone. uvicorn's
+    workers outlive a supervisor killed with ``kill -9``; they would go on serving and writing
+    the state file after its claim (:func:`claim_state`) was released with the supervisor."""
+    supervisor = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(SUPERVISOR_CHECK_S)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="wan-mock-supervisor-watch", daemon=True).start()

@@ -1,0 +1,170 @@
+"""The hostile set, continued: a web page or a neighbour against the control plane, the result
+links and the state file (issue 12); every answer refuses, never acts, and never 500s."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from mockserver import ManualClock, Settings, create_app
+from mockserver.domain.shared import SharedState
+from mockserver.domain.sqlite_store import SQLiteStore, open_database
+from tests.fuzz_driver import (
+    CREATE,
+    Driver,
+    Headers,
+    check,
+    create_headers,
+    encode,
+)
+from tests.helpers import AUTH, BASE_URL, CREATE_PATH, body
+
+# --- a web page or a neighbour against the control plane and the links (issue 12) ----------------
+
+_TEXT = (b"content-type", b"text/plain")
+_FOREIGN = (b"origin", b"http://attacker.example")
+# name: (method, target, headers, body, acceptable statuses). The fuzz driver's Host is
+# wan-mock.test, the name its in-process server has; each answer must refuse, never act.
+CONTROL_HOSTILE: dict[str, tuple[str, bytes, Headers, bytes, set[int]]] = {
+    "cross-site text/plain queue": (
+        "POST",
+        b"/_mock/scenarios",
+        [(b"host", b"wan-mock.test"), _TEXT, _FOREIGN, (b"sec-fetch-site", b"cross-site")],
+        b'{"scenario": "fail:3002", "count": 1000000}',
+        {403},
+    ),
+    "text/plain reset, no origin": (
+        "POST",
+        b"/_mock/reset",
+        [(b"host", b"wan-mock.test"), _TEXT],
+        b"",
+        {415},
+    ),
+    "form clock move": (
+        "POST",
+        b"/_mock/clock/advance",
+        [(b"host", b"wan-mock.test"), (b"content-type", b"application/x-www-form-urlencoded")],
+        b"seconds=86400",
+        {415},
+    ),
+    "json from a foreign origin": (
+        "PATCH",
+        b"/_mock/settings",
+        [(b"host", b"wan-mock.test"), (b"content-type", b"application/json"), _FOREIGN],
+        b'{"failure_rate": 1}',
+        {403},
+    ),
+    "null origin": (
+        "POST",
+        b"/_mock/reset",
+        [(b"host", b"wan-mock.test"), (b"content-type", b"application/json"), (b"origin", b"null")],
+        b"{}",
+        {403},
+    ),
+    "rebinding host reads settings": (
+        "GET",
+        b"/_mock/settings",
+        [(b"host", b"attacker.example:8000")],
+        b"",
+        {403},
+    ),
+    "rebinding host reads the journal": (
+        "GET",
+        b"/_mock/journal",
+        [(b"host", b"127.0.0.1.attacker.example")],
+        b"",
+        {403},
+    ),
+    "same-site fetch": (
+        "GET",
+        b"/_mock/tasks",
+        [(b"host", b"wan-mock.test"), (b"sec-fetch-site", b"same-site")],
+        b"",
+        {403},
+    ),
+}
+
+
+def _control_state(driver: Driver) -> tuple[float, int, object]:
+    """(clock, number of tasks, queue) of the driver's fake, read through the control plane."""
+    host = [(b"host", b"wan-mock.test")]
+    clock = json.loads(driver.send("setup", "GET", b"/_mock/clock", host).body)["clock"]["unix"]
+    tasks = json.loads(driver.send("setup", "GET", b"/_mock/health", host).body)["tasks"]
+    queue = json.loads(driver.send("setup", "GET", b"/_mock/scenarios", host).body)["queue"]
+    return clock, tasks, queue
+
+
+@pytest.mark.parametrize("name", list(CONTROL_HOSTILE))
+def test_hostile_control_calls_are_refused(driver: Driver, name: str) -> None:
+    method, target, headers, content, statuses = CONTROL_HOSTILE[name]
+    driver.send("setup", "POST", CREATE, create_headers(), [encode(body())])  # one to reset
+    clock, tasks, queue = _control_state(driver)
+    reply = driver.send("hostile", method, target, headers, [content])
+    payload = check(reply, name)
+    assert reply.status in statuses, (name, reply.status, reply.body[:300])
+    assert payload is not None
+    assert payload["error_code"] == reply.status
+    now, tasks_after, queue_after = _control_state(driver)
+    assert now - clock < 3600, "a refused call moved the clock"
+    assert (tasks_after, queue_after) == (tasks, queue), "a refused call reset or queued"
+
+
+def test_guessed_links_are_404(driver: Driver, download: bytes) -> None:
+    """With the seed known (the driver's fake has seed 1), the task id is known too; the link's
+    token is not: every guess at it is a 404, as an unknown task is."""
+    _, task_id, token, name = download.decode().strip("/").split("/")
+    replica = create_app(Settings(seed=1)).backend.links  # the attacker's own fake, same seed
+    guesses = [
+        f"/files/{task_id}/{name}",
+        f"/files/{task_id}/{'0' * 32}/{name}",
+        replica.path(task_id),
+        f"/files/{task_id}/{token[:-1]}/{name}",
+    ]
+    for guess in guesses:
+        reply = driver.send("hostile", "GET", guess.encode(), [(b"host", b"wan-mock.test")])
+        check(reply, guess)
+        assert reply.status == 404, (guess, reply.status, reply.body[:300])
+    real = driver.send("hostile", "HEAD", download, [(b"host", b"wan-mock.test")])
+    assert real.status == 200, real
+
+
+# --- a damaged row in the state file ------------------------------------------------------
+
+
+def test_an_undecodable_task_row_is_skipped_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A row someone overwrote used to make its poll, its download and the whole listing
+    answer 500. Now that task is absent (404: with its owner unreadable, no key may be told it
+    exists), the listing answers the others with a count of skipped rows, and the server log
+    names the row once."""
+    conn = open_database(tmp_path / "state.db")
+    app = create_app(
+        Settings(seed=1), clock=ManualClock(), store=SQLiteStore(conn), shared=SharedState(conn)
+    )
+    with TestClient(app, base_url=BASE_URL, headers=AUTH) as client:
+        ids = [client.post(CREATE_PATH, json=body()).json()["task_info"]["id"] for _ in range(3)]
+        damaged = ids[1]
+        client.post(f"/_mock/tasks/{damaged}/succeed", json={}).raise_for_status()
+        video = client.get(f"{CREATE_PATH}/{damaged}").json()["videos"][0]
+        conn.execute("UPDATE tasks SET data = x'c1ff' WHERE id = ?", (damaged,))
+        answers = [
+            client.get(f"{CREATE_PATH}/{damaged}"),
+            client.get(f"{CREATE_PATH}/{damaged}"),
+            client.get(video),
+            client.get(f"/_mock/tasks/{damaged}"),
+            client.post(f"/_mock/tasks/{damaged}/succeed", json={}),
+        ]
+        assert [a.status_code for a in answers] == [404] * 5, [a.text for a in answers]
+        assert all(a.json()["detail"] for a in answers)
+        listing = client.get("/_mock/tasks")
+        assert listing.status_code == 200, listing.text
+        assert [t["id"] for t in listing.json()["tasks"]] == [ids[0], ids[2]]
+        assert (listing.json()["count"], listing.json()["skipped"]) == (2, 1)
+        assert client.get(f"{CREATE_PATH}/{ids[2]}").status_code == 200
+    logged = [r.getMessage() for r in caplog.records if damaged in r.getMessage()]
+    assert len(logged) == 1, logged
+    assert "cannot be read" in logged[0], logged

@@ -194,6 +194,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from mockserver.media.cache import CacheDirectoryError, prepare_directory
     from mockserver.server.protocol import BoundedHeadProtocol
     from mockserver.server.serving import WORKER_SETTINGS, StateError, build_app, check_state
 
@@ -212,6 +213,8 @@ def serve(settings: Settings) -> int:
     try:
         if settings.state is not None:
             check_state(settings.state)
+        if settings.render_cache_dir is not None:
+            prepare_directory(settings.render_cache_dir)  # before any worker starts
         try:
             sock = _bind(settings.host, settings.port)
         except OSError as exc:
@@ -244,7 +247,7 @@ def serve(settings: Settings) -> int:
         config = uvicorn.Config(app, **config_args)
         uvicorn.Server(config).run(sockets=[sock])
         return 0
-    except StateError as exc:
+    except (StateError, CacheDirectoryError) as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Coroutine
 from email.utils import formatdate
+from typing import Any, TypeVar
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 
 from mockserver.domain.backend import Backend
@@ -20,6 +23,8 @@ from mockserver.server.bodies import header, read_generation
 from mockserver.server.ranges import check_range
 from mockserver.server.runtime import ApiRuntime
 from mockserver.server.wire import JSONResponse
+
+T = TypeVar("T")
 
 
 def request_key(request: Request) -> str:
@@ -85,19 +90,47 @@ class Endpoints:
             raise ResultNotFound(f"No result video at {request.url.path}")
         # Raises when missing, not succeeded or expired.
         task, state = self.backend.result(task_id)
-        path, spec = await self.videos.file(task)
+        # A client that hangs up while its video is rendered takes its place in the render
+        # with it: nobody else may be waiting for it.
+        video, spec = await while_connected(request, self.videos.file(task))
         headers = {
             "etag": f'"{spec.key}"',  # the render's content address: same bytes, same tag
             "last-modified": formatdate(state.updated_at, usegmt=True),  # on the fake's clock
         }
         if _matches(request.headers.get("if-none-match"), headers["etag"]):
             return Response(status_code=304, headers=headers)
-        stat = path.stat()  # once: the range check and the response share it
-        check_range(request.headers.get("range"), stat.st_size)
-        return FileResponse(path, media_type="video/mp4", headers=headers, stat_result=stat)
+        # As the cache opened it (a regular file, not a link): the range check and the
+        # response share it.
+        check_range(request.headers.get("range"), video.stat.st_size)
+        return FileResponse(
+            video.path, media_type="video/mp4", headers=headers, stat_result=video.stat
+        )
 
     async def openapi(self, request: Request) -> Response:
         return Response(self.contract, media_type="application/json")
+
+
+async def while_connected(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """What ``work`` returns, unless the client hangs up first: then ``work`` is cancelled
+    and :class:`ClientDisconnect` raised (answered, though nobody reads it)."""
+    job = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((job, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not job.done():
+            job.cancel()
+            await asyncio.wait((job,))  # its clean-up (leaving the render) runs now
+    if job.cancelled():
+        raise ClientDisconnect()
+    return job.result()
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has gone (a GET's empty body comes first)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

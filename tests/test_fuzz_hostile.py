@@ -6,10 +6,15 @@ from __future__ import annotations
 import base64
 import json
 import random
+import threading
+from pathlib import Path
 
 import pytest
 
 from mockserver.domain.images import MAX_IMAGE_BYTES
+from mockserver.domain.tasks import Task
+from mockserver.media.shape import video_spec
+from mockserver.server.app import MockApp
 from mockserver.testing.strategies import encode_image
 from tests.fuzz_driver import (
     CREATE,
@@ -19,8 +24,9 @@ from tests.fuzz_driver import (
     check,
     create_headers,
     encode,
+    succeeded_task,
 )
-from tests.helpers import body
+from tests.helpers import body, wait_for
 
 # --- explicit hostile inputs --------------------------------------------------------------
 
@@ -219,3 +225,50 @@ def test_malformed_content_length_is_a_400_not_a_500(driver: Driver, value: byte
     if reply.status == 400:
         assert payload is not None
         assert (payload["field"], payload["rule"]) == ("Content-Length", "format"), payload
+
+
+# --- hostile downloads (issue 12: renders and the render cache) ----------------------------
+
+
+def _task_of(driver: Driver, path: bytes) -> Task:
+    task_id = path.decode().split("/")[2]
+    app: MockApp = driver.app  # type: ignore[assignment]
+    return app.backend.result(task_id)[0]
+
+
+def test_an_abandoned_first_download_leaves_no_render(driver: Driver) -> None:
+    """A client that hangs up before the first byte of a fresh video: its render is stopped
+    and nothing is kept of it."""
+    app: MockApp = driver.app  # type: ignore[assignment]
+    path = succeeded_task(driver).encode()
+    renders, dropped = app.videos.renders, app.videos.queue.dropped
+    reply = driver.send("hostile", "GET", path, create_headers(), abandon=True)
+    check(reply, "abandoned download")
+    assert reply.status == 400  # answered, though nobody reads it
+    assert app.videos.queue.dropped == dropped + 1
+    assert app.videos.queue.queued == 0
+
+    def rendering() -> bool:
+        return any(t.name.startswith("wan-mock-render") for t in threading.enumerate())
+
+    wait_for(lambda: not rendering(), timeout=60)  # the encoder stopped (or finished)
+    assert app.videos.renders == renders
+    assert app.videos.cache.video(video_spec(_task_of(driver, path)).key) is None
+
+
+def test_a_link_under_a_video_name_is_not_served(driver: Driver, tmp_path: Path) -> None:
+    """A symbolic link planted under a video's cache name (to a file only root may read) is
+    refused: the video is rendered again and served, never the file behind the link."""
+    app: MockApp = driver.app  # type: ignore[assignment]
+    path = succeeded_task(driver).encode()
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"root-only")
+    secret.chmod(0o600)
+    key = video_spec(_task_of(driver, path)).key
+    (app.videos.cache.root / f"{key}.mp4").symlink_to(secret)
+    reply = driver.send("hostile", "GET", path, create_headers())
+    check(reply, "linked video")
+    assert reply.status == 200
+    assert reply.body[4:8] == b"ftyp"
+    assert b"root-only" not in reply.body
+    assert not (app.videos.cache.root / f"{key}.mp4").is_symlink()

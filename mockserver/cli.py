@@ -30,6 +30,7 @@ DESCRIPTION = """\
 A local fake of the MuleRouter wan2.6-i2v image-to-video API: create tasks, poll them to
 completion and download a real MP4, without credentials or credits."""
 TABLE_BEGIN, TABLE_END = "<!-- BEGIN settings table -->", "<!-- END settings table -->"
+NAME_WIDTH = max(len(setting.name) for setting in SETTINGS) + 2  # a column of setting names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,7 +104,7 @@ def serve_epilog() -> str:
         f"a TOML file named by --config or {CONFIG_ENV}. Options beat the environment, which",
         "beats the file. Lists are comma-separated in the environment, tables are JSON.",
         "",
-        f"  {'TOML key':<18}{'environment variable':<44}note",
+        f"  {'TOML key':<{NAME_WIDTH}}{'environment variable':<44}note",
     ]
     for setting in SETTINGS:
         env = setting.env
@@ -112,7 +113,7 @@ def serve_epilog() -> str:
         note = "no option: TOML tables or JSON" if setting.flag is None else ""
         if setting.option.restart:
             note = "read at start"
-        lines.append(f"  {setting.name:<18}{env:<44}{note}".rstrip())
+        lines.append(f"  {setting.name:<{NAME_WIDTH}}{env:<44}{note}".rstrip())
     return "\n".join(lines)
 
 
@@ -167,7 +168,7 @@ def show_settings(markdown: bool, update: str | None, config: str | None) -> int
         return 2
     for setting in SETTINGS:
         value = msgspec.json.encode(getattr(settings, setting.name)).decode()
-        print(f"{setting.name:<18}{value}")
+        print(f"{setting.name:<{NAME_WIDTH}}{value}")
     return 0
 
 

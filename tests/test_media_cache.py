@@ -142,3 +142,16 @@ def test_two_caches_can_share_a_directory(tmp_path: Path) -> None:
     assert found is not None
     assert found.path == tmp_path / SUBDIRECTORY / "v.mp4"
     assert two.total_bytes == 105
+
+
+def test_the_running_total_never_evicts_what_fits(tmp_path: Path) -> None:
+    """The total kept beside the lock only ever overestimates (a file replaced, or deleted
+    by hand); when it says "full", the directory is added up afresh before anything goes."""
+    cache = MediaCache(tmp_path, 300)
+    cache.add_video("a", writer(100))
+    cache.add_video("a", writer(100))  # replaced: the running total counts it twice
+    cache.add_video("gone", writer(100)).path.unlink()
+    cache.add_video("b", writer(100))
+    cache.add_video("c", writer(100))
+    assert names(cache.root) == {"a.mp4", "b.mp4", "c.mp4"}
+    assert cache.total_bytes == 300

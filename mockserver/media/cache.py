@@ -187,8 +187,8 @@ class MediaCache:
         try:
             write(Path(temporary))
             written = os.stat(temporary, follow_symlinks=False)
-            with self._locked(root):
-                self._make_room(written.st_size, name)
+            with self._locked(root) as lock:
+                self._make_room(lock, written.st_size, name)
                 os.replace(temporary, root / name)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -196,29 +196,37 @@ class MediaCache:
         return CachedFile(root / name, written)
 
     @contextlib.contextmanager
-    def _locked(self, root: Path) -> Iterator[None]:
-        """Held by one thread of one process at a time, across every process sharing root."""
+    def _locked(self, root: Path) -> Iterator[int]:
+        """The lock file's descriptor, held by one thread of one process at a time across
+        every process sharing ``root``."""
         with self._publishing:
             fd = os.open(root / _LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
+                yield fd
             finally:
                 os.close(fd)  # releases the lock
 
-    def _make_room(self, size: int, name: str) -> None:
-        """Delete the least recently used files until ``size`` more bytes fit (``name`` is
-        about to be replaced, so it does not count). Run under the lock."""
+    def _make_room(self, lock: int, size: int, name: str) -> None:
+        """Delete the least recently used files until ``size`` more bytes fit. Run under the
+        lock, whose file keeps a running total: never below the truth (every file is added
+        under the lock), so while it leaves room no scan is needed; otherwise the directory
+        is added up afresh (``name``, about to be replaced, not counted)."""
+        known = _read_total(lock)
+        if known is not None and known + size <= self.max_bytes:
+            _write_total(lock, known + size)
+            return
         files = [entry for entry in self._files(clean=True) if entry[1] != name]
         total = sum(entry[2] for entry in files)
         # Videos first: any of them can be rendered again exactly while its images are kept.
         for suffix in (VIDEO_SUFFIX, IMAGE_SUFFIX):
             for _, victim, victim_size in files:
                 if total + size <= self.max_bytes:
-                    return
+                    break
                 if victim.endswith(suffix):
                     (self.root / victim).unlink(missing_ok=True)
                     total -= victim_size
+        _write_total(lock, total + size)
 
     def _files(self, clean: bool = False) -> list[tuple[int, str, int]]:
         """(modified ns, name, size) of every file the cache published, oldest first; with
@@ -244,3 +252,13 @@ class MediaCache:
 
 def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
+
+
+def _read_total(lock: int) -> int | None:
+    text = os.pread(lock, 32, 0).strip()
+    return int(text) if text.isdigit() else None
+
+
+def _write_total(lock: int, total: int) -> None:
+    os.ftruncate(lock, 0)
+    os.pwrite(lock, str(total).encode(), 0)

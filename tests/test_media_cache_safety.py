@@ -13,10 +13,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from mockserver import ManualClock, Settings, create_app
 from mockserver.media.cache import SUBDIRECTORY, CacheDirectoryError, MediaCache
+from mockserver.server.endpoints import HeldFileResponse
 from tests.helpers import AUTH, CREATE_PATH, body
 
 SECRET = b"root-only secret, not a video"
@@ -222,3 +225,32 @@ def test_two_processes_keep_the_bound_together(tmp_path: Path) -> None:
     assert sum(p.stat().st_size for p in published) <= 50_000
     assert {p.name.split("-")[0] for p in published} <= {"one", "two"}
     assert not list(root.glob(".partial-*"))
+
+
+def test_a_video_is_served_from_the_file_it_checked(tmp_path: Path) -> None:
+    """What is served is the file the cache found and checked, held open: deleting the name
+    (another worker evicting it) leaves the answer whole; a name swapped for a link or another
+    file since it was found is not opened."""
+    cache = MediaCache(tmp_path / "media", 10_000)
+    found = cache.add_video("k", write(3_000))
+    fd = cache.open(found)
+    assert fd is not None
+    found.path.unlink()  # evicted between the check and the answer
+    app = Starlette(routes=[Route("/v", lambda _: HeldFileResponse(fd, found.stat, {}))])
+    with TestClient(app) as client:
+        answer = client.get("/v", headers={"Range": "bytes=1000-1999"})
+    assert answer.status_code == 206
+    assert answer.content == b"v" * 1000
+    try:  # closed once sent (the number may have been given to another file since)
+        now = os.fstat(fd).st_ino
+    except OSError:
+        now = None
+    assert now != found.stat.st_ino
+
+    swapped = cache.add_video("s", write(10))
+    swapped.path.unlink()
+    swapped.path.symlink_to(tmp_path / "media" / SUBDIRECTORY / ".lock")
+    assert cache.open(swapped) is None
+    replaced = cache.add_video("r", write(10))
+    cache.add_video("r", write(20))  # a new file under the same name
+    assert cache.open(replaced) is None

@@ -146,6 +146,19 @@ class MediaCache:
         with open(fd, "rb") as handle:
             return handle.read()
 
+    def open(self, found: CachedFile) -> int | None:
+        """A descriptor of ``found``, if its name still holds that very file (not evicted,
+        replaced or turned into a link since it was found); the caller closes it. Serving
+        from it, nothing done to the name afterwards changes what is sent."""
+        fd = self._open(found.path.name)
+        if fd is None:
+            return None
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (found.stat.st_dev, found.stat.st_ino):
+            os.close(fd)
+            return None
+        return fd
+
     def keep_image(self, digest: str, data: bytes) -> None:
         """Keep an input image's bytes under its digest (once: the name says what it holds)."""
         if self._hit(digest + IMAGE_SUFFIX) is None:

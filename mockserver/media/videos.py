@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import os
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +26,8 @@ from mockserver.media.shape import VideoSpec, video_spec
 T = TypeVar("T")
 # spec, first image, last image, where to write, set when nobody waits for the video any more
 Render = Callable[[VideoSpec, bytes | None, bytes | None, Path, threading.Event], None]
+# How often a video deleted between its render and its opening is looked for again.
+OPEN_ATTEMPTS = 3
 # Images bigger than this are written on a thread of their own, off the request path.
 KEEP_INLINE_BYTES = 256 * 1024
 
@@ -98,6 +101,17 @@ class Videos:
             return await _wait(job.future)
         finally:
             self.queue.leave(job)
+
+    async def opened(self, task: Task) -> tuple[int, os.stat_result, VideoSpec]:
+        """Like :meth:`file`, but the video held open (a descriptor the caller closes), so
+        that an eviction or a replaced name between the render and the answer cannot change
+        or take away what is served."""
+        for _ in range(OPEN_ATTEMPTS):
+            found, spec = await self.file(task)
+            fd = self.cache.open(found)
+            if fd is not None:
+                return fd, found.stat, spec
+        raise RuntimeError(f"the video of task {task.id} was removed {OPEN_ATTEMPTS} times over")
 
     def _available(self, spec: VideoSpec) -> VideoSpec:
         """The spec with inputs the cache no longer holds left out."""

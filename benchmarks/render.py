@@ -5,9 +5,13 @@ sound on, then measures over HTTP on loopback:
 
 - first download: GET of a video never rendered, request sent to last byte received;
 - cached: time to the first byte of the answer for a video already rendered;
-- memory: the server's peak RSS (VmHWM) while rendering, minus its RSS before the first render.
+- memory: the server's peak RSS (VmHWM) while rendering, minus its RSS before the first render;
+- behind abandoned renders: ``--abandoned`` (12) clients each ask for another fresh 1080P video
+  and hang up before the first byte, then a normal 720P 5 s first download is timed (request
+  sent to last byte). Renders nobody waits for any more must not delay it.
 
-    .venv/bin/python benchmarks/render.py [--videos 5] [--cached 200] [--json out.json]
+    .venv/bin/python benchmarks/render.py [--videos 5] [--cached 200] [--abandoned 12]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import http.client
 import io
 import json
 import random
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,7 @@ from mockserver import Control
 FLOOR_FIRST_S = 3.0
 FLOOR_CACHED_MS = 10.0
 FLOOR_RENDER_MB = 300.0
+FLOOR_BEHIND_ABANDONED_S = 5.0
 
 
 def photo(seed: int, size: tuple[int, int] = (1920, 1080)) -> bytes:
@@ -62,12 +68,12 @@ def request(port: int, method: str, path: str, body: bytes | None = None) -> tup
         conn.close()
 
 
-def create(port: int, seed: int) -> str:
+def create(port: int, seed: int, resolution: str = "1080P", duration: int = 15) -> str:
     body = {
         "prompt": "A lighthouse at dusk, waves rolling in, camera slowly pushes in",
         "image": base64.b64encode(photo(seed)).decode(),
-        "resolution": "1080P",
-        "duration": 15,
+        "resolution": resolution,
+        "duration": duration,
         "audio": True,
     }
     status, answer = request(port, "POST", h.CREATE_PATH, json.dumps(body).encode())
@@ -98,10 +104,21 @@ def timed_get(conn: http.client.HTTPConnection, path: str) -> tuple[float, float
     return first, time.perf_counter() - started, len(data)
 
 
+def abandon(port: int, path: str) -> None:
+    """Ask for ``path`` and hang up before any byte of the answer arrives."""
+    with socket.create_connection((h.HOST, port), timeout=10) as sock:
+        head = f"GET {path} HTTP/1.1\r\nHost: {h.HOST}:{port}\r\n\r\n"
+        sock.sendall(head.encode("latin-1"))
+        time.sleep(0.05)  # the server has read the request and started on it
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--videos", type=int, default=5, help="fresh renders timed (5)")
     parser.add_argument("--cached", type=int, default=200, help="cached downloads timed (200)")
+    parser.add_argument(
+        "--abandoned", type=int, default=12, help="first downloads abandoned before one (12)"
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write results as JSON")
     args = parser.parse_args(argv)
     if args.videos < 1 or args.cached < 1:
@@ -112,9 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     with h.servers(h.Server("wan-mock", cmd, port)) as (server,):
         server.wait_ready("/openapi.json")
         tasks = [create(port, seed) for seed in range(args.videos)]
+        left = [create(port, 100 + seed) for seed in range(args.abandoned)]
+        normal = create(port, 99, "720P", 5)
         with Control(server.base_url) as control:
             control.advance(3600)
         paths = [video_path(port, task_id) for task_id in tasks]
+        left_paths = [video_path(port, task_id) for task_id in left]
+        normal_path = video_path(port, normal)
         before = h.rss_bytes(server.pid)
         firsts: list[float] = []
         sizes: list[int] = []
@@ -129,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         cached = [timed_get(conn, paths[0])[0] * 1000 for _ in range(args.cached)]
         conn.close()
         peak = h.hwm_bytes(server.pid)
+        for path in left_paths:
+            abandon(port, path)
+        conn = http.client.HTTPConnection(h.HOST, port, timeout=300)
+        behind = timed_get(conn, normal_path)[1]
+        conn.close()
 
     cached.sort()
     cached_p95 = cached[int(0.95 * (len(cached) - 1))]
@@ -141,11 +167,18 @@ def main(argv: list[str] | None = None) -> int:
         "render_peak_mb": render_peak / 1e6,
         "server_peak_rss_mb": peak / 1e6,
         "video_mb": h.median([float(s) for s in sizes]) / 1e6,
+        "behind_abandoned_s": behind,
+        "abandoned": args.abandoned,
     }
     checks = [
         ("first download, 1080P 15 s (median s)", h.median(firsts), FLOOR_FIRST_S),
         ("cached, first byte (median ms)", h.median(cached), FLOOR_CACHED_MS),
         ("render memory (peak RSS - RSS before, MB)", render_peak / 1e6, FLOOR_RENDER_MB),
+        (
+            f"720P 5 s first download after {args.abandoned} abandoned (s)",
+            behind,
+            FLOOR_BEHIND_ABANDONED_S,
+        ),
     ]
     rows = [
         [name, f"{value:.3f}", f"<= {floor:g}", h.verdict(value <= floor)]

@@ -33,6 +33,7 @@ DESCRIPTION = """\
 A local fake of the MuleRouter wan2.6-i2v image-to-video API: create tasks, poll them to
 completion and download a real MP4, without credentials or credits."""
 TABLE_BEGIN, TABLE_END = "<!-- BEGIN settings table -->", "<!-- END settings table -->"
+NAME_WIDTH = max(len(setting.name) for setting in SETTINGS) + 2  # a column of setting names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,7 +107,7 @@ def serve_epilog() -> str:
         f"a TOML file named by --config or {CONFIG_ENV}. Options beat the environment, which",
         "beats the file. Lists are comma-separated in the environment, tables are JSON.",
         "",
-        f"  {'TOML key':<18}{'environment variable':<44}note",
+        f"  {'TOML key':<{NAME_WIDTH}}{'environment variable':<44}note",
     ]
     for setting in SETTINGS:
         env = setting.env
@@ -115,7 +116,7 @@ def serve_epilog() -> str:
         note = "no option: TOML tables or JSON" if setting.flag is None else ""
         if setting.option.restart:
             note = "read at start"
-        lines.append(f"  {setting.name:<18}{env:<44}{note}".rstrip())
+        lines.append(f"  {setting.name:<{NAME_WIDTH}}{env:<44}{note}".rstrip())
     return "\n".join(lines)
 
 
@@ -170,7 +171,8 @@ def show_settings(markdown: bool, update: str | None, config: str | None) -> int
         return 2
     values = shown(settings)  # credentials masked: this output ends up in bug reports
     for setting in SETTINGS:
-        print(f"{setting.name:<18}{msgspec.json.encode(values[setting.name]).decode()}")
+        value = msgspec.json.encode(values[setting.name]).decode()
+        print(f"{setting.name:<{NAME_WIDTH}}{value}")
     return 0
 
 
@@ -194,6 +196,7 @@ def _update_table(path: str) -> int:
 
 def serve(settings: Settings) -> int:
     # Imported here so `wan-mock --help` stays instant.
+    from mockserver.media.cache import CacheDirectoryError, prepare_directory
     from mockserver.server.serving import StateError, check_state, claim_state
 
     chosen = settings.admin_token
@@ -210,8 +213,10 @@ def serve(settings: Settings) -> int:
             if settings.state is not None:
                 held.enter_context(claim_state(settings.state))
                 check_state(settings.state, settings)
+            if settings.render_cache_dir is not None:
+                prepare_directory(settings.render_cache_dir)  # before any worker starts
             return _run(settings, token_made_up=chosen is None and settings.admin_token is not None)
-    except StateError as exc:
+    except (StateError, CacheDirectoryError) as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
         return 2
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -355,3 +356,12 @@ def open_backend(path: Path, settings: Settings = SHARED_SETTINGS) -> Backend:
     conn = open_database(path)
     clock = MockClock(settings.clock, speed=settings.speed, virtual_start=settings.virtual_start)
     return Backend(settings, clock, store=SQLiteStore(conn), shared=SharedState(conn))
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds (generous: the
+    machine may be loaded, and a test waits only as long as it must)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not true within {timeout} s: {condition}"
+        time.sleep(0.01)

@@ -19,6 +19,7 @@ import mockserver.domain.sqlite_store as sqlite_store
 from mockserver.domain.sqlite_store import SQLiteStore, encode_task, open_database
 from mockserver.domain.store import retired_at
 from mockserver.domain.tasks import Task
+from mockserver.media.cache import SUBDIRECTORY
 from tests.helpers import b64, open_backend, picture, task
 from tests.server_process import running_server
 
@@ -215,7 +216,7 @@ def test_workers_render_from_the_kept_image_whichever_one_answers(tmp_path: Path
         # Both made it from the image the other worker kept: the same key, the same bytes.
         (one, two) = seen.values()
         assert one == two
-    assert list((tmp_path / "state.db.media").glob("*.img"))
+    assert list((tmp_path / "state.db.media" / SUBDIRECTORY).glob("*.img"))
     with running_server("--state", str(state), "--clock", "virtual", "--no-access-log") as again:
         answer = httpx.get(video.replace(url, again.base_url), timeout=60)
         assert (answer.headers["etag"], answer.content) == one

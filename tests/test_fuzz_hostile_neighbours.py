@@ -4,6 +4,7 @@ links and the state file (issue 12); every answer refuses, never acts, and never
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ from starlette.testclient import TestClient
 from mockserver import ManualClock, Settings, create_app
 from mockserver.domain.shared import SharedState
 from mockserver.domain.sqlite_store import SQLiteStore, open_database
+from mockserver.domain.tasks import Task
+from mockserver.media.shape import video_spec
+from mockserver.server.app import MockApp
 from tests.fuzz_driver import (
     CREATE,
     Driver,
@@ -19,8 +23,9 @@ from tests.fuzz_driver import (
     check,
     create_headers,
     encode,
+    succeeded_task,
 )
-from tests.helpers import AUTH, BASE_URL, CREATE_PATH, body
+from tests.helpers import AUTH, BASE_URL, CREATE_PATH, body, wait_for
 
 # --- a web page or a neighbour against the control plane and the links (issue 12) ----------------
 
@@ -168,3 +173,50 @@ def test_an_undecodable_task_row_is_skipped_and_reported(
     logged = [r.getMessage() for r in caplog.records if damaged in r.getMessage()]
     assert len(logged) == 1, logged
     assert "cannot be read" in logged[0], logged
+
+
+# --- hostile downloads (issue 12: renders and the render cache) ----------------------------
+
+
+def _task_of(driver: Driver, path: bytes) -> Task:
+    _, _, task_id, token, _ = path.decode().split("/")
+    app: MockApp = driver.app  # type: ignore[assignment]
+    return app.backend.result(task_id, token)[0]
+
+
+def test_an_abandoned_first_download_leaves_no_render(driver: Driver) -> None:
+    """A client that hangs up before the first byte of a fresh video: its render is stopped
+    and nothing is kept of it."""
+    app: MockApp = driver.app  # type: ignore[assignment]
+    path = succeeded_task(driver).encode()
+    renders, dropped = app.videos.renders, app.videos.queue.dropped
+    reply = driver.send("hostile", "GET", path, create_headers(), abandon=True)
+    check(reply, "abandoned download")
+    assert reply.status == 400  # answered, though nobody reads it
+    assert app.videos.queue.dropped == dropped + 1
+    assert app.videos.queue.queued == 0
+
+    def rendering() -> bool:
+        return any(t.name.startswith("wan-mock-render") for t in threading.enumerate())
+
+    wait_for(lambda: not rendering(), timeout=60)  # the encoder stopped (or finished)
+    assert app.videos.renders == renders
+    assert app.videos.cache.video(video_spec(_task_of(driver, path)).key) is None
+
+
+def test_a_link_under_a_video_name_is_not_served(driver: Driver, tmp_path: Path) -> None:
+    """A symbolic link planted under a video's cache name (to a file only root may read) is
+    refused: the video is rendered again and served, never the file behind the link."""
+    app: MockApp = driver.app  # type: ignore[assignment]
+    path = succeeded_task(driver).encode()
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"root-only")
+    secret.chmod(0o600)
+    key = video_spec(_task_of(driver, path)).key
+    (app.videos.cache.root / f"{key}.mp4").symlink_to(secret)
+    reply = driver.send("hostile", "GET", path, create_headers())
+    check(reply, "linked video")
+    assert reply.status == 200
+    assert reply.body[4:8] == b"ftyp"
+    assert b"root-only" not in reply.body
+    assert not (app.videos.cache.root / f"{key}.mp4").is_symlink()

@@ -16,6 +16,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from mockserver import ManualClock, Settings, create_app
+from mockserver.media.cache import SUBDIRECTORY
 from mockserver.media.videos import Videos
 from tests.helpers import AUTH, CREATE_PATH, b64, body, picture
 from tests.media_probe import frame, mean_volume, probe, streams
@@ -215,9 +216,11 @@ def test_the_cache_directory_is_a_setting(tmp_path: Path) -> None:
     settings = Settings(seed=1, render_cache_dir=str(tmp_path / "media"))
     with TestClient(create_app(settings, clock=clock), headers=AUTH) as client:
         _, data = fetch_video(client, clock, image=b64(picture(500, 500)))
-    files = sorted(p.suffix for p in (tmp_path / "media").iterdir())
+    root = tmp_path / "media" / SUBDIRECTORY  # the cache's own, inside the directory given
+    assert [p.name for p in (tmp_path / "media").iterdir()] == [SUBDIRECTORY]
+    files = sorted(p.suffix for p in root.glob("[!.]*"))
     assert files == [".img", ".mp4"]
-    (video,) = (tmp_path / "media").glob("*.mp4")
+    (video,) = root.glob("*.mp4")
     assert video.read_bytes() == data
 
 

@@ -143,3 +143,14 @@ class RequestTimeout(MockError):
     """The client stopped sending its request body."""
 
     title = "Request Timeout"
+
+
+class RenderQueueFull(MockError):
+    """Too many videos wait to be rendered; ``retry_after`` seconds is a fair guess of when
+    one more fits."""
+
+    title = "Service Unavailable"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

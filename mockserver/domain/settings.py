@@ -229,6 +229,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         msgspec.Meta(ge=1, le=16),
         Option("videos rendered at once (each takes up to about 200 MB)", "N", restart=True),
     ] = 1
+    render_queue: Annotated[
+        int,
+        msgspec.Meta(ge=1, le=10_000),
+        Option(
+            "videos waiting to be rendered at most; past it a first download gets 503 "
+            "with Retry-After",
+            "N",
+            restart=True,
+        ),
+    ] = 32
+    render_queue_per_key: Annotated[
+        int,
+        msgspec.Meta(ge=1, le=10_000),
+        Option(
+            "of the videos waiting, how many may be one API key's (keys take turns)",
+            "N",
+            restart=True,
+        ),
+    ] = 8
     task_retention: Annotated[
         Seconds,
         msgspec.Meta(le=315_360_000),

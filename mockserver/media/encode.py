@@ -8,9 +8,10 @@ first, so a browser can start playing and seeking before the download ends.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from mockserver.media.frames import ZOOM, card, frames, label, open_image, to_planes
+from mockserver.media.renders import RenderCancelled
 from mockserver.media.shape import FPS, VideoSpec
 
 SAMPLE_RATE = 48_000
@@ -28,11 +30,20 @@ ENCODER_THREADS = 3
 X264_OPTIONS = {"preset": "ultrafast", "tune": "stillimage", "crf": "28"}
 
 
-def render(spec: VideoSpec, first: bytes | None, last: bytes | None, path: Path) -> None:
+def render(
+    spec: VideoSpec,
+    first: bytes | None,
+    last: bytes | None,
+    path: Path,
+    cancelled: threading.Event | None = None,
+) -> None:
     """Write the video ``spec`` describes to ``path`` (an .mp4 file).
 
-    ``first`` and ``last`` are the input images' bytes, when the fake kept them.
+    ``first`` and ``last`` are the input images' bytes, when the fake kept them. When
+    ``cancelled`` is set (nobody waits for the video any more), rendering stops at the next
+    frame with :class:`RenderCancelled`.
     """
+    stop = cancelled or threading.Event()
     width, height = spec.width, spec.height
     canvas_size = (int(width * ZOOM) // 2 * 2, int(height * ZOOM) // 2 * 2)
     image = open_image(first)
@@ -64,15 +75,22 @@ def render(spec: VideoSpec, first: bytes | None, last: bytes | None, path: Path)
         if spec.audio:
             audio = out.add_stream("aac", rate=SAMPLE_RATE, layout="stereo")
             audio.bit_rate = 96_000
-            worker = threading.Thread(target=_encode_audio, args=(spec, audio, sound))
+            worker = threading.Thread(target=_encode_audio, args=(spec, audio, sound, stop))
             worker.start()
         packets: list[av.Packet[Any]] = []
-        for index, frame in enumerate(_ahead(pictures)):
-            frame.pts = index
-            packets.extend(video.encode(frame))
-        packets.extend(video.encode(None))
-        if worker is not None:
-            worker.join()
+        try:
+            with contextlib.closing(_ahead(pictures)) as ahead:
+                for index, frame in enumerate(ahead):
+                    if stop.is_set():
+                        raise RenderCancelled(f"render of task {spec.task_id} cancelled")
+                    frame.pts = index
+                    packets.extend(video.encode(frame))
+            packets.extend(video.encode(None))
+        finally:
+            if worker is not None:
+                worker.join()  # before the file closes: it encodes into the file's stream
+        if stop.is_set():
+            raise RenderCancelled(f"render of task {spec.task_id} cancelled")
         # Interleaved by decoding time, so sound and pictures alternate through the file.
         for packet in sorted(packets + sound, key=_decode_time):
             out.mux(packet)
@@ -84,28 +102,42 @@ def _decode_time(packet: av.Packet[Any]) -> Fraction:
     return packet.dts * packet.time_base
 
 
-def _ahead(pictures: Iterator[av.VideoFrame], depth: int = 4) -> Iterator[av.VideoFrame]:
+def _ahead(pictures: Iterator[av.VideoFrame], depth: int = 4) -> Generator[av.VideoFrame]:
     """Make the pictures on a second thread while the encoder works on earlier ones."""
     ready: queue.Queue[av.VideoFrame | BaseException | None] = queue.Queue(maxsize=depth)
+    done = threading.Event()  # the consumer stopped early: the producer must not block
 
     def produce() -> None:
         try:
             for picture in pictures:
+                if done.is_set():
+                    return
                 ready.put(picture)
             ready.put(None)
         except BaseException as exc:  # handed to the consumer, which raises it
             ready.put(exc)
 
-    threading.Thread(target=produce, daemon=True).start()
-    while (item := ready.get()) is not None:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    try:
+        while (item := ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        done.set()
+        while producer.is_alive():  # free the slot a blocked put waits for
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
 
 
-def _encode_audio(spec: VideoSpec, stream: Any, packets: list[av.Packet[Any]]) -> None:
+def _encode_audio(
+    spec: VideoSpec, stream: Any, packets: list[av.Packet[Any]], stop: threading.Event
+) -> None:
     samples = tone(spec.duration, spec.motion)
     for at in range(0, samples.shape[1], AUDIO_FRAME):
+        if stop.is_set():
+            return
         chunk = np.ascontiguousarray(samples[:, at : at + AUDIO_FRAME])
         frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
         frame.sample_rate, frame.pts = SAMPLE_RATE, at

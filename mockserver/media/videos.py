@@ -1,8 +1,9 @@
 """Result videos on demand: rendered once per task, off the event loop, kept in a bounded cache.
 
-The first download of a task's video renders it on a worker thread; every request that arrives
-meanwhile waits for that same render instead of starting another. Rendering is imported only
-when first needed, so a fake that never serves a video never pays for PyAV and numpy.
+The first download of a task's video renders it on a render thread (``renders.py``: a bounded,
+fair queue); every request that arrives meanwhile waits for that same render instead of
+starting another, and a render whose clients have all hung up is dropped. Rendering is imported
+only when first needed, so a fake that never serves a video never pays for PyAV and numpy.
 """
 
 from __future__ import annotations
@@ -10,16 +11,23 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import os
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from mockserver.domain.tasks import Task
-from mockserver.media.cache import MediaCache
+from mockserver.media.cache import CachedFile, MediaCache
+from mockserver.media.renders import RenderQueue
 from mockserver.media.shape import VideoSpec, video_spec
 
-Render = Callable[[VideoSpec, bytes | None, bytes | None, Path], None]
+T = TypeVar("T")
+# spec, first image, last image, where to write, set when nobody waits for the video any more
+Render = Callable[[VideoSpec, bytes | None, bytes | None, Path, threading.Event], None]
+# How often a video deleted between its render and its opening is looked for again.
+OPEN_ATTEMPTS = 3
 # Images bigger than this are written on a thread of their own, off the request path.
 KEEP_INLINE_BYTES = 256 * 1024
 
@@ -37,12 +45,14 @@ def _renderer() -> Render:
 class Videos:
     """Where a succeeded task's video comes from."""
 
-    def __init__(self, cache: MediaCache, workers: int = 1) -> None:
+    def __init__(
+        self, cache: MediaCache, workers: int = 1, queue: int = 32, queue_per_key: int = 8
+    ) -> None:
         self.cache = cache
         self.renders = 0  # how many videos were actually rendered (a cache miss each)
-        self._workers = workers
-        self._executor: ThreadPoolExecutor | None = None
-        self._pending: dict[str, Future[tuple[Path, VideoSpec]]] = {}
+        self.queue: RenderQueue[tuple[CachedFile, VideoSpec]] = RenderQueue(
+            workers, queue, queue_per_key
+        )
         self._keeper: ThreadPoolExecutor | None = None
         self._keeping: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
@@ -66,34 +76,42 @@ class Videos:
             if self._keeping.get(digest) is done:
                 del self._keeping[digest]
 
-    async def file(self, task: Task) -> tuple[Path, VideoSpec]:
-        """The task's video file (rendering it first if needed) and what it shows."""
+    async def file(self, task: Task) -> tuple[CachedFile, VideoSpec]:
+        """The task's video file (rendering it first if needed) and what it shows.
+
+        Cancelling the call (the client hung up) withdraws this caller from the render; a
+        render that nobody waits for any more is dropped or stopped. Raises
+        :class:`~mockserver.domain.errors.RenderQueueFull` when the queue is full.
+        """
         spec = video_spec(task)
         with self._lock:
             writes = [self._keeping.get(d) for d in (spec.first, spec.last) if d]
         for write in writes:
             if write is not None:
-                await asyncio.wrap_future(write)
+                await _wait(write)
         found = self.cache.video(spec.key)
         if found is None:
             spec = self._available(spec)  # to render now: without inputs no longer kept
             found = self.cache.video(spec.key)
         if found is not None:
             return found, spec
-        # A concurrent.futures.Future, not an asyncio one: in-process fakes may be called
-        # from more than one event loop.
         render = _renderer()
-        with self._lock:
-            future = self._pending.get(spec.key)
-            if future is None:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(
-                        self._workers, thread_name_prefix="wan-mock-render"
-                    )
-                future = self._executor.submit(self._render, spec, render)
-                self._pending[spec.key] = future
-                future.add_done_callback(lambda _: self._forget(spec.key))
-        return await asyncio.wrap_future(future)
+        job = self.queue.join(spec.key, task.owner, functools.partial(self._render, spec, render))
+        try:
+            return await _wait(job.future)
+        finally:
+            self.queue.leave(job)
+
+    async def opened(self, task: Task) -> tuple[int, os.stat_result, VideoSpec]:
+        """Like :meth:`file`, but the video held open (a descriptor the caller closes), so
+        that an eviction or a replaced name between the render and the answer cannot change
+        or take away what is served."""
+        for _ in range(OPEN_ATTEMPTS):
+            found, spec = await self.file(task)
+            fd = self.cache.open(found)
+            if fd is not None:
+                return fd, found.stat, spec
+        raise RuntimeError(f"the video of task {task.id} was removed {OPEN_ATTEMPTS} times over")
 
     def _available(self, spec: VideoSpec) -> VideoSpec:
         """The spec with inputs the cache no longer holds left out."""
@@ -101,11 +119,9 @@ class Videos:
         has_last = spec.last is not None and self.cache.has_image(spec.last)
         return _without_missing(spec, has_first, has_last)
 
-    def _forget(self, key: str) -> None:
-        with self._lock:
-            self._pending.pop(key, None)
-
-    def _render(self, spec: VideoSpec, render: Render) -> tuple[Path, VideoSpec]:
+    def _render(
+        self, spec: VideoSpec, render: Render, cancelled: threading.Event
+    ) -> tuple[CachedFile, VideoSpec]:
         found = self.cache.video(spec.key)  # rendered by another process sharing the cache
         if found is not None:
             return found, spec
@@ -113,20 +129,26 @@ class Videos:
         last = self.cache.image(spec.last) if spec.last else None
         # An input evicted since it was looked for: the spec follows what was actually read.
         spec = _without_missing(spec, first is not None, last is not None)
-        path = self.cache.add_video(spec.key, lambda target: render(spec, first, last, target))
+        made = self.cache.add_video(
+            spec.key, lambda target: render(spec, first, last, target, cancelled)
+        )
         with self._lock:
             self.renders += 1
-        return path, spec
+        return made, spec
 
     def close(self) -> None:
         """Stop rendering (a render under way finishes) and drop a private cache directory."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        self.queue.close()
         if self._keeper is not None:
             self._keeper.shutdown(wait=True)
             self._keeper = None
         self.cache.close()
+
+
+async def _wait(future: Future[T]) -> T:
+    """The result of a future other callers may wait for too: cancelling this wait leaves the
+    future alone (``asyncio.wrap_future`` alone would cancel it)."""
+    return await asyncio.shield(asyncio.wrap_future(future))
 
 
 def _without_missing(spec: VideoSpec, has_first: bool, has_last: bool) -> VideoSpec:

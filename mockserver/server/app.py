@@ -198,7 +198,9 @@ def create_app(
     ``store`` and ``shared`` state to keep tasks elsewhere than in memory."""
     settings = settings or Settings()
     cache = MediaCache(settings.render_cache_dir, settings.render_cache_mb * 1024 * 1024)
-    videos = Videos(cache, settings.render_workers)
+    videos = Videos(
+        cache, settings.render_workers, settings.render_queue, settings.render_queue_per_key
+    )
     if clock is None:
         clock = MockClock(
             settings.clock, speed=settings.speed, virtual_start=settings.virtual_start

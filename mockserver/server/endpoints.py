@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
+from collections.abc import Coroutine
 from email.utils import formatdate
+from typing import Any, TypeVar
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from mockserver.domain.backend import Backend
 from mockserver.domain.contract import load_contract
@@ -20,6 +26,8 @@ from mockserver.server.bodies import header, read_generation
 from mockserver.server.ranges import check_range
 from mockserver.server.runtime import ApiRuntime
 from mockserver.server.wire import JSONResponse
+
+T = TypeVar("T")
 
 
 def request_key(request: Request) -> str:
@@ -88,19 +96,66 @@ class Endpoints:
             raise ResultNotFound(f"No result video at {request.url.path}")
         # Raises when the token is wrong, or the task missing, not succeeded or expired.
         task, state = self.backend.result(params["task_id"], params["token"])
-        path, spec = await self.videos.file(task)
-        headers = {
-            "etag": f'"{spec.key}"',  # the render's content address: same bytes, same tag
-            "last-modified": formatdate(state.updated_at, usegmt=True),  # on the fake's clock
-        }
-        if _matches(request.headers.get("if-none-match"), headers["etag"]):
-            return Response(status_code=304, headers=headers)
-        stat = path.stat()  # once: the range check and the response share it
-        check_range(request.headers.get("range"), stat.st_size)
-        return FileResponse(path, media_type="video/mp4", headers=headers, stat_result=stat)
+        # A client that hangs up while its video is rendered takes its place in the render
+        # with it: nobody else may be waiting for it.
+        fd, stat, spec = await while_connected(request, self.videos.opened(task))
+        with contextlib.ExitStack() as owned:
+            owned.callback(os.close, fd)
+            headers = {
+                "etag": f'"{spec.key}"',  # the render's content address: same bytes, same tag
+                "last-modified": formatdate(state.updated_at, usegmt=True),  # fake's clock
+            }
+            if _matches(request.headers.get("if-none-match"), headers["etag"]):
+                return Response(status_code=304, headers=headers)
+            check_range(request.headers.get("range"), stat.st_size)
+            response = HeldFileResponse(fd, stat, headers)
+            owned.pop_all()  # the response closes it
+            return response
 
     async def openapi(self, request: Request) -> Response:
         return Response(self.contract, media_type="application/json")
+
+
+async def while_connected(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """What ``work`` returns, unless the client hangs up first: then ``work`` is cancelled
+    and :class:`ClientDisconnect` raised (answered, though nobody reads it)."""
+    job = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((job, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not job.done():
+            job.cancel()
+            await asyncio.wait((job,))  # its clean-up (leaving the render) runs now
+    if job.cancelled():
+        raise ClientDisconnect()
+    return job.result()
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has gone (a GET's empty body comes first)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+class HeldFileResponse(FileResponse):
+    """A file response served from a descriptor held since the file was checked (a regular
+    file, not a link, the one the cache published), closed once the answer is sent.
+
+    Starlette's file response opens a path; ``/dev/fd/N`` opens the file the descriptor holds
+    (on Linux, even one deleted since), so nothing done to the cache's name meanwhile can
+    change what is sent."""
+
+    def __init__(self, fd: int, stat: os.stat_result, headers: dict[str, str]) -> None:
+        super().__init__(f"/dev/fd/{fd}", media_type="video/mp4", headers=headers, stat_result=stat)
+        self.fd = fd
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            os.close(self.fd)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

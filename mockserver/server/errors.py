@@ -31,6 +31,7 @@ from mockserver.domain.errors import (
     MockError,
     PayloadTooLarge,
     RangeNotSatisfiable,
+    RenderQueueFull,
     RequestTimeout,
     ResultExpired,
     ResultNotFound,
@@ -57,6 +58,7 @@ STATUS: dict[type[MockError], tuple[int, int]] = {
     AdminRequired: (403, 403),
     ForeignRequest: (403, 403),
     UnsupportedMediaType: (415, 415),
+    RenderQueueFull: (503, 503),
 }
 
 # What the API would plausibly say for each status a scenario or a fault can inject:
@@ -132,6 +134,8 @@ def problem_for(exc: Exception, method: str, path: str) -> Problem:
             headers["WWW-Authenticate"] = "Bearer"
         if isinstance(exc, RangeNotSatisfiable):
             headers["Content-Range"] = f"bytes */{exc.size}"
+        if isinstance(exc, RenderQueueFull):
+            headers["Retry-After"] = str(exc.retry_after)
         return Problem(status, code, exc.title, exc.detail, extra, headers)
     if isinstance(exc, LimitExceeded):  # a configured rate limit: the exact seconds to wait
         wait = math.ceil(exc.retry_after)

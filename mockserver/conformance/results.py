@@ -227,14 +227,17 @@ class Tally:
         missing = [f"{part}: {why}" for part, why in parts.items()]
         reasons = list(dict.fromkeys(failed))[:MAX_REASONS]
         outcome: Outcome = "fail" if failed else "pass" if passed and not parts else "skip"
-        if outcome == "skip":
+        grouped: dict[str, list[str]] = {}
+        for part, why in parts.items():
+            grouped.setdefault(why, []).append(part)
+        unexercised = [
+            f"{len(p)} not exercised ({', '.join(p)}): {why}" for why, p in grouped.items()
+        ]
+        if outcome == "fail":
+            reasons += unexercised
+        elif outcome == "skip":
             if parts:
-                grouped: dict[str, list[str]] = {}
-                for part, why in parts.items():
-                    grouped.setdefault(why, []).append(part)
-                reasons = [
-                    f"{len(p)} not exercised ({', '.join(p)}): {why}" for why, p in grouped.items()
-                ]
+                reasons = unexercised
                 if passed:
                     reasons.append(f"the {passed} that were exercised passed")
             else:

@@ -59,6 +59,7 @@ class Spend:
         self.max_creates = max_creates
         self.cautious = cautious
         self.creates = 0
+        self.accepted = 0  # creates with the key answered 2xx, whatever they were meant to test
         self.unplanned = 0  # creates a correct server must refuse, answered 2xx all the same
         self.reserved = 0
         self.refused: list[str] = []  # why requests were kept back, in order, deduplicated
@@ -91,15 +92,16 @@ class Spend:
         request.extensions[COUNTED] = True
 
     def answered(self, request: httpx.Request, status: int, secret: str) -> None:
-        """Note a 2xx to a create the gate let through as one a correct server must refuse."""
+        """Note a 2xx to a create, and whether a correct server had to refuse it."""
         if (
             200 <= status < 300
             and request.method.upper() not in READS
             and is_create_path(request.url.path)
             and carries(request, secret)
-            and not request.extensions.get(COUNTED)
         ):
-            self.unplanned += 1
+            self.accepted += 1
+            if not request.extensions.get(COUNTED):
+                self.unplanned += 1
 
     def _refuse(self, reason: str) -> None:
         if reason not in self.refused:

@@ -70,6 +70,7 @@ class Budget(msgspec.Struct, frozen=True, kw_only=True):
     max_creates: int
     creates: int  # sent with the key and a body the contract's schema accepts
     unplanned_creates: int  # creates a correct server must refuse, answered 2xx anyway
+    accepted_creates: int = 0  # creates with the key answered 2xx (tasks made, as far as seen)
     requests: int
     kept_back: list[str] = msgspec.field(default_factory=list)  # why creates were not sent
 

@@ -212,11 +212,18 @@ def run(options: RunOptions, progress: Progress | None = None) -> Report:
     redact = Redactor([options.token, options.other_token, options.admin_token])
     progress.redact = redact
     progress.phase(f"identifying {options.base_url}")
-    fake = identify(options.base_url, options.admin_token)
+    unreachable = None
+    try:
+        fake = identify(options.base_url, options.admin_token)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        origin = httpx.URL(options.base_url).copy_with(path="/", query=None)
+        fake, unreachable = None, RunAborted(f"cannot reach {origin}: {exc}")
     plan = make_plan(options, live=fake is None)
     progress.finish(
         f"wan-mock {fake['version']}"
         if fake
+        else "unreachable"
+        if unreachable
         else "live: budget rules apply"
         if plan.billed
         else "declared free"
@@ -241,9 +248,10 @@ def run(options: RunOptions, progress: Progress | None = None) -> Report:
         other = options.token + "-second-key"  # any key works on a fake unless configured
     control = Control(options.base_url, admin_token=options.admin_token) if fake else None
     advance = _advancer(control) if plan.forced_outcomes else None
-    aborted: RunAborted | None = None
+    aborted: RunAborted | None = unreachable
     try:
-        _phases(options, plan, target, contract, tally, spend, progress, other, fake, advance)
+        if aborted is None:
+            _phases(options, plan, target, contract, tally, spend, progress, other, fake, advance)
     except RunAborted as exc:
         aborted = exc
     except httpx.TransportError as exc:
@@ -273,6 +281,7 @@ def run(options: RunOptions, progress: Progress | None = None) -> Report:
             max_creates=plan.max_creates,
             creates=spend.creates,
             unplanned_creates=spend.unplanned,
+            accepted_creates=spend.accepted,
             requests=target.requests,
             kept_back=spend.refused,
         ),

@@ -28,8 +28,8 @@ def summary(report: Report) -> str:
     text = (
         f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped; "
         f"{len(unexercised)} of {len(report.rules)} rules not exercised; "
-        f"{budget.creates} of at most {budget.max_creates} creates a correct server could "
-        f"accept"
+        f"{budget.creates} creates sent that a correct server could accept (cap "
+        f"{budget.max_creates}), {budget.accepted_creates} answered 2xx"
     )
     if budget.unplanned_creates:
         text += (

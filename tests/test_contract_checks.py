@@ -74,6 +74,27 @@ def server_error_on_malformed_json(exchange: Exchange, answer: Answer) -> None:
         answer.status, answer.body = 500, {"detail": "Internal Server Error"}
 
 
+def naive_timestamps(exchange: Exchange, answer: Answer) -> None:
+    info = _info(answer)
+    for name in ("created_at", "updated_at"):
+        if isinstance(info.get(name), str):
+            info[name] = str(info[name]).split("+")[0]
+
+
+def error_without_detail(exchange: Exchange, answer: Answer) -> None:
+    if answer.status >= 400:
+        answer.body = {"error_code": answer.status}
+
+
+def create_throttled_without_retry_after(exchange: Exchange, answer: Answer) -> None:
+    body = exchange.json()
+    first = not answer.seen.get("throttled")
+    if exchange.method == "POST" and isinstance(body, dict) and body.get("duration") == 5 and first:
+        answer.seen["throttled"] = 1
+        answer.status, answer.body = 429, {"detail": "Too many requests"}
+        answer.headers.pop("retry-after", None)
+
+
 def never_finishes(exchange: Exchange, answer: Answer) -> None:
     info = _info(answer)
     if exchange.method == "GET" and info.get("status") in ("succeeded", "failed"):
@@ -89,6 +110,9 @@ def never_finishes(exchange: Exchange, answer: Answer) -> None:
         (creates_share_one_id, "lifecycle.distinct_ids", "was given to two creates"),
         (duration_7_accepted, "rules.every_rule_rejected", "duration = 7:"),
         (server_error_on_malformed_json, "rules.malformed_rejected", "malformed JSON: POST"),
+        (naive_timestamps, "lifecycle.timestamps_ordered", "has no UTC offset"),
+        (error_without_detail, "contract.error_explained", "{error_code}: nothing says why"),
+        (create_throttled_without_retry_after, "lifecycle.retry_after", "-> 429 with Retry-After"),
     ],
 )
 def test_each_bug_is_caught_by_its_check(

@@ -248,7 +248,14 @@ class Lifecycle:
             reason = f"{where}: unreadable ({exc!r})"
             self.tally.fail("lifecycle.timestamps_ordered", reason, response)
             return
-        problems = []
+        problems = [
+            f"{name} {stamp} has no UTC offset"
+            for name, stamp in (("created_at", created), ("updated_at", updated))
+            if stamp.tzinfo is None
+        ]
+        if problems:  # a naive time cannot be ordered against an aware one
+            self.tally.fail("lifecycle.timestamps_ordered", f"{where}: {problems}", response)
+            return
         if _before(updated, created):
             problems.append(f"created_at {created} after updated_at {updated}")
         if task.created_at is not None and not _same(created, task.created_at):

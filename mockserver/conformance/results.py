@@ -26,6 +26,8 @@ DESCRIPTIONS: dict[str, str] = {
     "contract.schema": "every response body matches its documented schema",
     "contract.no_server_error": "no request is answered with a 5xx",
     "contract.answers_in_time": "every request is answered within the run's --timeout",
+    "contract.error_explained": "every error answer says why: a detail, error, message or "
+    "task_info.error in its body",
     "rules.invalid_rejected": "schema-invalid requests (schemathesis negative data) get a 4xx",
     "rules.every_rule_rejected": "one invalid body per request rule gets a 4xx",
     "rules.malformed_rejected": "malformed JSON, an empty body, a form-encoded body and a "
@@ -41,7 +43,8 @@ DESCRIPTIONS: dict[str, str] = {
     "lifecycle.forward_only": "statuses only move forward (pending, running, terminal)",
     "lifecycle.terminal_stays": "a terminal status never changes",
     "lifecycle.reaches_terminal": "created tasks finish within the run's deadline",
-    "lifecycle.timestamps_ordered": "created_at <= updated_at, neither moves backwards",
+    "lifecycle.timestamps_ordered": "timestamps carry a UTC offset; created_at <= updated_at, "
+    "neither moves backwards",
     "lifecycle.videos_iff_succeeded": "videos is present exactly when the task succeeded",
     "lifecycle.video_downloads": "each video URL downloads as video/mp4",
     "lifecycle.error_iff_failed": "an error is present exactly when the task failed",

@@ -23,6 +23,7 @@ from mockserver.conformance.results import Observations, Tally
 # Headers whose values change per response or say nothing about the API's shape.
 _VOLATILE_HEADERS = frozenset({"date", "content-length", "connection", "keep-alive"})
 _TIMESTAMP_FIELDS = ("created_at", "updated_at")
+_EXPLANATIONS = ("detail", "error", "message")  # where clients look for why, in this order
 
 
 def check_base_url(url: str) -> str:
@@ -236,7 +237,32 @@ class Target:
         self.seen(response, create=request.method == "POST")
         if request.method == "POST" and response.status_code < 300:
             self._created(response)
+        if response.status_code >= 400 and self.tally is not None:
+            self._explained(response)
         return response
+
+    def _explained(self, response: httpx.Response) -> None:
+        body = parse_json(response)
+        info = body.get("task_info") if isinstance(body, dict) else None
+        said = isinstance(body, dict) and any(body.get(k) for k in _EXPLANATIONS)
+        said = said or (isinstance(info, dict) and bool(info.get("error")))
+        where = f"{response.request.method} {response.request.url.path}"
+        shape = "{" + ", ".join(sorted(body)) + "}" if isinstance(body, dict) else "not JSON"
+        assert self.tally is not None
+        self.tally.check(
+            "contract.error_explained",
+            said,
+            f"{where} -> {response.status_code} with {shape}: nothing says why",
+            response,
+        )
+        if response.status_code in (429, 503) and response.request.method != "GET":
+            value = response.headers.get("retry-after", "")
+            self.tally.check(
+                "lifecycle.retry_after",
+                value.strip().isdigit(),
+                f"{where} -> {response.status_code} with Retry-After {value!r}",
+                response,
+            )
 
     def _created(self, response: httpx.Response) -> None:
         body = parse_json(response)

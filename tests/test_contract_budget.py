@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 
 from mockserver import Control, Settings
 from mockserver.conformance import Report, RunOptions, run
+from mockserver.conformance.budget import BudgetExceeded, Spend
 from mockserver.testing.server import ServerThread
 from tests.broken import Answer
 from tests.contract_proxy import CREATE_PATH, Exchange, Proxy
@@ -118,3 +121,27 @@ def test_against_the_fake_every_possible_create_is_counted(
     assert not report.driving or not report.driving.billed
     assert len(proxy.creates()) == report.budget.creates <= 30
     assert report.budget.creates > 14  # the image and URL rule probes count too
+
+
+def test_the_gate_counts_whatever_could_create_a_task() -> None:
+    spend = Spend(1)
+    valid = {"prompt": "a cat", "image": "https://example.com/cat.jpg"}
+
+    def post(path: str = CREATE_PATH, auth: str = f"Bearer {KEY}", body: object = valid) -> Any:
+        request = httpx.Request(
+            "POST", f"http://t{path}", headers={"Authorization": auth}, json=body
+        )
+        spend.admit(request, KEY)
+        return request
+
+    post(body={"prompt": "no image"})  # a correct server must refuse it: free
+    post(body=[valid])
+    post(auth="Bearer someone-else")  # not the run's key
+    spend.admit(httpx.Request("GET", f"http://t{CREATE_PATH}/x"), KEY)
+    assert spend.creates == 0
+    post(path=CREATE_PATH + "/", auth=f"Basic {KEY}")  # any spelling of the key, any path form
+    assert spend.creates == 1
+    with pytest.raises(BudgetExceeded, match="--max-creates 1"):
+        post(body=valid | {"duration": 5.0})  # 5.0 may pass for 5: counted, so refused
+    assert spend.refused
+    assert spend.creates == 1

@@ -106,11 +106,12 @@ class Contract:
         return sent
 
     def exercise(self, case: Any, mode: str) -> bool:
-        """Send one case and judge its answer; False when the budget kept it back."""
+        """Send one case and judge its answer; False when it was not sent (kept back by the
+        budget, or a request httpx cannot send)."""
         creates = case.operation.method.upper() == "POST"
         request = self.request(case)
         if request is None:
-            return True  # unsendable (a header name httpx refuses): nothing to judge
+            return False  # unsendable (a header name httpx refuses): nothing sent
         self.target.pause()
         try:
             response = self.target.send(request)

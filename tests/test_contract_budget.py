@@ -14,6 +14,7 @@ import pytest
 from mockserver import Control, Settings
 from mockserver.conformance import Report, RunOptions, run
 from mockserver.conformance.budget import BudgetExceeded, Spend
+from mockserver.conformance.target import Observer, Target
 from mockserver.testing.server import ServerThread
 from tests.broken import Answer
 from tests.contract_proxy import CREATE_PATH, Exchange, Proxy
@@ -145,3 +146,19 @@ def test_the_gate_counts_whatever_could_create_a_task() -> None:
         post(body=valid | {"duration": 5.0})  # 5.0 may pass for 5: counted, so refused
     assert spend.refused
     assert spend.creates == 1
+
+
+def test_a_proxy_from_the_environment_is_used_behind_the_gate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nothing listens on port 9 of loopback: the proxy is named, never reached by a create.
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    target = Target("http://api.example.test", KEY, observer=Observer(), spend=Spend(0))
+    valid = {"prompt": "a cat", "image": "https://example.com/cat.jpg"}
+    with pytest.raises(BudgetExceeded):
+        target.call("POST", CREATE_PATH, headers=target.auth(), json=valid)
+    with pytest.raises(httpx.TransportError):  # the GET went to the proxy, which is not there
+        target.call("GET", CREATE_PATH + "/x", headers=target.auth())
+    target.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -121,6 +122,16 @@ class Observer:
         return seen
 
 
+def _transport(base_url: str) -> httpx.HTTPTransport:
+    """The transport to ``base_url``, through the proxy the environment names for it, if any."""
+    url = httpx.URL(base_url)
+    host = url.host
+    if host in ("127.0.0.1", "::1", "localhost") or urllib.request.proxy_bypass(host):
+        return httpx.HTTPTransport()
+    proxy = urllib.request.getproxies().get(url.scheme)
+    return httpx.HTTPTransport(proxy=proxy) if proxy else httpx.HTTPTransport()
+
+
 class _Unanswered:
     """What :func:`curl` needs of a request that got no response."""
 
@@ -190,12 +201,14 @@ class Target:
         self._not_before = 0.0
         self.min_gap = min_gap  # seconds between any two requests (a live API's rate limits)
         self._last = float("-inf")
-        inner = transport if transport is not None else httpx.HTTPTransport()
+        inner = transport if transport is not None else _transport(self.base_url)
         self.http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
             transport=GatedTransport(inner, self.spend, token),
-            trust_env=False,  # no credentials from .netrc or proxies from the environment
+            # The gate must see every request: proxies from the environment would be mounted
+            # beside it, so the one proxy that applies sits inside it instead (_transport).
+            trust_env=False,
         )
 
     def close(self) -> None:

@@ -179,3 +179,17 @@ def test_drift_between_two_differently_configured_fakes(tmp_path: Path) -> None:
     status, out = contract("drift", str(tmp_path / "a"), str(tmp_path / "a" / "report.json"))
     assert status == 0
     assert "No differences." in out
+
+
+def test_dry_run_shows_the_controls_and_raises_a_low_poll_interval_visibly() -> None:
+    base = ["run", "--base-url", "http://127.0.0.1:9", "--dry-run", "--max-creates", "2"]
+    status, out = contract(*base, "--poll-interval", "1", "--deadline", "120", "--timeout", "9")
+    assert status == 0
+    assert "each polled every 5 s until done (at most 120 s, --deadline)" in out
+    assert "timeout: 9 s per request" in out
+    assert "notice: --poll-interval 1 raised to 5 s, the floor for a billed target" in out
+    status, out = contract(*base, "--poll-interval", "1", "--free")
+    assert "the plan for a target declared free" in out
+    assert "each polled every 1 s" in out
+    assert "notice:" not in out
+    assert "pace:" not in out

@@ -17,6 +17,7 @@ from mockserver.domain.behaviour import DIALECT_PROFILES
 from mockserver.testing.server import ServerThread
 from tests import broken
 from tests.broken import Breaker
+from tests.contract_proxy import CONTENT_RULES
 
 TOKEN = "conformance-test-token-5f2a"
 # Few generated requests and no pacing (even for a fake taken for the live API): each run takes
@@ -57,7 +58,9 @@ def test_the_fake_passes_every_check(breakable: tuple[ServerThread, Breaker]) ->
     assert seen.retry_after == ["429: 1"]
     assert set(seen.task_seconds) == {"succeeded", "failed"}
     assert not report.live
-    assert report.budget.creates == 4 + 5  # the lifecycle's tasks, then generated creates
+    # The lifecycle's tasks, generated creates, and the rule probes a schema cannot judge.
+    assert report.budget.creates == 4 + 5 + len(CONTENT_RULES)
+    assert report.rules_not_exercised() == []
 
 
 def test_every_spelling_the_fake_varies_is_within_the_contract() -> None:
@@ -149,8 +152,12 @@ def test_a_target_that_is_not_the_fake_is_treated_as_live_and_costs_nothing() ->
     outcomes = {c.name: c.outcome for c in report.checks}
     assert outcomes["rules.valid_accepted"] == outcomes["lifecycle.reaches_terminal"] == "skip"
     # What it may send for free still ran, and passed.
-    for name in ("auth.enforced", "rules.every_rule_rejected", "lookup.unknown_id_404"):
+    for name in ("auth.enforced", "rules.malformed_rejected", "lookup.unknown_id_404"):
         assert outcomes[name] == "pass", name
+    # The rule probes a schema cannot judge were kept back: the check is not a pass.
+    assert outcomes["rules.every_rule_rejected"] == "skip"
+    assert report.rules_not_exercised() == CONTENT_RULES
+    assert {o for k, o in report.rules.items() if k not in CONTENT_RULES} == {"pass"}
 
 
 def test_a_live_target_that_bills_an_invalid_body_gets_no_more_of_them() -> None:
@@ -163,10 +170,10 @@ def test_a_live_target_that_bills_an_invalid_body_gets_no_more_of_them() -> None
     assert report.live
     assert report.budget.unplanned_creates == 1  # the first, then no invalid create was sent
     failed = {c.name: c for c in report.failures()}
-    assert (
-        "stopped: the live API billed an invalid body"
-        in failed["rules.every_rule_rejected"].reasons
-    )
+    reasons = failed["rules.every_rule_rejected"].reasons
+    assert any("-> 202, expected a 4xx" in r for r in reasons)  # what was seen, no more
+    assert any("not exercised" in r and "correct server must refuse" in r for r in reasons)
+    assert len(report.rules_not_exercised()) == len(report.rules) - 1
 
 
 def test_max_creates_is_a_hard_cap(breakable: tuple[ServerThread, Breaker]) -> None:
@@ -186,7 +193,7 @@ def test_live_polls_are_at_least_five_seconds_apart_and_creates_default_to_none(
     assert len(plan.lifecycle_tasks) + plan.positive_creates == 3
     text = "\n".join(plan.describe())
     assert "billed" in text
-    assert "at most 3 tasks" in text
+    assert "at most 3 requests that could create a task" in text
 
 
 def test_reports_are_written_and_read_back(

@@ -20,6 +20,7 @@ from mockserver.domain.behaviour import DIALECT_PROFILES
 from mockserver.testing.server import ServerThread
 from tests import broken
 from tests.broken import Breaker
+from tests.contract_proxy import CONTENT_RULES
 from tests.doc_blocks import doc_block, find_block
 from tests.server_process import running_server
 
@@ -58,7 +59,7 @@ def test_full_suite_passes_against_the_fake_in_a_subprocess(tmp_path: Path) -> N
     assert "lifecycle ..." in result.stderr  # plain progress lines when CI is set
     reports = tmp_path / "contract-report"
     report = json.loads((reports / "report.json").read_text())
-    assert report["budget"]["creates"] == 4 + 25
+    assert report["budget"]["creates"] == 4 + 25 + len(CONTENT_RULES)
     suite = ET.parse(reports / "junit.xml").getroot()
     assert suite.find("testsuite") is not None
     for text in [result.stdout, result.stderr] + [p.read_text() for p in reports.iterdir()]:
@@ -95,13 +96,14 @@ def test_dry_run_sends_nothing_and_states_the_cost() -> None:
     assert status == 0
     assert "nothing is sent" in out
     assert "lifecycle: skipped (no creates allowed; pass --max-creates N)" in out
-    assert "cost: at most 0 tasks created (cap 0); nothing" in out
+    assert "cost: at most 0 requests that could create a task" in out
+    assert out.rstrip().endswith("nothing")
     assert "pace: at most 4 requests a second; every Retry-After obeyed" in out
     status, out = contract(
         "run", "--base-url", "http://127.0.0.1:9", "--dry-run", "--max-creates", "2"
     )
     assert "2 tasks created (billed), each polled every 5 s" in out
-    assert "each is a billed wan2.6-i2v generation" in out
+    assert "each accepted one is a billed wan2.6-i2v generation" in out
 
 
 @pytest.mark.parametrize(
@@ -177,3 +179,17 @@ def test_drift_between_two_differently_configured_fakes(tmp_path: Path) -> None:
     status, out = contract("drift", str(tmp_path / "a"), str(tmp_path / "a" / "report.json"))
     assert status == 0
     assert "No differences." in out
+
+
+def test_dry_run_shows_the_controls_and_raises_a_low_poll_interval_visibly() -> None:
+    base = ["run", "--base-url", "http://127.0.0.1:9", "--dry-run", "--max-creates", "2"]
+    status, out = contract(*base, "--poll-interval", "1", "--deadline", "120", "--timeout", "9")
+    assert status == 0
+    assert "each polled every 5 s until done (at most 120 s, --deadline)" in out
+    assert "timeout: 9 s per request" in out
+    assert "notice: --poll-interval 1 raised to 5 s, the floor for a billed target" in out
+    status, out = contract(*base, "--poll-interval", "1", "--free")
+    assert "the plan for a target declared free" in out
+    assert "each polled every 1 s" in out
+    assert "notice:" not in out
+    assert "pace:" not in out

@@ -24,5 +24,6 @@ def test_the_live_api_meets_the_contract_for_free(tmp_path: Path) -> None:
     report = run(RunOptions(base_url, os.environ["MULEROUTER_API_KEY"]))
     write_reports(report, Path(os.environ.get("WAN_MOCK_LIVE_REPORT", tmp_path)))
     assert report.live, "the live API must never be mistaken for the fake"
+    assert report.aborted is None, report.aborted
     assert report.budget.creates == 0
     assert report.ok, [(check.name, check.reasons) for check in report.failures()]

@@ -3,12 +3,13 @@
 ``mockserver.cli`` hands every ``wan-mock contract ...`` invocation here, importing this
 module only then, so ``wan-mock serve`` never loads schemathesis. Exit status: 0 when every
 check passed (or, for drift, nothing differs), 1 when one failed (or something differs),
-2 for bad input.
+2 for bad input or a run that had to stop (its reports are written all the same).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +23,8 @@ from mockserver.conformance.drift import markdown as drift_markdown
 from mockserver.conformance.progress import Progress
 from mockserver.conformance.results import Report, ReportError, load
 from mockserver.conformance.runner import RunOptions, identify, make_plan, run
-from mockserver.conformance.writers import write_reports
+from mockserver.conformance.target import check_base_url
+from mockserver.conformance.writers import summary, write_reports
 
 DEFAULT_TOKEN_ENV = "MULEROUTER_API_KEY"
 FAKE_TOKEN = "wan-mock-contract"  # any key works on a fake that was not given keys
@@ -44,9 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the suite against one base URL",
         description="Run the contract suite against one base URL, the fake or the live API: "
         "auth, lookups, every request rule, generated requests and, within --max-creates, "
-        "tasks polled to the end. Against the live API nothing billed is sent unless "
-        "--max-creates allows it. Exit status 0 when every check passed, 1 when one failed, "
-        "2 for bad input or a target that cannot be reached.",
+        "tasks polled to the end. Against the live API nothing that could create a task is "
+        "sent unless --max-creates allows it. Exit status 0 when every check passed, 1 when "
+        "one failed, 2 for bad input, a target that cannot be reached, a rejected key or a "
+        "wrong path (reports are written all the same).",
     )
     run_parser.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8000")
     _target_options(run_parser)
@@ -63,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("a", help="a base URL, a report.json, or a --report directory")
     drift.add_argument("b", help="the same, for the other side")
     _target_options(drift)
+    drift.add_argument(
+        "--force-outcomes",
+        action="store_true",
+        help="ask a fake for each outcome with the scenario header (both sides must be fakes); "
+        "by default neither side's outcomes are forced, so the two runs are driven alike",
+    )
     return parser
 
 
@@ -91,7 +100,28 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
         "--poll-interval",
         type=_seconds,
         metavar="S",
-        help="seconds between polls of a task; live default and minimum 5, fake 0.1",
+        help="seconds between polls of a task; billed default and floor 5 (a lower value is "
+        "raised, with a notice), fake 0.1, free 1",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=_seconds,
+        metavar="S",
+        help="seconds the lifecycle waits for its tasks to finish; live 900, fake 60",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=30.0,
+        metavar="S",
+        help="seconds for one answer; a request past it is a failed check, not the end of the "
+        "run (30)",
+    )
+    parser.add_argument(
+        "--free",
+        action="store_true",
+        help="the target is yours (staging, your own fake): no budget floor (default "
+        "--max-creates 200), no pacing, no --poll-interval floor",
     )
     parser.add_argument(
         "--examples", type=_count, default=25, metavar="N", help="generated requests per kind (25)"
@@ -149,9 +179,15 @@ def _has_request(exc: httpx.TransportError) -> bool:
     return True
 
 
+def _base_url(url: str) -> str:
+    try:
+        return check_base_url(url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _options(args: argparse.Namespace, base_url: str, env: Mapping[str, str]) -> RunOptions:
-    if not base_url.startswith(("http://", "https://")) or base_url[-3:] == "://":
-        raise UsageError(f"not an http(s) base URL: {base_url!r}")
+    _base_url(base_url)
     admin = env.get(args.admin_token_env) if args.admin_token_env else None
     token = env.get(args.token_env)
     if not token:
@@ -175,19 +211,29 @@ def _options(args: argparse.Namespace, base_url: str, env: Mapping[str, str]) ->
         examples=args.examples,
         seed=args.seed,
         admin_token=admin,
+        deadline=args.deadline,
+        timeout=args.timeout,
+        free=args.free,
     )
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     if args.dry_run:
-        if not args.base_url.startswith(("http://", "https://")):
-            raise UsageError(f"not an http(s) base URL: {args.base_url!r}")
+        _base_url(args.base_url)
         options = RunOptions(
-            args.base_url, "", max_creates=args.max_creates, poll_interval=args.poll_interval
+            args.base_url,
+            "",
+            max_creates=args.max_creates,
+            poll_interval=args.poll_interval,
+            deadline=args.deadline,
+            timeout=args.timeout,
+            examples=args.examples,
+            free=args.free,
         )
         plan = make_plan(options, live=True)
+        kind = "a target declared free" if args.free else "a live target"
         print(f"Dry run against {args.base_url}: nothing is sent. A dry run cannot tell", file=out)
-        print("the fake from the live API, so this is the plan for a live target:", file=out)
+        print(f"the fake from the live API, so this is the plan for {kind}:", file=out)
         for line in plan.describe():
             print(f"  - {line}", file=out)
         return 0
@@ -199,6 +245,9 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     if args.report is not None:
         for path in _written(lambda: write_reports(report, args.report)):
             print(f"wrote {path}", file=out)
+    if report.aborted:
+        print(f"wan-mock contract: aborted: {report.aborted}", file=sys.stderr)
+        return 2
     return 0 if report.ok else 1
 
 
@@ -215,33 +264,65 @@ def _written(write: Callable[[], list[Path]]) -> list[Path]:
 
 
 def _summary(report: Report, out: TextIO) -> None:
-    counts, budget = report.counts(), report.budget
     for check in report.checks:
         note = "" if check.outcome == "pass" else f"  {'; '.join(check.reasons)}"
         print(f"{check.outcome.upper():4}  {check.name}{note}", file=out)
-    print(
-        f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped in "
-        f"{report.seconds:.1f} s against {'the live API' if report.live else 'wan-mock'}; "
-        f"{budget.creates}/{budget.max_creates} creates, {budget.requests} requests",
-        file=out,
-    )
+    where = "the live API" if report.live else "wan-mock"
+    print(f"{summary(report)}; {report.seconds:.1f} s against {where}", file=out)
+    if report.aborted:
+        print(f"ABORTED: {report.aborted}", file=out)
 
 
-def _side(spec: str, args: argparse.Namespace, env: Mapping[str, str], name: str) -> Report:
-    if spec.startswith(("http://", "https://")):
-        report = run(_options(args, spec, env), Progress(env=env))
-        if args.report is not None:
-            _written(lambda: write_reports(report, args.report / name))
-        return report
-    return load(Path(spec))
+def _is_url(spec: str) -> bool:
+    return "://" in spec
 
 
 def _drift(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     if args.report is not None:
         _written(lambda: [_directory(args.report)])
-    drift = compare(_side(args.a, args, env, "a"), _side(args.b, args, env, "b"))
+    specs = {"a": args.a, "b": args.b}
+    urls = {name: _options(args, spec, env) for name, spec in specs.items() if _is_url(spec)}
+    reports = {name: load(Path(spec)) for name, spec in specs.items() if not _is_url(spec)}
+    for name, options in _alike(urls, reports, args.force_outcomes).items():
+        report = run(options, Progress(env=env))
+        if args.report is not None:
+            _written(lambda: write_reports(report, args.report / name))  # noqa: B023
+        if report.aborted:
+            raise UsageError(f"the run against side {name.upper()} aborted: {report.aborted}")
+        reports[name] = report
+    drift = compare(reports["a"], reports["b"])
     out.write(drift_markdown(drift))
     if args.report is not None:
         for path in _written(lambda: write_drift(drift, args.report)):
             print(f"wrote {path}", file=out)
     return 0 if drift.same else 1
+
+
+def _alike(
+    urls: dict[str, RunOptions], reports: dict[str, Report], force: bool
+) -> dict[str, RunOptions]:
+    """The options of each side to run, driven alike: the same pacing and deadline, the smaller
+    budget, and outcomes forced on neither side unless asked. A recorded side sets the pace
+    (never the budget above what this run allows)."""
+    options = {n: dataclasses.replace(o, force_outcomes=force) for n, o in urls.items()}
+    plans = [
+        make_plan(o, live=identify(o.base_url, o.admin_token) is None) for o in options.values()
+    ]
+    intervals = [p.poll_interval for p in plans]
+    gaps = [p.min_gap for p in plans]
+    caps = [p.max_creates for p in plans]
+    deadlines = [p.deadline for p in plans]
+    for report in reports.values():
+        if report.driving is not None:
+            intervals.append(report.driving.poll_interval)
+            gaps.append(report.driving.min_gap)
+    return {
+        name: dataclasses.replace(
+            o,
+            poll_interval=max(intervals),
+            min_gap=max(gaps),
+            max_creates=min(caps),
+            deadline=max(deadlines),
+        )
+        for name, o in options.items()
+    }

@@ -2,9 +2,12 @@
 
 Schemathesis generates schema-valid (positive) and schema-invalid (negative) requests for both
 operations from ``contracts/openapi.yaml`` and judges every response with its own checks; this
-module only drives it with a budget and files each check's verdict under a stable name. The
-lifecycle module hands its httpx responses to :meth:`Contract.validate`, so every response of a
-run is held to the contract by the same code.
+module only drives it and files each check's verdict under a stable name. Generated requests
+are sent by the run's own httpx client, so the budget's gate sees them like any other, and a
+case whose ``Authorization`` schemathesis broke on purpose keeps it: only a case with
+well-formed made-up credentials gets the run's key in their place. The lifecycle module hands
+its httpx responses to :meth:`Contract.validate`, so every response of a run is held to the
+contract by the same code.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -28,8 +30,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from mockserver.conformance.budget import BudgetExceeded
 from mockserver.conformance.results import Tally
-from mockserver.conformance.target import BudgetExceeded, Spend, Target
+from mockserver.conformance.target import NoAnswer, Target
 from mockserver.domain.paths import GENERATION_PATH
 from mockserver.resources import contract_path
 from mockserver.testing.strategies import audio_urls, image_refs
@@ -60,18 +63,13 @@ def describe(failure: Failure, label: str, status: int) -> str:
 class Contract:
     """Schemathesis, aimed at one target, with one tally of verdicts."""
 
-    def __init__(
-        self, target: Target, tally: Tally, spend: Spend, redact: Callable[[str], str]
-    ) -> None:
+    def __init__(self, target: Target, tally: Tally, redact: Callable[[str], str]) -> None:
         config = schemathesis.Config.from_dict(
             {"checks": {"negative_data_rejection": {"expected-statuses": REJECTIONS}}}
         )
         self.schema = schemathesis.openapi.from_path(contract_path(), config=config)
-        self.target, self.tally, self.spend, self.redact = target, tally, spend, redact
-        self.session = requests.Session()
-
-    def close(self) -> None:
-        self.session.close()
+        self.target, self.tally, self.redact = target, tally, redact
+        self.kept_back = 0  # generated requests the budget did not let out
 
     def operation(self, which: tuple[str, str]) -> Any:
         return self.schema[which[0]][which[1]]
@@ -84,7 +82,7 @@ class Contract:
             return 0
         generation = schemathesis.GenerationMode(mode)
         strategy = self.operation(which).as_strategy(generation_mode=generation)
-        sent = 0
+        sent = kept = 0
 
         @settings(
             max_examples=examples,
@@ -96,49 +94,67 @@ class Contract:
         )
         @given(strategy)
         def probe(case: Any) -> None:
-            nonlocal sent
-            if sent < examples and self.exercise(case, mode):
+            nonlocal sent, kept
+            if sent + kept >= examples:
+                return
+            if self.exercise(case, mode):
                 sent += 1
+            else:
+                kept += 1
 
         (hypothesis_seed(seed)(probe) if seed is not None else probe)()
         return sent
 
     def exercise(self, case: Any, mode: str) -> bool:
+        """Send one case and judge its answer; False when it was not sent (kept back by the
+        budget, or a request httpx cannot send)."""
         creates = case.operation.method.upper() == "POST"
-        if creates and mode == "negative" and not self.spend.may_send_invalid_creates:
-            return False
-        if creates and mode == "positive":
-            try:
-                self.spend.take()
-            except BudgetExceeded:
-                return False
-        headers = self.target.auth()
+        request = self.request(case)
+        if request is None:
+            return False  # unsendable (a header name httpx refuses): nothing sent
         self.target.pause()
         try:
-            response = case.call(
-                base_url=self.target.base_url, session=self.session, headers=headers, timeout=30
-            )
-        except requests.RequestException as exc:
-            reason = f"{case.operation.label}: no answer ({type(exc).__name__})"
-            self.tally.fail("contract.no_server_error", self.redact(reason))
-            return True
-        self.target.requests += 1
-        flat = {name: values[0] for name, values in response.headers.items() if values}
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        self.target.observer.response(response.status_code, flat, body, create=creates)
-        self.target.note_retry_after(response.status_code, flat.get("retry-after"))
-        if creates and mode == "negative" and response.status_code < 300:
-            self.spend.accepted_by_mistake()
+            response = self.target.send(request)
+        except BudgetExceeded as exc:
+            name = "rules.valid_accepted" if mode == "positive" else "rules.invalid_rejected"
+            self.tally.not_exercised(name, f"generated {case.operation.label}", str(exc))
+            return False
+        except NoAnswer:
+            return True  # already a failed check
         checks = dict(CONFORMANCE)
         if mode == "negative":  # invalid ids as much as invalid bodies
             checks["rules.invalid_rejected"] = negative_data_rejection
         elif creates:  # a valid GET of a random id is rightly a 404
             checks["rules.valid_accepted"] = positive_data_acceptance
-        self._judge(case, response, headers, checks)
+        self._judge(case, response, dict(request.headers), checks)
         return True
+
+    def request(self, case: Any) -> httpx.Request | None:
+        """The httpx request of ``case``, with the run's key unless the case's credentials
+        are the point of the test (then they stay exactly as generated)."""
+        kwargs = case.as_transport_kwargs(base_url=self.target.base_url)
+        headers = dict(kwargs.get("headers") or {})
+        if not _breaks_auth(case) and any(h.lower() == "authorization" for h in headers):
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            headers |= self.target.auth()
+        content: dict[str, Any] = {}
+        if "json" in kwargs:
+            content["json"] = kwargs["json"]
+        elif isinstance(kwargs.get("data"), bytes | str):
+            content["content"] = kwargs["data"]
+        elif kwargs.get("data") is not None:
+            content["data"] = kwargs["data"]
+        try:
+            return self.target.http.build_request(
+                kwargs["method"],
+                kwargs["url"],
+                params=kwargs.get("params") or None,
+                headers=headers,
+                cookies=kwargs.get("cookies") or None,
+                **content,
+            )
+        except (httpx.HTTPError, ValueError, TypeError, UnicodeEncodeError):
+            return None
 
     # --- responses the run got by other means --------------------------------------------
 
@@ -174,3 +190,12 @@ class Contract:
                 self.tally.fail(name, self.redact(describe(failure, case.operation.label, status)))
             else:
                 self.tally.ok(name)
+
+
+def _breaks_auth(case: Any) -> bool:
+    """Whether schemathesis made this case's credentials wrong on purpose."""
+    data = getattr(getattr(case.meta, "phase", None), "data", None)
+    for mutation in getattr(data, "mutations", ()):
+        if str(getattr(mutation, "parameter", "")).lower() == "authorization":
+            return True
+    return str(getattr(data, "parameter", "")).lower() == "authorization"

@@ -17,9 +17,10 @@ from typing import Any
 
 import httpx
 
+from mockserver.conformance.budget import BudgetExceeded
 from mockserver.conformance.fuzzing import CREATE, GET, Contract
 from mockserver.conformance.results import Tally
-from mockserver.conformance.target import BudgetExceeded, Spend, Target
+from mockserver.conformance.target import NoAnswer, Target
 from mockserver.conformance.target import parse_json as body_of
 from mockserver.domain.paths import GENERATION_PATH
 
@@ -60,22 +61,25 @@ class Lifecycle:
     target: Target
     contract: Contract
     tally: Tally
-    spend: Spend
     interval: float
     deadline: float
     other_token: str | None
     advance: Callable[[float], None] | None = None  # moves a fake's clock between rounds
     progress: Any = None
     tasks: list[Tracked] = field(default_factory=list)
+    kept_back: str | None = None  # why a create was not sent (the budget's words)
 
     def run(self, scenarios: list[str | None]) -> None:
         for scenario in scenarios:
             try:
-                self.spend.take()
-            except BudgetExceeded:
+                self._create(scenario)
+            except BudgetExceeded as exc:
+                self.kept_back = str(exc)
                 break
-            self._create(scenario)
-        ends, step = time.monotonic() + self.deadline, 1.0
+            except NoAnswer:
+                continue  # contract.answers_in_time has failed already
+        started, step = time.monotonic(), 1.0
+        ends = started + self.deadline
         while any(not t.done for t in self.tasks) and time.monotonic() < ends:
             if self.advance is not None:
                 # Growing steps: one second first, so every task of a fast fake is seen
@@ -87,7 +91,14 @@ class Lifecycle:
                 if not task.done:
                     self._poll(task)
             if self.progress is not None:
-                self.progress.step(sum(t.done for t in self.tasks), len(self.tasks))
+                waiting = ", ".join(
+                    f"{t.id} {t.history[-1] if t.history else 'unseen'}"
+                    for t in self.tasks
+                    if not t.done
+                )
+                self.progress.step(
+                    sum(t.done for t in self.tasks), len(self.tasks), f"waiting: {waiting}"
+                )
             if all(t.done for t in self.tasks):
                 break
             time.sleep(self.interval)
@@ -96,7 +107,7 @@ class Lifecycle:
             self.tally.check(
                 "lifecycle.reaches_terminal",
                 task.done,
-                f"task {task.id} still {last!r} after {self.deadline:g} s",
+                f"task {task.id} still {last!r} after {self.deadline:g} s (--deadline)",
             )
             self.target.observer.seen.status_sequences.append(_runs(task.history))
 
@@ -113,11 +124,11 @@ class Lifecycle:
         info = body.get("task_info") if isinstance(body, dict) else None
         if response.status_code >= 300 or not isinstance(info, dict) or "id" not in info:
             detail = f"create -> {response.status_code}, no task envelope"
-            self.tally.fail("lifecycle.reaches_terminal", detail)
+            self.tally.fail("lifecycle.reaches_terminal", detail, response)
             return
         task = Tracked(id=str(info["id"]), scenario=scenario)
         self.tasks.append(task)
-        self._inspect(task, body)
+        self._inspect(task, body, response)
         self._foreign(task)
 
     def _foreign(self, task: Tracked) -> None:
@@ -125,7 +136,10 @@ class Lifecycle:
             self.tally.skip("lookup.foreign_task_404", "no second key (--other-token-env)")
             return
         path = f"{GENERATION_PATH}/{task.id}"
-        response = self.target.call("GET", path, headers=self.target.auth(self.other_token))
+        try:
+            response = self.target.call("GET", path, headers=self.target.auth(self.other_token))
+        except NoAnswer:
+            return
         if response.status_code == 401:
             self.tally.skip("lookup.foreign_task_404", "the target refused the second key (401)")
             return
@@ -134,15 +148,15 @@ class Lifecycle:
             "lookup.foreign_task_404",
             response.status_code == 404,
             f"task {task.id} polled with another key -> {response.status_code}, expected 404",
+            response,
         )
 
     def _poll(self, task: Tracked) -> None:
         path = f"{GENERATION_PATH}/{task.id}"
         try:
             response = self.target.call("GET", path, headers=self.target.auth())
-        except httpx.TransportError as exc:
-            self.tally.fail("contract.no_server_error", f"GET {path}: no answer ({exc!r})")
-            return
+        except NoAnswer:
+            return  # contract.answers_in_time has failed already
         self.contract.validate(GET, response, task_id=task.id)
         if response.status_code in (429, 503):
             value = response.headers.get("retry-after", "")
@@ -150,6 +164,7 @@ class Lifecycle:
                 "lifecycle.retry_after",
                 value.strip().isdigit(),
                 f"GET {path} -> {response.status_code} with Retry-After {value!r}",
+                response,
             )
             return
         if response.status_code != 200:
@@ -157,18 +172,32 @@ class Lifecycle:
         if task.waiting_out:
             task.waiting_out = False
             self.tally.ok("lifecycle.retry_after")  # the wait was taken and polling went on
-        self._inspect(task, body_of(response))
+        info = body_of(response)
+        info = info.get("task_info") if isinstance(info, dict) else None
+        answered = info.get("id") if isinstance(info, dict) else None
+        if not self.tally.check(
+            "lifecycle.polled_id_matches",
+            answered == task.id,
+            f"GET {path} answered with task id {answered!r}",
+            response,
+        ):
+            return  # another task's state says nothing about this one
+        self._inspect(task, body_of(response), response)
 
-    def _inspect(self, task: Tracked, body: Any) -> None:
+    def _inspect(self, task: Tracked, body: Any, response: Any = None) -> None:
         info = body.get("task_info") if isinstance(body, dict) else None
         if not isinstance(info, dict) or not isinstance(info.get("status"), str):
-            self.tally.fail("lifecycle.known_statuses", f"task {task.id}: no task_info.status")
+            reason = f"task {task.id}: no task_info.status"
+            self.tally.fail("lifecycle.known_statuses", reason, response)
             return
         status, where = info["status"], f"task {task.id}"
         before = task.history[-1] if task.history else None
         task.history.append(status)
         if not self.tally.check(
-            "lifecycle.known_statuses", status in RANK, f"{where}: unknown status {status!r}"
+            "lifecycle.known_statuses",
+            status in RANK,
+            f"{where}: unknown status {status!r}",
+            response,
         ):
             return
         if before in RANK:
@@ -176,6 +205,7 @@ class Lifecycle:
                 "lifecycle.forward_only",
                 RANK[status] >= RANK[before],
                 f"{where}: {before!r} -> {status!r}",
+                response,
             )
         if task.terminal is not None:
             task.polls_after_end += 1
@@ -183,8 +213,9 @@ class Lifecycle:
                 "lifecycle.terminal_stays",
                 (status in SUCCEEDED) == (task.terminal in SUCCEEDED) and RANK[status] == 2,
                 f"{where}: terminal {task.terminal!r} became {status!r}",
+                response,
             )
-        self._timestamps(task, info)
+        self._timestamps(task, info, response)
         succeeded, failed = status in SUCCEEDED, status == "failed"
         videos = body.get("videos")
         has_videos = isinstance(videos, list) and len(videos) > 0
@@ -192,12 +223,14 @@ class Lifecycle:
             "lifecycle.videos_iff_succeeded",
             has_videos == succeeded,
             f"{where}: status {status!r} with{'' if has_videos else 'out'} videos",
+            response,
         )
         has_error = "error" in info or "error" in body
         self.tally.check(
             "lifecycle.error_iff_failed",
             has_error == failed,
             f"{where}: status {status!r} with{'' if has_error else 'out'} an error",
+            response,
         )
         if RANK[status] == 2 and task.terminal is None:
             task.terminal = status
@@ -206,22 +239,32 @@ class Lifecycle:
                 for url in videos:
                     self._download(task, str(url))
 
-    def _timestamps(self, task: Tracked, info: dict[str, Any]) -> None:
+    def _timestamps(self, task: Tracked, info: dict[str, Any], response: Any) -> None:
         where = f"task {task.id}"
         try:
             created = _stamp(info["created_at"])
             updated = _stamp(info["updated_at"])
         except (KeyError, TypeError, ValueError) as exc:
-            self.tally.fail("lifecycle.timestamps_ordered", f"{where}: unreadable ({exc!r})")
+            reason = f"{where}: unreadable ({exc!r})"
+            self.tally.fail("lifecycle.timestamps_ordered", reason, response)
             return
-        problems = []
+        problems = [
+            f"{name} {stamp} has no UTC offset"
+            for name, stamp in (("created_at", created), ("updated_at", updated))
+            if stamp.tzinfo is None
+        ]
+        if problems:  # a naive time cannot be ordered against an aware one
+            self.tally.fail("lifecycle.timestamps_ordered", f"{where}: {problems}", response)
+            return
         if _before(updated, created):
             problems.append(f"created_at {created} after updated_at {updated}")
         if task.created_at is not None and not _same(created, task.created_at):
             problems.append(f"created_at changed from {task.created_at} to {created}")
         if task.updated_at is not None and _before(updated, task.updated_at):
             problems.append(f"updated_at went back from {task.updated_at} to {updated}")
-        self.tally.check("lifecycle.timestamps_ordered", not problems, f"{where}: {problems}")
+        self.tally.check(
+            "lifecycle.timestamps_ordered", not problems, f"{where}: {problems}", response
+        )
         task.created_at, task.updated_at = created, updated
 
     def _record_time(self, task: Tracked, status: str) -> None:
@@ -230,6 +273,7 @@ class Lifecycle:
             self.target.observer.seen.task_seconds.setdefault(status, []).append(seconds)
 
     def _download(self, task: Tracked, url: str) -> None:
+        response = None
         try:
             with self.target.http.stream("GET", url) as response:
                 head = next(response.iter_bytes(4096), b"")
@@ -239,7 +283,7 @@ class Lifecycle:
                 reason = f"{url} -> {response.status_code} {kind!r}, starts {head[:12]!r}"
         except httpx.HTTPError as exc:
             ok, reason = False, f"{url}: {exc!r}"
-        self.tally.check("lifecycle.video_downloads", ok, f"task {task.id}: {reason}")
+        self.tally.check("lifecycle.video_downloads", ok, f"task {task.id}: {reason}", response)
 
 
 class Stamp(datetime):

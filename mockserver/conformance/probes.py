@@ -1,9 +1,12 @@
-"""Requests the API must refuse, so they cost nothing even on the live service: broken
-authentication, one invalid body per request rule, unknown task ids.
+"""Requests a correct server must refuse, so they cost nothing even on the live service:
+broken authentication, one invalid body per request rule (each enum also at the values between
+and beside the allowed ones), malformed bodies, a wrong method, unknown task ids. And the sanity
+gate that stops a run whose answers prove nothing.
 
-The invalid bodies come from :mod:`mockserver.testing.strategies` (one minimal example per
-rule, found by hypothesis), so the suite and integrators' own tests share one definition of
-"invalid".
+The rule bodies come from :mod:`mockserver.testing.strategies` (one minimal example per rule,
+found by hypothesis), so the suite and integrators' own tests share one definition of
+"invalid". A rule a schema cannot state (an image's format, say) leaves a body the contract's
+schema accepts: the budget counts it as a possible create (:mod:`.budget`).
 """
 
 from __future__ import annotations
@@ -11,14 +14,18 @@ from __future__ import annotations
 import functools
 import uuid
 import warnings
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis.errors import HypothesisWarning
 
+from mockserver.conformance.budget import BudgetExceeded
 from mockserver.conformance.fuzzing import CREATE, GET, Contract
-from mockserver.conformance.results import Tally
-from mockserver.conformance.target import Spend, Target, parse_json
+from mockserver.conformance.results import RunAborted, Tally
+from mockserver.conformance.target import NoAnswer, Target, parse_json
+from mockserver.domain.contract import load_contract
 from mockserver.domain.paths import GENERATION_PATH
 from mockserver.testing.strategies import invalid_requests, rules, valid_requests
 
@@ -26,6 +33,7 @@ _FIND = settings(
     database=None, max_examples=50, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
 )
 UNKNOWN_KEY = "wan-mock-conformance-unknown-key"
+IMAGE_URL = "https://example.com/first_frame.jpg"
 # Authorization headers that must get 401 whatever the key ({} is the run's own key). Each is
 # sent with a GET and with a create, so a create never reaches validation without a key.
 BAD_AUTH: dict[str, str | None] = {
@@ -33,6 +41,16 @@ BAD_AUTH: dict[str, str | None] = {
     "no Bearer prefix": "{}",
     "bearer without a key": "Bearer",
     "Basic scheme": "Basic {}",
+}
+# The auth probes' create body lacks the required image: no server may create a task from it.
+AUTH_PROBE_BODY = {"prompt": "wan-mock contract suite: auth probe"}
+MALFORMED: dict[str, dict[str, Any]] = {
+    "malformed JSON": {
+        "content": b'{"prompt": "wan-mock", "image": ',
+        "headers": {"Content-Type": "application/json"},
+    },
+    "an empty body": {"content": b"", "headers": {"Content-Type": "application/json"}},
+    "a form-encoded body": {"data": {"prompt": "wan-mock contract suite", "image": IMAGE_URL}},
 }
 
 
@@ -43,7 +61,7 @@ def minimal(strategy: Any) -> Any:
         return find(strategy, lambda _: True, settings=_FIND)
 
 
-def _describe(response: Any) -> str:
+def _describe(response: httpx.Response) -> str:
     body = parse_json(response)
     detail = body.get("detail") if isinstance(body, dict) else None
     request = response.request
@@ -52,43 +70,103 @@ def _describe(response: Any) -> str:
     )
 
 
+def _send(tally: Tally, check: str, part: str, send: Callable[[], httpx.Response]) -> Any:
+    """One probe: the response, or None when it was kept back (budget) or got no answer."""
+    try:
+        return send()
+    except BudgetExceeded as exc:
+        tally.not_exercised(check, part, str(exc))
+    except NoAnswer:
+        pass  # contract.answers_in_time has failed already
+    return None
+
+
 def check_auth(target: Target, contract: Contract, tally: Tally, accepts_any_key: bool) -> None:
-    body = minimal(valid_requests(image="https://example.com/cat.jpg"))
     task_id = str(uuid.uuid4())
     unknown = f"{GENERATION_PATH}/{task_id}"
     for label, template in BAD_AUTH.items():
         headers = {} if template is None else {"Authorization": template.format(target.token)}
-        for which in (GET, CREATE):
-            if which is GET:
-                response = target.call("GET", unknown, headers=headers)
-                contract.validate(GET, response, task_id=task_id)
-            else:
-                response = target.call("POST", GENERATION_PATH, headers=headers, json=body)
-                contract.validate(CREATE, response, body=body)
+        sends = {
+            GET: functools.partial(target.call, "GET", unknown, headers=headers),
+            CREATE: functools.partial(
+                target.call, "POST", GENERATION_PATH, headers=headers, json=AUTH_PROBE_BODY
+            ),
+        }
+        for which, send in sends.items():
+            response = _send(tally, "auth.enforced", label, send)
+            if response is None:
+                continue
+            contract.validate(which, response, **_case(which, task_id))
             tally.check(
                 "auth.enforced",
                 response.status_code == 401,
                 f"{label}: {_describe(response)}, expected 401",
+                response,
             )
     if accepts_any_key:
         tally.skip("auth.unknown_key", "the fake is configured to accept any key")
         return
-    response = target.call("GET", unknown, headers=target.auth(UNKNOWN_KEY))
-    contract.validate(GET, response, task_id=task_id)
-    tally.check(
-        "auth.unknown_key", response.status_code == 401, f"{_describe(response)}, expected 401"
+    response = _send(
+        tally,
+        "auth.unknown_key",
+        "unknown key",
+        lambda: target.call("GET", unknown, headers=target.auth(UNKNOWN_KEY)),
     )
+    if response is not None:
+        contract.validate(GET, response, task_id=task_id)
+        tally.check(
+            "auth.unknown_key",
+            response.status_code == 401,
+            f"{_describe(response)}, expected 401",
+            response,
+        )
+
+
+def _case(which: tuple[str, str], task_id: str) -> dict[str, Any]:
+    return {"task_id": task_id} if which is GET else {"body": AUTH_PROBE_BODY}
 
 
 def check_unknown_ids(target: Target, contract: Contract, tally: Tally) -> None:
     for task_id in (str(uuid.uuid4()), str(uuid.UUID(int=0))):
-        response = target.call("GET", f"{GENERATION_PATH}/{task_id}", headers=target.auth())
+        path = f"{GENERATION_PATH}/{task_id}"
+        response = _send(
+            tally,
+            "lookup.unknown_id_404",
+            task_id,
+            lambda: target.call("GET", path, headers=target.auth()),  # noqa: B023
+        )
+        if response is None:
+            continue
         contract.validate(GET, response, task_id=task_id)
         tally.check(
             "lookup.unknown_id_404",
             response.status_code == 404,
             f"unknown id: {_describe(response)}, expected 404",
+            response,
         )
+
+
+def sanity(target: Target) -> None:
+    """Stop a run whose answers prove nothing: the key refused everywhere, or no API there."""
+    if target.answers and all(status == 404 for status, _ in target.answers):
+        raise RunAborted(
+            f"wrong base URL or path: all {len(target.answers)} API requests were answered 404 "
+            f"(is {target.base_url} the API's root?)",
+            void=True,
+        )
+    keyed = [status for status, with_key in target.answers if with_key]
+    if keyed and all(status in (401, 403) for status in keyed):
+        codes = "/".join(sorted({str(s) for s in keyed}))
+        raise RunAborted(
+            f"the key is rejected: all {len(keyed)} requests carrying it were answered {codes}",
+            void=True,
+        )
+
+
+@functools.cache
+def base_body() -> dict[str, Any]:
+    body: dict[str, Any] = minimal(valid_requests(image=IMAGE_URL))
+    return body
 
 
 @functools.cache
@@ -98,23 +176,83 @@ def rule_body(field: str, rule: str) -> dict[str, Any]:
     return body
 
 
-def check_rules(
-    target: Target, contract: Contract, tally: Tally, spend: Spend, progress: Any = None
-) -> None:
-    cases = rules()
-    for done, (field, rule) in enumerate(cases, 1):
-        if not spend.may_send_invalid_creates:
-            tally.fail("rules.every_rule_rejected", "stopped: the live API billed an invalid body")
-            return
-        body = rule_body(field, rule)
-        response = target.call("POST", GENERATION_PATH, headers=target.auth(), json=body)
-        if response.status_code < 300:
-            spend.accepted_by_mistake()
-        contract.validate(CREATE, response, body=body)
-        tally.check(
-            "rules.every_rule_rejected",
-            400 <= response.status_code < 500,
-            f"{field} breaking {rule!r}: {_describe(response)}, expected a 4xx",
+def enum_neighbours() -> list[tuple[str, Any]]:
+    """``(field, value)``: each enum of the contract's request schema probed beside and between
+    its allowed values: every whole number from one below the least to one above the greatest
+    that is not allowed (a ``duration`` of 7), and each allowed word in another case."""
+    fields = load_contract()["components"]["schemas"]["GenerationRequest"]["properties"]
+    probes: list[tuple[str, Any]] = []
+    for field, schema in fields.items():
+        allowed = schema.get("enum") or []
+        numbers = [v for v in allowed if isinstance(v, int) and not isinstance(v, bool)]
+        if numbers:
+            probes += [
+                (field, n) for n in range(min(numbers) - 1, max(numbers) + 2) if n not in numbers
+            ]
+        for word in (v for v in allowed if isinstance(v, str)):
+            variants = (word.lower(), word.upper(), word.capitalize())
+            other = next((v for v in variants if v != word and v not in allowed), None)
+            if other is not None:
+                probes.append((field, other))
+    return probes
+
+
+def rule_probes() -> list[tuple[str, dict[str, Any]]]:
+    """Every rule probe: ``("field rule", body)``."""
+    probes = [(f"{field} {rule}", rule_body(field, rule)) for field, rule in rules()]
+    probes += [
+        (f"{field} = {value!r}", base_body() | {field: value}) for field, value in enum_neighbours()
+    ]
+    return probes
+
+
+def check_rules(target: Target, contract: Contract, tally: Tally, progress: Any = None) -> None:
+    name, cases = "rules.every_rule_rejected", rule_probes()
+    for done, (key, body) in enumerate(cases, 1):
+        response = _send(
+            tally,
+            name,
+            key,
+            lambda: target.call("POST", GENERATION_PATH, headers=target.auth(), json=body),  # noqa: B023
         )
+        if response is None:
+            tally.rules[key] = "not exercised"
+        else:
+            contract.validate(CREATE, response, body=body)
+            refused = tally.check(
+                name,
+                400 <= response.status_code < 500,
+                f"{key}: {_describe(response)}, expected a 4xx",
+                response,
+            )
+            tally.rules[key] = "pass" if refused else f"fail ({response.status_code})"
         if progress is not None:
             progress.step(done, len(cases))
+
+
+def check_malformed(target: Target, tally: Tally) -> None:
+    """Bodies no server can read, and a method the path does not have: sent on every run."""
+    name = "rules.malformed_rejected"
+    sends: dict[str, Callable[[], httpx.Response]] = {
+        label: functools.partial(
+            target.call,
+            "POST",
+            GENERATION_PATH,
+            **(kw | {"headers": target.auth() | kw.get("headers", {})}),
+        )
+        for label, kw in MALFORMED.items()
+    }
+    sends["a wrong method (PUT)"] = functools.partial(
+        target.call, "PUT", GENERATION_PATH, headers=target.auth()
+    )
+    for label, send in sends.items():
+        response = _send(tally, name, label, send)
+        if response is None:
+            continue
+        status = response.status_code
+        tally.check(
+            name, 400 <= status < 500, f"{label}: {_describe(response)}, expected a 4xx", response
+        )
+        tally.check(
+            "contract.no_server_error", status < 500, f"{label}: {_describe(response)}", response
+        )

@@ -10,17 +10,48 @@ replaced in every string that leaves the run.
 from __future__ import annotations
 
 import re
+import shlex
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
 
-from mockserver.conformance.results import Observations
+from mockserver.conformance.budget import GatedTransport, Spend, carries
+from mockserver.conformance.results import Observations, Tally
 
 # Headers whose values change per response or say nothing about the API's shape.
 _VOLATILE_HEADERS = frozenset({"date", "content-length", "connection", "keep-alive"})
 _TIMESTAMP_FIELDS = ("created_at", "updated_at")
+_EXPLANATIONS = ("detail", "error", "message")  # where clients look for why, in this order
+
+
+def check_base_url(url: str) -> str:
+    """``url`` if it is an http(s) base URL without credentials; else ValueError, whose message
+    never repeats a password (credentials belong in the key's variable, never in the URL:
+    httpx would send them as Basic auth on every request)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        raise ValueError(f"not an http(s) base URL: {_without_userinfo(url)!r}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"not an http(s) base URL: {_without_userinfo(url)!r}")
+    if parsed.userinfo:
+        raise ValueError(
+            f"the base URL carries credentials ({_without_userinfo(url)}): pass the key in "
+            "its environment variable (--token-env), never in the URL"
+        )
+    return url
+
+
+def _without_userinfo(url: str) -> str:
+    return re.sub(r"(?<=://)[^/@]*@", "***@", url)
+
+
+class NoAnswer(RuntimeError):
+    """One request got no answer in time (or the connection broke mid-answer): a failed check
+    (``contract.answers_in_time``), never the end of the run."""
 
 
 class Redactor:
@@ -33,41 +64,6 @@ class Redactor:
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
-
-
-class BudgetExceeded(RuntimeError):
-    """A create would pass ``--max-creates``."""
-
-
-class Spend:
-    """Counts creates (billed on a live API) against a hard cap.
-
-    Invalid bodies are sent because the API must refuse them; if a live API accepts one, it
-    has created a billed task, so ``cautious`` stops sending invalid creates after the first.
-    """
-
-    def __init__(self, max_creates: int, *, cautious: bool = False) -> None:
-        self.max_creates = max_creates
-        self.cautious = cautious
-        self.creates = 0
-        self.unplanned = 0
-
-    @property
-    def may_send_invalid_creates(self) -> bool:
-        return not (self.cautious and self.unplanned)
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.max_creates - self.creates)
-
-    def take(self) -> None:
-        if self.creates >= self.max_creates:
-            raise BudgetExceeded(f"--max-creates {self.max_creates} reached")
-        self.creates += 1
-
-    def accepted_by_mistake(self) -> None:
-        """The target created a task for a request it had to refuse: spent all the same."""
-        self.unplanned += 1
 
 
 def timestamp_format(value: str) -> str:
@@ -126,6 +122,23 @@ class Observer:
         return seen
 
 
+def _transport(base_url: str) -> httpx.HTTPTransport:
+    """The transport to ``base_url``, through the proxy the environment names for it, if any."""
+    url = httpx.URL(base_url)
+    host = url.host
+    if host in ("127.0.0.1", "::1", "localhost") or urllib.request.proxy_bypass(host):
+        return httpx.HTTPTransport()
+    proxy = urllib.request.getproxies().get(url.scheme)
+    return httpx.HTTPTransport(proxy=proxy) if proxy else httpx.HTTPTransport()
+
+
+class _Unanswered:
+    """What :func:`curl` needs of a request that got no response."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        self.request = request
+
+
 def parse_json(response: httpx.Response) -> Any:
     try:
         return response.json()
@@ -133,8 +146,34 @@ def parse_json(response: httpx.Response) -> Any:
         return None
 
 
+def curl(response: Any) -> str:
+    """A shell command that repeats the request ``response`` answered (unredacted: the run
+    redacts everything it writes). A body over 2,000 characters is cut, and says so."""
+    request = getattr(response, "request", None)
+    if not isinstance(request, httpx.Request):
+        return ""
+    parts = ["curl", "-X", request.method, shlex.quote(str(request.url))]
+    for name, value in request.headers.items():
+        if name.lower() not in _CURL_SKIPS:
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+    content = request.content
+    if content:
+        text = content.decode("utf-8", "backslashreplace")
+        if len(text) > 2000:
+            text = text[:2000]
+            parts.insert(0, f"# body of {len(content)} bytes cut to 2,000 characters:")
+        parts += ["--data-raw", shlex.quote(text)]
+    return " ".join(parts)
+
+
+_CURL_SKIPS = frozenset({"host", "content-length", "accept-encoding", "connection", "user-agent"})
+
+
 class Target:
-    """An httpx client of ``base_url`` that obeys ``Retry-After`` and reports every answer."""
+    """An httpx client of ``base_url`` that obeys ``Retry-After`` and reports every answer.
+
+    Every request leaves through the budget's gate (:class:`GatedTransport`), and one that
+    gets no answer within ``timeout`` is a failed check, then :class:`NoAnswer`."""
 
     def __init__(
         self,
@@ -142,20 +181,35 @@ class Target:
         token: str,
         *,
         observer: Observer,
+        spend: Spend | None = None,
+        tally: Tally | None = None,
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
         min_gap: float = 0.0,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url).rstrip("/")
         self.token = token
         self.observer = observer
+        self.spend = spend if spend is not None else Spend(0, cautious=True)
+        self.tally = tally
+        self.timeout = timeout
         self.requests = 0
+        self.answers: list[tuple[int, bool]] = []  # (status, sent with the run's key)
+        self.created_ids: set[str] = set()
         self._sleep = sleep
         self._not_before = 0.0
         self.min_gap = min_gap  # seconds between any two requests (a live API's rate limits)
         self._last = float("-inf")
-        self.http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+        inner = transport if transport is not None else _transport(self.base_url)
+        self.http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=GatedTransport(inner, self.spend, token),
+            # The gate must see every request: proxies from the environment would be mounted
+            # beside it, so the one proxy that applies sits inside it instead (_transport).
+            trust_env=False,
+        )
 
     def close(self) -> None:
         self.http.close()
@@ -168,10 +222,73 @@ class Target:
     ) -> httpx.Response:
         """One request to the API, after any wait a previous ``Retry-After`` asked for."""
         self.pause()
-        response = self.http.request(method, path, headers=dict(headers or {}), **kw)
+        request = self.http.build_request(method, path, headers=dict(headers or {}), **kw)
+        return self.send(request)
+
+    def send(self, request: httpx.Request) -> httpx.Response:
+        """Send a built request (the gate may refuse it: :class:`BudgetExceeded`)."""
+        try:
+            response = self.http.send(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            raise  # nothing answers at all: the run cannot go on
+        except (
+            httpx.TimeoutException,
+            httpx.ReadError,
+            httpx.WriteError,
+            httpx.RemoteProtocolError,
+        ) as exc:
+            self.requests += 1
+            what = f"{request.method} {request.url.path}"
+            reason = f"{what}: no answer within {self.timeout:g} s ({type(exc).__name__})"
+            if self.tally is not None:
+                self.tally.fail("contract.answers_in_time", reason, _Unanswered(request))
+            raise NoAnswer(reason) from None
         self.requests += 1
-        self.seen(response, create=method == "POST")
+        self.answers.append((response.status_code, carries(request, self.token)))
+        if self.tally is not None:
+            self.tally.ok("contract.answers_in_time", response)
+        self.seen(response, create=request.method == "POST")
+        if request.method == "POST" and response.status_code < 300:
+            self._created(response)
+        if response.status_code >= 400 and self.tally is not None:
+            self._explained(response)
         return response
+
+    def _explained(self, response: httpx.Response) -> None:
+        body = parse_json(response)
+        info = body.get("task_info") if isinstance(body, dict) else None
+        said = isinstance(body, dict) and any(body.get(k) for k in _EXPLANATIONS)
+        said = said or (isinstance(info, dict) and bool(info.get("error")))
+        where = f"{response.request.method} {response.request.url.path}"
+        shape = "{" + ", ".join(sorted(body)) + "}" if isinstance(body, dict) else "not JSON"
+        assert self.tally is not None
+        self.tally.check(
+            "contract.error_explained",
+            said,
+            f"{where} -> {response.status_code} with {shape}: nothing says why",
+            response,
+        )
+        if response.status_code in (429, 503) and response.request.method != "GET":
+            value = response.headers.get("retry-after", "")
+            self.tally.check(
+                "lifecycle.retry_after",
+                value.strip().isdigit(),
+                f"{where} -> {response.status_code} with Retry-After {value!r}",
+                response,
+            )
+
+    def _created(self, response: httpx.Response) -> None:
+        body = parse_json(response)
+        info = body.get("task_info") if isinstance(body, dict) else None
+        task_id = info.get("id") if isinstance(info, dict) else None
+        if not isinstance(task_id, str) or self.tally is None:
+            return
+        if task_id in self.created_ids:
+            reason = f"task id {task_id} was given to two creates"
+            self.tally.fail("lifecycle.distinct_ids", reason, response)
+        elif self.created_ids:
+            self.tally.ok("lifecycle.distinct_ids", response)
+        self.created_ids.add(task_id)
 
     def seen(self, response: httpx.Response, *, create: bool) -> None:
         self.observer.response(

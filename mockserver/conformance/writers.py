@@ -1,5 +1,6 @@
 """Reports on disk: ``report.json`` (the record ``drift`` reads back), ``report.md`` for
-people, ``junit.xml`` for CI systems (one test case per check)."""
+people, ``junit.xml`` for CI systems (one test case per check, valid against the common
+``junit-10.xsd``)."""
 
 from __future__ import annotations
 
@@ -9,38 +10,66 @@ from pathlib import Path
 from mockserver.conformance.results import Report, dump
 
 MARK = {"pass": "pass", "fail": "**FAIL**", "skip": "skip"}
+FAILURE_TYPE = "ContractViolation"
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(report: Report) -> str:
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def summary(report: Report) -> str:
+    """One line: the verdicts, the rules not exercised and what was spent."""
     counts, budget = report.counts(), report.budget
-    kind = "live API" if report.live else "wan-mock fake"
-    lines = [
-        f"# Contract run against {report.target}",
-        "",
-        f"Target: {kind}. Started {report.started_at}, took {report.seconds:.1f} s. "
-        f"Checks: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped.",
-        "",
-        f"Budget: {budget.creates} tasks created of {budget.max_creates} allowed"
-        + (
-            f", plus {budget.unplanned_creates} invalid requests accepted"
-            if budget.unplanned_creates
-            else ""
+    unexercised = report.rules_not_exercised()
+    text = (
+        f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped; "
+        f"{len(unexercised)} of {len(report.rules)} rules not exercised; "
+        f"{budget.creates} creates sent that a correct server could accept (cap "
+        f"{budget.max_creates}), {budget.accepted_creates} answered 2xx"
+    )
+    if budget.unplanned_creates:
+        text += (
+            f", and {budget.unplanned_creates} creates meant to be refused were answered 2xx "
+            "(each may be billed)"
         )
-        + f"; {budget.requests} requests in all.",
+    return text + f"; {budget.requests} requests"
+
+
+def markdown(report: Report) -> str:
+    kind = "live API" if report.live else "wan-mock fake"
+    lines = [f"# Contract run against {report.target}", ""]
+    if report.aborted:
+        lines += [f"**Aborted**: {report.aborted}. What follows is what was seen before.", ""]
+    lines += [
+        f"Target: {kind}. Started {report.started_at}, took {report.seconds:.1f} s.",
         "",
-        "| Check | Result | Passed | Failed | Notes |",
-        "|---|---|---|---|---|",
+        summary(report) + ".",
+        "",
     ]
+    lines += [f"Notice: {n}" for n in _unique(report.notices)]
+    lines += [f"Kept back: {k}" for k in _unique(report.budget.kept_back)]
+    if report.notices or report.budget.kept_back:
+        lines.append("")
+    lines += ["| Check | Result | Passed | Failed | Notes |", "|---|---|---|---|---|"]
     for check in report.checks:
-        notes = "; ".join(check.reasons) if check.outcome != "pass" else check.description
+        notes = "; ".join(_unique(check.reasons)) if check.outcome != "pass" else check.description
         lines.append(
             f"| `{check.name}` | {MARK[check.outcome]} | {check.passed} | {check.failed} "
             f"| {_cell(notes)} |"
         )
+    failures = [c for c in report.checks if c.outcome == "fail" and c.curls]
+    if failures:
+        lines += ["", "## Failing requests", "", "The key is shown as `***`.", ""]
+        for check in failures:
+            lines += [f"### `{check.name}`", "", "```bash", *_unique(check.curls), "```", ""]
+    missing = report.rules_not_exercised()
+    if missing:
+        lines += ["", "## Rules not exercised", ""]
+        lines += [f"- `{key}`" for key in missing]
     lines += ["", "## Observed", "", "| What | Seen |", "|---|---|"]
     for name, value in observation_rows(report):
         lines.append(f"| {name} | {_cell(value)} |")
@@ -54,7 +83,7 @@ def observation_rows(report: Report) -> list[tuple[str, str]]:
         ("status paths", "; ".join(" > ".join(p) for p in seen.status_sequences) or "none"),
         ("create status codes", ", ".join(map(str, seen.create_status_codes)) or "none"),
         ("timestamp formats", ", ".join(seen.timestamp_formats) or "none"),
-        ("failed task error at", ", ".join(seen.error_placement) or "none"),
+        ("failed task error at", ", ".join(seen.error_placement) or "no failed task seen"),
         ("response headers", ", ".join(seen.response_headers) or "none"),
         ("content types", ", ".join(seen.content_types) or "none"),
         ("Retry-After", ", ".join(seen.retry_after) or "none seen"),
@@ -77,31 +106,42 @@ def timing(seconds: list[float]) -> str:
 
 def junit(report: Report) -> str:
     counts = report.counts()
+    errors = 1 if report.aborted else 0
     suite = ET.Element(
         "testsuite",
         name="wan-mock contract",
-        tests=str(len(report.checks)),
+        tests=str(len(report.checks) + errors),
         failures=str(counts["fail"]),
+        errors=str(errors),
         skipped=str(counts["skip"]),
         time=f"{report.seconds:.3f}",
-        timestamp=report.started_at,
+        timestamp=report.started_at[:19],  # the schema's xs:dateTime without a zone
     )
     ET.SubElement(
         ET.SubElement(suite, "properties"), "property", name="target", value=report.target
     )
+    if report.aborted:
+        case = ET.SubElement(suite, "testcase", classname="contract", name="run", time="0.000")
+        error = ET.SubElement(case, "error", message=report.aborted, type="RunAborted")
+        error.text = report.aborted
     for check in report.checks:
-        case = ET.SubElement(suite, "testcase", classname="contract", name=check.name)
+        case = ET.SubElement(
+            suite, "testcase", classname="contract", name=check.name, time=f"{check.seconds:.3f}"
+        )
         if check.outcome == "fail":
-            failure = ET.SubElement(case, "failure", message=check.description)
-            failure.text = "\n".join(check.reasons)
+            failure = ET.SubElement(case, "failure", message=check.description, type=FAILURE_TYPE)
+            failure.text = "\n".join(_unique(check.reasons) + _unique(check.curls))
         elif check.outcome == "skip":
-            ET.SubElement(case, "skipped", message="; ".join(check.reasons))
+            ET.SubElement(case, "skipped", message="; ".join(_unique(check.reasons)))
     return junit_document(suite)
 
 
 def junit_document(suite: ET.Element) -> str:
-    """A JUnit XML document holding one test suite."""
-    root = ET.Element("testsuites")
+    """A JUnit XML document holding one test suite, with the totals on its root."""
+    root = ET.Element("testsuites", name=suite.get("name", ""))
+    for total in ("tests", "failures", "errors"):
+        root.set(total, suite.get(total, "0"))
+    root.set("time", suite.get("time", "0.000"))
     root.append(suite)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -90,16 +90,15 @@ class Guards:
     def of(cls, app: Any) -> Guards:
         """The guards the fake inside ``app`` was configured with (defaults for another app)."""
         fake = _fake(app)
-        return cls() if fake is None else _configured(fake.backend.settings)
+        if fake is None:
+            return cls()
+        settings: Settings = fake.backend.settings
+        return _configured(settings.header_timeout, settings.body_timeout, settings.max_connections)
 
 
 @functools.lru_cache(maxsize=8)
-def _configured(settings: Settings) -> Guards:
-    return Guards(
-        settings.header_timeout,
-        settings.body_timeout,
-        connection_room(settings.max_connections),
-    )
+def _configured(header_timeout: float, body_timeout: float, max_connections: int) -> Guards:
+    return Guards(header_timeout, body_timeout, connection_room(max_connections))
 
 
 def connection_room(wanted: int) -> int:

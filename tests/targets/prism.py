@@ -66,7 +66,7 @@ def wait_until_listening(process: subprocess.Popen[bytes], base_url: str, log: I
             output = log.read()[-2000:]
             raise RuntimeError(f"prism exited with {process.returncode}: {output}")
         try:
-            httpx.get(base_url + "/", timeout=1)
+            httpx.get(base_url + "/", timeout=1, trust_env=False)
         except httpx.TransportError:
             time.sleep(0.2)
             continue

@@ -79,7 +79,7 @@ class CountingProxy:
         query = scope["query_string"].decode("latin-1")
         url = self.target + path + (f"?{query}" if query else "")
         self.requests += 1
-        async with httpx.AsyncClient(timeout=120) as client:
+        async with httpx.AsyncClient(timeout=120, trust_env=False) as client:
             request = client.build_request(scope["method"], url, headers=headers, content=body)
             response = await client.send(request, stream=True)
             try:

@@ -9,14 +9,12 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.targets.proxy import CountingProxy
-from tests.targets.serving import served
+from tests.targets.serving import outside, served
 
 KEY, OTHER_KEY = "target-key", "other-target-key"
 KEY_ENV, OTHER_KEY_ENV = "TARGET_API_KEY", "TARGET_OTHER_API_KEY"
@@ -38,6 +36,7 @@ class Run:
     stderr: str
     report: dict[str, Any] | None
     billed: int
+    refused: list[str]  # requests for hosts off loopback, refused by the outside proxy
 
     def failed_checks(self) -> dict[str, str]:
         """Each failed check's name -> its name, description and reasons, as one text."""
@@ -67,16 +66,17 @@ class Run:
         failed = "; ".join(f"{text[:300]}" for text in self.failed_checks().values()) or "none"
         tail = self.stdout.strip().splitlines()[-1:] or self.stderr.strip().splitlines()[-1:]
         return (
-            f"{status} after {self.seconds:.1f} s, {self.billed} billable creates; "
+            f"{status} after {self.seconds:.1f} s, {self.billed} billable creates, "
+            f"{len(self.refused)} requests for hosts off loopback refused; "
             f"failed checks: {failed}; last line: {tail}"
         )
 
 
 def contract_run(
-    base_url: str, report_dir: Path, *options: str
+    base_url: str, report_dir: Path, *options: str, outside: str
 ) -> tuple[int | None, float, str, str]:
     """Runs the suite against ``base_url``: exit status (None if stopped), seconds, output."""
-    env = {**os.environ, KEY_ENV: KEY, OTHER_KEY_ENV: OTHER_KEY}
+    env = {**os.environ, KEY_ENV: KEY, OTHER_KEY_ENV: OTHER_KEY, **loopback_only(outside)}
     env.pop("CI", None)  # plain progress lines either way; CI changes nothing else
     argv = [
         str(WAN_MOCK),
@@ -100,6 +100,16 @@ def contract_run(
     return done.returncode, time.monotonic() - started, done.stdout, done.stderr
 
 
+def loopback_only(outside: str) -> dict[str, str]:
+    """Proxy variables that send every request for a host off loopback to ``outside`` (which
+    refuses it), so a target's made-up URLs (Prism's random video links) are never resolved or
+    fetched; loopback is reached directly."""
+    names = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+    proxies = dict.fromkeys(names + tuple(name.lower() for name in names), outside)
+    direct = "127.0.0.1,localhost,::1"
+    return proxies | {"NO_PROXY": direct, "no_proxy": direct}
+
+
 def _text(output: bytes | str | None) -> str:
     return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
 
@@ -112,16 +122,13 @@ def read_report(report_dir: Path) -> dict[str, Any] | None:
     return report
 
 
-@contextmanager
-def counted(target: str) -> Iterator[tuple[str, CountingProxy]]:
-    """A counting proxy in front of ``target`` for the block: its base URL and the proxy."""
-    proxy = CountingProxy(target, KEY)
-    with served(proxy) as base_url:
-        yield base_url, proxy
-
-
 def run_through_proxy(target: str, report_dir: Path, *options: str) -> Run:
-    """One contract run against ``target`` through a counting proxy."""
-    with counted(target) as (base_url, proxy):
-        returncode, seconds, stdout, stderr = contract_run(base_url, report_dir, *options)
-    return Run(returncode, seconds, stdout, stderr, read_report(report_dir), proxy.count)
+    """One contract run against ``target`` through a counting proxy, with every other host
+    refused on loopback."""
+    proxy = CountingProxy(target, KEY)
+    with served(proxy) as base_url, outside() as (outside_url, refused):
+        returncode, seconds, stdout, stderr = contract_run(
+            base_url, report_dir, *options, outside=outside_url
+        )
+    report = read_report(report_dir)
+    return Run(returncode, seconds, stdout, stderr, report, proxy.count, refused)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import socketserver
 import threading
 import time
 from collections.abc import Iterator
@@ -48,3 +49,37 @@ def served(app: ASGIApp) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+class _Outside(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Refuse)
+        self.refused: list[str] = []
+
+
+class _Refuse(socketserver.StreamRequestHandler):
+    server: _Outside
+
+    def handle(self) -> None:
+        self.server.refused.append(self.rfile.readline(65_536).decode("latin-1").strip())
+        body = b"refused by the test: no traffic leaves loopback"
+        head = f"HTTP/1.1 403 Forbidden\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        self.wfile.write(head.encode() + body)
+
+
+@contextmanager
+def outside() -> Iterator[tuple[str, list[str]]]:
+    """A stand-in for a forward proxy to the internet, on loopback: it answers every request
+    403 and notes its request line, so a client told to use it never leaves loopback. Yields
+    its URL and the list of request lines (``CONNECT host:443 ...`` for https)."""
+    server = _Outside()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server.refused
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

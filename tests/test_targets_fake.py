@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
 from tests.targets.fake import CREATE_PATH, DONE_AT, KEYS, Bug, create_target
-from tests.targets.proxy import could_be_billed
+from tests.targets.proxy import CountingProxy, could_be_billed
+from tests.targets.serving import outside, served
 
 AUTH = {"Authorization": f"Bearer {KEYS[0]}"}
 OTHER = {"Authorization": f"Bearer {KEYS[1]}"}
@@ -224,3 +226,24 @@ def test_the_proxy_counts_every_create_a_server_could_accept(
     raw = json.dumps(body).encode()
     assert could_be_billed(method, path, authorization, raw, "target-key") is billed
     assert not could_be_billed(method, path, authorization, raw[:-1], "target-key")
+
+
+def test_the_proxy_forwards_and_counts_on_loopback() -> None:
+    # Served for real: answers come back whole through the proxy, counted creates are the ones
+    # with the real key, and the stand-in for the internet refuses what it is sent.
+    proxy = CountingProxy("", KEYS[0])
+    with served(create_target()) as target, served(proxy) as base_url, outside() as (url, seen):
+        proxy.target = target
+        with httpx.Client(base_url=base_url, trust_env=False) as client:
+            created = client.post(CREATE_PATH, json=VALID, headers=AUTH)
+            foreign = client.post(CREATE_PATH, json=VALID, headers=OTHER)
+            refused = client.post(CREATE_PATH, json={"prompt": 1, "image": "x"}, headers=AUTH)
+            polled = client.get(f"{CREATE_PATH}/{created.json()['task_info']['id']}", headers=AUTH)
+        with httpx.Client(proxy=url, trust_env=False) as client:
+            blocked = client.get("http://example.com/video.mp4")
+    assert [created.status_code, foreign.status_code, refused.status_code] == [202, 202, 400]
+    assert polled.status_code == 429
+    assert polled.headers["retry-after"] == "1"
+    assert (proxy.count, proxy.accepted) == (1, 1)
+    assert blocked.status_code == 403
+    assert seen == ["GET http://example.com/video.mp4 HTTP/1.1"]

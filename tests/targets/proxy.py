@@ -66,6 +66,11 @@ class CountingProxy:
     def count(self) -> int:
         return len(self.billed)
 
+    @property
+    def accepted(self) -> int:
+        """How many counted creates the target accepted (2xx): tasks made, on a live API."""
+        return sum(200 <= billed.status < 300 for billed in self.billed)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return

@@ -21,7 +21,7 @@ KEY_ENV, OTHER_KEY_ENV = "TARGET_API_KEY", "TARGET_OTHER_API_KEY"
 # A run must finish within LIMIT seconds; it is stopped at KILL_AFTER (a hung run must not hang
 # the suite). WAN_MOCK_TARGET_LIMIT raises the limit on a machine known to be overloaded.
 LIMIT = float(os.environ.get("WAN_MOCK_TARGET_LIMIT", "60"))
-KILL_AFTER = 2 * LIMIT
+KILL_AFTER = 1.5 * LIMIT
 WAN_MOCK = Path(sys.executable).with_name("wan-mock")
 
 
@@ -36,6 +36,7 @@ class Run:
     stderr: str
     report: dict[str, Any] | None
     billed: int
+    accepted: int  # of those, how many the target accepted
     refused: list[str]  # requests for hosts off loopback, refused by the outside proxy
 
     def failed_checks(self) -> dict[str, str]:
@@ -66,7 +67,8 @@ class Run:
         failed = "; ".join(f"{text[:300]}" for text in self.failed_checks().values()) or "none"
         tail = self.stdout.strip().splitlines()[-1:] or self.stderr.strip().splitlines()[-1:]
         return (
-            f"{status} after {self.seconds:.1f} s, {self.billed} billable creates, "
+            f"{status} after {self.seconds:.1f} s, {self.billed} billable creates "
+            f"({self.accepted} accepted), "
             f"{len(self.refused)} requests for hosts off loopback refused; "
             f"failed checks: {failed}; last line: {tail}"
         )
@@ -131,4 +133,4 @@ def run_through_proxy(target: str, report_dir: Path, *options: str) -> Run:
             base_url, report_dir, *options, outside=outside_url
         )
     report = read_report(report_dir)
-    return Run(returncode, seconds, stdout, stderr, report, proxy.count, refused)
+    return Run(returncode, seconds, stdout, stderr, report, proxy.count, proxy.accepted, refused)

@@ -52,3 +52,27 @@ system_tools() {
       "or the media tests are skipped" >&2
   fi
 }
+
+# Installs the npm packages given as name@version into ./.tools (git-ignored) when that exact
+# version is missing, with node and npm from Debian first if needed (as root). Without them it
+# says so, and the tests that need the tools skip (and fail under CI).
+# Usage: node_tools @stoplight/prism-cli@5.16.0
+node_tools() {
+  system_tools node:nodejs npm:npm
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "==> npm is missing: the tests against Prism are skipped" >&2
+    return 0
+  fi
+  local tools="$ROOT/.tools" spec name version installed
+  for spec in "$@"; do
+    name="${spec%@*}"
+    version="${spec##*@}"
+    installed="$(node -p "require('$tools/node_modules/$name/package.json').version" 2>/dev/null || true)"
+    [ "$installed" = "$version" ] && continue
+    echo "==> installing $spec into $tools (npm)" >&2
+    # --ignore-scripts: no install hook runs (one of Prism's dependencies phones home from one).
+    SCARF_ANALYTICS=false npm install --prefix "$tools" --no-audit --no-fund --ignore-scripts \
+      --loglevel=error "$spec" >&2 ||
+      echo "==> npm could not install $spec: the tests that need it are skipped" >&2
+  done
+}

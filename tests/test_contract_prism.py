@@ -81,8 +81,9 @@ def sound_verdict(run: Run, *extra: tuple[str, str]) -> list[str]:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 20: no --deadline or --timeout (the run waits on a task that never ends); "
-    "no checks for the polled id or duplicate ids; budget leaks",
+    reason="issue 20: a task that never ends is not reported (a billed target's --deadline is "
+    "900 s), and the run takes about 73 s: Prism never answers malformed JSON, so one request "
+    "waits out the 30 s --timeout",
 )
 def test_static_prism_is_judged_soundly(tmp_path: Path) -> None:
     # Static Prism answers the same envelopes whatever is asked: the suite must see through it.
@@ -98,7 +99,8 @@ def test_static_prism_is_judged_soundly(tmp_path: Path) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 20: no check for the polled id; budget leaks",
+    reason="issue 20: the verdict is sound, but the run takes about 73 s against the 60 s "
+    "limit: Prism never answers malformed JSON, so one request waits out the 30 s --timeout",
 )
 def test_dynamic_prism_is_judged_soundly(tmp_path: Path) -> None:
     # Dynamic Prism makes up every value: only what it always gets wrong is asserted.

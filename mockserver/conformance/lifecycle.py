@@ -50,10 +50,12 @@ class Tracked:
     terminal: str | None = None
     polls_after_end: int = 0
     waiting_out: bool = False  # a 429/503 was answered; polling must go on after the wait
+    lost: str | None = None  # why this task cannot be followed (its polls answer another id)
 
     @property
     def done(self) -> bool:
-        return self.polls_after_end >= 1  # seen once more after the end: it must stay
+        # Seen once more after the end (it must stay there), or not to be followed any more.
+        return self.polls_after_end >= 1 or self.lost is not None
 
 
 @dataclass
@@ -104,6 +106,9 @@ class Lifecycle:
             time.sleep(self.interval)
         for task in self.tasks:
             last = task.history[-1] if task.history else "nothing"
+            if task.lost is not None:
+                self.tally.not_exercised("lifecycle.reaches_terminal", task.id, task.lost)
+                continue
             self.tally.check(
                 "lifecycle.reaches_terminal",
                 task.done,
@@ -181,7 +186,10 @@ class Lifecycle:
             f"GET {path} answered with task id {answered!r}",
             response,
         ):
-            return  # another task's state says nothing about this one
+            # Another task's state says nothing about this one, and waiting longer cannot
+            # tell more: the task is not followed further (and its end is not judged).
+            task.lost = f"its poll answered with task id {answered!r}"
+            return
         self._inspect(task, body_of(response), response)
 
     def _inspect(self, task: Tracked, body: Any, response: Any = None) -> None:

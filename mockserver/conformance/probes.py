@@ -12,6 +12,7 @@ schema accepts: the budget counts it as a possible create (:mod:`.budget`).
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 import warnings
 from collections.abc import Callable
@@ -176,6 +177,9 @@ def rule_body(field: str, rule: str) -> dict[str, Any]:
     return body
 
 
+_NUMBERED = re.compile(r"(\d+)(\D*)")
+
+
 def enum_neighbours() -> list[tuple[str, Any]]:
     """``(field, value)``: each enum of the contract's request schema probed beside and between
     its allowed values: every whole number from one below the least to one above the greatest
@@ -194,7 +198,21 @@ def enum_neighbours() -> list[tuple[str, Any]]:
             other = next((v for v in variants if v != word and v not in allowed), None)
             if other is not None:
                 probes.append((field, other))
+        probes += [(field, word) for word in _scaled_words(allowed) if word not in allowed]
     return probes
+
+
+def _scaled_words(allowed: list[Any]) -> list[str]:
+    """For words that are a number and a shared suffix (``720P``, ``1080P``): the next value
+    below and above on the same scale (``480P``, ``1620P``), the values a server that checks
+    only the format would let through."""
+    matches = [_NUMBERED.fullmatch(v) for v in allowed if isinstance(v, str)]
+    found = [m for m in matches if m is not None]
+    if len(found) < 2 or len(found) != len(matches) or len({m[2] for m in found}) != 1:
+        return []
+    numbers = sorted(int(m[1]) for m in found)
+    least, most, suffix = numbers[0], numbers[-1], found[0][2]
+    return [f"{least * least // most}{suffix}", f"{most * most // least}{suffix}"]
 
 
 def rule_probes() -> list[tuple[str, dict[str, Any]]]:

@@ -1,8 +1,10 @@
 """A counting proxy: forwards everything to a target and counts the creates that could be billed.
 
 A request counts when it is a POST to the create path carrying the real key as a bearer token
-and a JSON object whose required fields (``prompt``, ``image``) are strings: a server could
-accept such a body, so on the live API it could cost a generation, whatever the sender meant.
+and a JSON object that a correct server would accept (every rule of the spec holds, as this
+package's own :class:`~tests.targets.rules.Rules` judge it): on the live API it could cost a
+generation, whatever the sender meant. A body that breaks a documented rule is refused by a
+correct server; if a target accepts one anyway, the proxy's ``accepted`` count shows it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 import httpx
 from starlette.types import Message, Receive, Scope, Send
+
+from tests.targets.rules import Rules
 
 CREATE_PATH = "/vendors/alibaba/v1/wan2.6-i2v/generation"
 HOP_BY_HOP = {
@@ -40,9 +44,7 @@ def could_be_billed(method: str, path: str, authorization: str, body: bytes, key
         parsed = json.loads(body)
     except ValueError:
         return False
-    if not isinstance(parsed, dict):
-        return False
-    return isinstance(parsed.get("prompt"), str) and isinstance(parsed.get("image"), str)
+    return isinstance(parsed, dict) and not Rules().problems(parsed)
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pytest
 
 from mockserver import Settings
 from mockserver.conformance import Report, RunOptions, make_plan, run
+from mockserver.conformance.runner import default_deadline
 from mockserver.conformance.probes import enum_neighbours
 from mockserver.conformance.progress import Progress
 from mockserver.testing.server import ServerThread
@@ -95,6 +96,11 @@ def create_throttled_without_retry_after(exchange: Exchange, answer: Answer) -> 
         answer.headers.pop("retry-after", None)
 
 
+def create_answered_200(exchange: Exchange, answer: Answer) -> None:
+    if exchange.method == "POST" and answer.status == 202:
+        answer.status = 200
+
+
 def never_finishes(exchange: Exchange, answer: Answer) -> None:
     info = _info(answer)
     if exchange.method == "GET" and info.get("status") in ("succeeded", "failed"):
@@ -113,6 +119,7 @@ def never_finishes(exchange: Exchange, answer: Answer) -> None:
         (naive_timestamps, "lifecycle.timestamps_ordered", "has no UTC offset"),
         (error_without_detail, "contract.error_explained", "{error_code}: nothing says why"),
         (create_throttled_without_retry_after, "lifecycle.retry_after", "-> 429 with Retry-After"),
+        (create_answered_200, "lifecycle.accepted_202", "accepted with 200; the documented"),
     ],
 )
 def test_each_bug_is_caught_by_its_check(
@@ -153,7 +160,7 @@ def test_a_task_that_never_ends_fails_at_the_deadline_with_progress_lines(
     report = _run(target, never_finishes, progress, deadline=3.0, max_creates=2, examples=0)
     failed = {c.name: c for c in report.failures()}
     assert "lifecycle.reaches_terminal" in failed
-    assert "after 3 s (--deadline)" in failed["lifecycle.reaches_terminal"].reasons[0]
+    assert "after the 3 s deadline (--deadline)" in failed["lifecycle.reaches_terminal"].reasons[0]
     beats = [line for line in stream.getvalue().splitlines() if "waiting:" in line]
     assert beats
     assert "running" in beats[-1]
@@ -172,3 +179,15 @@ def test_poll_interval_has_a_floor_only_for_billed_targets() -> None:
     assert free.notices == []
     assert make_plan(RunOptions("https://staging.example", "k", free=True), True).poll_interval == 1
     assert not [line for line in free.describe() if "billed" in line]
+
+
+def test_the_deadline_is_long_only_for_the_vendors_hosts() -> None:
+    # Minutes where tasks are known to take minutes; seconds for any other target, so a task
+    # stuck in pending is reported within a minute; an explicit --deadline always wins.
+    assert default_deadline("https://api.mulerouter.ai", live=True) == 900
+    assert default_deadline("https://api.mulerun.com/", live=True) == 900
+    assert default_deadline("http://127.0.0.1:4010", live=True) == 30
+    assert default_deadline("https://staging.example", live=True) == 30
+    assert default_deadline("http://127.0.0.1:8000", live=False) == 60
+    given = RunOptions("https://api.mulerouter.ai", "k", deadline=12.0)
+    assert make_plan(given, live=True).deadline == 12

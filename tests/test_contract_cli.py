@@ -56,7 +56,7 @@ def test_full_suite_passes_against_the_fake_in_a_subprocess(tmp_path: Path) -> N
         )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 failed" in result.stdout
-    assert "lifecycle ..." in result.stderr  # plain progress lines when CI is set
+    assert "lifecycle: following tasks ..." in result.stderr  # plain lines when CI is set
     reports = tmp_path / "contract-report"
     report = json.loads((reports / "report.json").read_text())
     assert report["budget"]["creates"] == 4 + 25 + len(CONTENT_RULES)

@@ -12,8 +12,9 @@ What Prism does (5.16, seen on the wire):
   must fail; and the polled task is never the one created (static: the example's fixed id,
   dynamic: a random one), which a sound suite reports;
 - static mode answers every create with one fixed id and every poll with the example
-  ``running`` task, which never finishes: a sound suite reports duplicate ids and a task that
-  never ends, within its deadline; dynamic mode makes up every field, so its lifecycle is noise.
+  ``running`` task: a sound suite reports duplicate ids and polls answering another id, and does
+  not claim to know how its own task ended; dynamic mode makes up every field, so its lifecycle
+  is noise.
 - every answer matches the contract's schemas: ``contract.schema`` must pass (a failure would
   be a false alarm about the contract itself).
 A sound run exits 1, within the time limit, and sends at most ``--max-creates`` creates that a
@@ -36,7 +37,6 @@ MUST_PASS = ("auth.enforced", "contract.schema")
 IMAGE_RULES = r"image|last_frame|audio_url"  # the rules Prism cannot know
 OTHER_ID = r"\bids?\b.*(asked|another|differ|instead|mismatch)|polled_id|same_id"
 DUPLICATE_IDS = r"distinct|duplicate|same id|reused"
-NEVER_ENDS = r"never (finished|ended|reached)|deadline|still (running|pending)"
 
 
 @pytest.fixture(autouse=True)
@@ -79,29 +79,24 @@ def sound_verdict(run: Run, *extra: tuple[str, str]) -> list[str]:
     return problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 20: a task that never ends is not reported (a billed target's --deadline is "
-    "900 s), and the run takes about 73 s: Prism never answers malformed JSON, so one request "
-    "waits out the 30 s --timeout",
-)
 def test_static_prism_is_judged_soundly(tmp_path: Path) -> None:
     # Static Prism answers the same envelopes whatever is asked: the suite must see through it.
+    # Its polls answer the example task, never the one asked for, so nothing is known of how
+    # the created task ends: that is reported as not exercised, never as passed.
     run = run_against_prism(tmp_path, dynamic=False)
     problems = sound_verdict(
         run,
         ("a poll answering another id", OTHER_ID),
         ("two creates with one id", DUPLICATE_IDS),
-        ("a task that never ends", NEVER_ENDS),
     )
+    if run.outcome("lifecycle.reaches_terminal") != "skip":
+        problems.append(
+            f"lifecycle.reaches_terminal is {run.outcome('lifecycle.reaches_terminal')}, "
+            "expected skip (the created task was never seen)"
+        )
     assert not problems, f"{problems}\n{run.summary()}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 20: the verdict is sound, but the run takes about 73 s against the 60 s "
-    "limit: Prism never answers malformed JSON, so one request waits out the 30 s --timeout",
-)
 def test_dynamic_prism_is_judged_soundly(tmp_path: Path) -> None:
     # Dynamic Prism makes up every value: only what it always gets wrong is asserted.
     run = run_against_prism(tmp_path, dynamic=True)

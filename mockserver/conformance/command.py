@@ -107,7 +107,8 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
         "--deadline",
         type=_seconds,
         metavar="S",
-        help="seconds the lifecycle waits for its tasks to finish; live 900, fake 60",
+        help="seconds the lifecycle waits for its tasks, from their creates: the vendor's API 900, "
+        "wan-mock 60, any other target 30",
     )
     parser.add_argument(
         "--timeout",

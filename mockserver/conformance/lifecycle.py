@@ -29,6 +29,7 @@ RANK = {"pending": 0, "queued": 0, "running": 1, "processing": 1}
 RANK |= {"succeeded": 2, "completed": 2, "failed": 2}
 SUCCEEDED = frozenset({"succeeded", "completed"})
 SCENARIO_HEADER = "X-Wan-Mock-Scenario"
+LATE_ROUNDS = 3  # rounds of polls past the deadline, for a task whose end is in doubt
 # The cheapest task there is (720P, 5 s, silent): on the live API it is billed, and a fake that
 # renders real videos renders this one fastest.
 BODY = {
@@ -51,6 +52,8 @@ class Tracked:
     polls_after_end: int = 0
     waiting_out: bool = False  # a 429/503 was answered; polling must go on after the wait
     lost: str | None = None  # why this task cannot be followed (its polls answer another id)
+    read: bool = False  # a poll has answered 200
+    next_poll: float = 0.0  # monotonic time of its next poll between other requests
 
     @property
     def done(self) -> bool:
@@ -70,8 +73,19 @@ class Lifecycle:
     progress: Any = None
     tasks: list[Tracked] = field(default_factory=list)
     kept_back: str | None = None  # why a create was not sent (the budget's words)
+    deadline_note: str = ""  # how the deadline was chosen, when it was not given
+    _late: int = 0  # rounds polled past the deadline
+
+    started: float | None = None  # when the first create was sent: the deadline runs from it
 
     def run(self, scenarios: list[str | None]) -> None:
+        self.start(scenarios)
+        self.follow()
+
+    def start(self, scenarios: list[str | None]) -> None:
+        """Create the tasks. The run does its other work while they progress, then follows
+        them (:meth:`follow`): a task's wait overlaps the rest of the run."""
+        self.started = time.monotonic()
         for scenario in scenarios:
             try:
                 self._create(scenario)
@@ -80,9 +94,28 @@ class Lifecycle:
                 break
             except NoAnswer:
                 continue  # contract.answers_in_time has failed already
-        started, step = time.monotonic(), 1.0
-        ends = started + self.deadline
-        while any(not t.done for t in self.tasks) and time.monotonic() < ends:
+
+    def tick(self) -> None:
+        """Poll each task whose turn has come (one ``interval`` since its last poll): called
+        between the run's other requests (``Target.between``), so a task is followed while the
+        rest of the run goes on. A fake whose clock the run moves is followed in :meth:`follow`
+        only, where the clock moves."""
+        if self.advance is not None:
+            return
+        for task in self.tasks:
+            if not task.done and time.monotonic() >= task.next_poll:
+                self._poll(task)
+
+    def follow(self) -> None:
+        """Poll every task to its end, or until ``deadline`` seconds after :meth:`start`. On a
+        fake whose clock the run moves, tasks progress only here: the deadline starts here."""
+        step, rounds = 1.0, 0
+        origin = self.started if self.advance is None else None
+        ends = (origin if origin is not None else time.monotonic()) + self.deadline
+        while self._keep_following(rounds, ends):
+            if rounds:
+                time.sleep(self.interval)
+            rounds += 1
             if self.advance is not None:
                 # Growing steps: one second first, so every task of a fast fake is seen
                 # running (its queue is shorter, its render longer), then up to a minute, so a
@@ -101,9 +134,6 @@ class Lifecycle:
                 self.progress.step(
                     sum(t.done for t in self.tasks), len(self.tasks), f"waiting: {waiting}"
                 )
-            if all(t.done for t in self.tasks):
-                break
-            time.sleep(self.interval)
         for task in self.tasks:
             last = task.history[-1] if task.history else "nothing"
             if task.lost is not None:
@@ -111,10 +141,22 @@ class Lifecycle:
                 continue
             self.tally.check(
                 "lifecycle.reaches_terminal",
-                task.done,
-                f"task {task.id} still {last!r} after {self.deadline:g} s (--deadline)",
+                task.terminal is not None,
+                f"task {task.id} still {last!r} after the {self.deadline:g} s deadline "
+                f"(--deadline{self.deadline_note})",
             )
             self.target.observer.seen.status_sequences.append(_runs(task.history))
+
+    def _keep_following(self, rounds: int, ends: float) -> bool:
+        """Another round of polls? Every task is polled at least once, however late. Past the
+        deadline, a few more rounds (LATE_ROUNDS) only while a task is unsettled: seen ending
+        but not yet seen to stay there, or never read by a poll (its polls were throttled)."""
+        waiting = [t for t in self.tasks if not t.done]
+        if not waiting or rounds == 0 or time.monotonic() < ends:
+            return bool(waiting)
+        self._late += 1
+        unsettled = any(t.terminal is not None or not t.read for t in waiting)
+        return unsettled and self._late <= LATE_ROUNDS
 
     def _create(self, scenario: str | None) -> None:
         headers = self.target.auth()
@@ -157,6 +199,7 @@ class Lifecycle:
         )
 
     def _poll(self, task: Tracked) -> None:
+        task.next_poll = time.monotonic() + self.interval
         path = f"{GENERATION_PATH}/{task.id}"
         try:
             response = self.target.call("GET", path, headers=self.target.auth())
@@ -174,6 +217,7 @@ class Lifecycle:
             return
         if response.status_code != 200:
             return  # the contract checks above judged it
+        task.read = True
         if task.waiting_out:
             task.waiting_out = False
             self.tally.ok("lifecycle.retry_after")  # the wait was taken and polling went on

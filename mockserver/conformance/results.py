@@ -38,6 +38,7 @@ DESCRIPTIONS: dict[str, str] = {
     "lookup.unknown_id_404": "an unknown task id gets 404",
     "lookup.foreign_task_404": "a task polled with another key gets 404",
     "lifecycle.distinct_ids": "every accepted create gets a task id of its own",
+    "lifecycle.accepted_202": "an accepted create answers 202 Accepted, the documented status",
     "lifecycle.polled_id_matches": "a poll answers with the task that was asked for",
     "lifecycle.known_statuses": "every status is one of the contract's spellings",
     "lifecycle.forward_only": "statuses only move forward (pending, running, terminal)",

@@ -17,6 +17,8 @@ RESULT_ROUTE: Final = FILES_PREFIX + "/{task_id}/{token}/{name}"
 CONTROL_PREFIX: Final = "/_mock"
 """The control plane (and nothing of the API) lives under this prefix."""
 CONTRACT_PATH: Final = "/openapi.json"
+VENDOR_HOSTS: Final = ("api.mulerouter.ai", "api.mulerun.com")
+"""Where the real service answers (the second is its MuleRun twin)."""
 
 
 def task_path(task_id: str) -> str:

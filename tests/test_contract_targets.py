@@ -6,18 +6,20 @@ key and a body with its required fields of the right types), so the budget is me
 outside. A run must catch each bug with a failed check that points at it, within LIMIT seconds
 and at most ``--max-creates`` billable creates; the faithful fake must pass within the same
 bounds. The marks name what the suite lacks today (issue 20); they go when it is fixed.
+
+The runs mostly sleep on the pace a billed target gets, so the session starts them all at once
+in the background (tests/targets/batch.py) and each test judges its own run's result.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.targets.fake import Bug, create_target
-from tests.targets.runs import LIMIT, Run, run_through_proxy
-from tests.targets.serving import served
+from tests.targets.batch import Job
+from tests.targets.fake import Bug
+from tests.targets.runs import LIMIT, Run
 
 BUDGET = 3
 
@@ -79,17 +81,18 @@ CASES = [
 ]
 
 
+def run_against(bug: Bug, *options: str) -> pytest.MarkDecorator:
+    """Marks a test that judges one contract run against the fake with ``bug``, through a
+    counting proxy (its result is the ``target_run`` fixture)."""
+    return pytest.mark.target_run(Job(f"fake:{bug.value}", options))
+
+
 def marked(case: Case) -> pytest.ParameterSet:
+    run = run_against(case.bug, "--max-creates", str(BUDGET))
     if case.missing is None:
-        return pytest.param(case, id=case.bug.value)
+        return pytest.param(case, id=case.bug.value, marks=[run])
     mark = pytest.mark.xfail(strict=True, reason=f"issue 20: {case.missing}")
-    return pytest.param(case, id=case.bug.value, marks=[mark])
-
-
-def run_against(bug: Bug, report_dir: Path, *options: str) -> Run:
-    """One contract run against the fake with ``bug``, through a counting proxy."""
-    with served(create_target(bug)) as target:
-        return run_through_proxy(target, report_dir, *options)
+    return pytest.param(case, id=case.bug.value, marks=[run, mark])
 
 
 def verdict_problems(run: Run, case: Case) -> list[str]:
@@ -117,18 +120,19 @@ def bound_problems(run: Run) -> list[str]:
 
 
 @pytest.mark.parametrize("case", [marked(case) for case in CASES])
-def test_each_bug_is_caught_within_budget_and_time(case: Case, tmp_path: Path) -> None:
+def test_each_bug_is_caught_within_budget_and_time(case: Case, target_run: Run) -> None:
     # The default run with a budget of 3 flags the bug by a check that names it, on time and
     # without sending more creates a server could accept than the budget allows.
-    run = run_against(case.bug, tmp_path, "--max-creates", str(BUDGET))
+    run = target_run
     problems = verdict_problems(run, case) + bound_problems(run)
     assert not problems, f"{case.bug.value}: {problems}\n{run.summary()}"
 
 
-def test_the_faithful_fake_passes_within_budget_and_time(tmp_path: Path) -> None:
+@run_against(Bug.NONE, "--max-creates", str(BUDGET))
+def test_the_faithful_fake_passes_within_budget_and_time(target_run: Run) -> None:
     # A target that follows the spec passes every check: no false alarm from a fake the project
     # did not write, within the same limits.
-    run = run_against(Bug.NONE, tmp_path, "--max-creates", str(BUDGET))
+    run = target_run
     problems = bound_problems(run)
     if run.returncode != 0:
         problems.append(f"exit {run.returncode}")
@@ -137,9 +141,10 @@ def test_the_faithful_fake_passes_within_budget_and_time(tmp_path: Path) -> None
     assert run.report["budget"]["creates"] <= BUDGET
 
 
-def test_no_budget_sends_no_create_a_server_could_accept(tmp_path: Path) -> None:
+@run_against(Bug.NONE, "--max-creates", "0")
+def test_no_budget_sends_no_create_a_server_could_accept(target_run: Run) -> None:
     # With --max-creates 0 nothing that could be billed reaches the target: rule probes and
     # generated bodies that could be valid go with other credentials or not at all.
-    run = run_against(Bug.NONE, tmp_path, "--max-creates", "0")
+    run = target_run
     assert run.billed == 0, run.summary()
     assert run.returncode == 0, run.summary()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from mockserver.domain.backend import Backend
 from mockserver.server.app import MockApp
 from tests.fuzz_driver import Driver, succeeded_task
 from tests.helpers import AUTH, BASE_URL, Fake, Make, ScenarioFake, fake_app
-from tests.targets.batch import WAIT, Job, launch, result
+from tests.targets.batch import Job, deadline, launch, result
 from tests.targets.prism import prism_command
 from tests.targets.runs import Run
 
@@ -134,11 +135,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @dataclass
 class TargetRuns:
-    directory: Path
-    started: float  # when the batch was launched (time.time())
+    directory: Path  # where the batch writes each run's result
 
     def result(self, job: Job) -> Run:
-        return result(self.directory, job, self.started)
+        return result(self.directory, job)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -161,12 +161,13 @@ def target_runs(
     try:
         os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     except FileExistsError:  # another worker launched the batch
-        yield TargetRuns(directory, marker.stat().st_mtime)
+        yield TargetRuns(directory)
         return
     process = launch(directory, jobs)
     try:
-        yield TargetRuns(directory, marker.stat().st_mtime)
-        process.wait(timeout=WAIT)  # other workers may still be waiting for its results
+        yield TargetRuns(directory)
+        # Other workers may still be waiting for its results.
+        process.wait(timeout=max(0.0, deadline(directory) - time.time()))
     finally:
         if process.poll() is None:  # interrupted, or past every deadline: stop it and its runs
             os.killpg(process.pid, signal.SIGTERM)

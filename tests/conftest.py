@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +22,9 @@ from mockserver.domain.backend import Backend
 from mockserver.server.app import MockApp
 from tests.fuzz_driver import Driver, succeeded_task
 from tests.helpers import AUTH, BASE_URL, Fake, Make, ScenarioFake, fake_app
+from tests.targets.batch import Job, deadline, launch, result
+from tests.targets.prism import prism_command
+from tests.targets.runs import Run
 
 settings.register_profile("ci", max_examples=60, deadline=None, print_blob=True)
 settings.register_profile(
@@ -99,3 +107,81 @@ def driver() -> Iterator[Driver]:
 def download(driver: Driver) -> bytes:
     """The download path of a task forced to succeed on the fuzz driver's fake."""
     return succeeded_task(driver).encode()
+
+
+# --- contract runs against targets the project did not write (tests/targets/batch.py) ----------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "target_run(job): the test judges the contract run of this tests.targets.batch.Job, "
+        "which the session starts in the background with all the others (fixture target_run)",
+    )
+
+
+def needs_run(item: pytest.Item) -> Job | None:
+    marker = item.get_closest_marker("target_run")
+    return None if marker is None else marker.args[0]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The tests that wait for a contract run go last, so that the runs have the rest of the
+    # session's length to finish in the background before anyone waits for them.
+    items[:] = [item for item in items if needs_run(item) is None] + [
+        item for item in items if needs_run(item) is not None
+    ]
+
+
+@dataclass
+class TargetRuns:
+    directory: Path  # where the batch writes each run's result
+
+    def result(self, job: Job) -> Run:
+        return result(self.directory, job)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def target_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TargetRuns | None]:
+    """Starts every contract run the session's tests ask for, all at once, as the session
+    begins; nothing when none is selected. Under xdist the first worker to get here starts them
+    for all, in the directory the workers share, and waits for them at its end."""
+    jobs = list(dict.fromkeys(job for item in request.session.items if (job := needs_run(item))))
+    if prism_command() is None:  # those tests skip
+        jobs = [job for job in jobs if not job.target.startswith("prism:")]
+    if not jobs:
+        yield None
+        return
+    base = tmp_path_factory.getbasetemp()
+    directory = (base.parent if hasattr(request.config, "workerinput") else base) / "target-runs"
+    directory.mkdir(exist_ok=True)
+    marker = directory / "launched"
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:  # another worker launched the batch
+        yield TargetRuns(directory)
+        return
+    process = launch(directory, jobs)
+    try:
+        yield TargetRuns(directory)
+        # Other workers may still be waiting for its results.
+        process.wait(timeout=max(0.0, deadline(directory) - time.time()))
+    finally:
+        if process.poll() is None:  # interrupted, or past every deadline: stop it and its runs
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture
+def target_run(request: pytest.FixtureRequest, target_runs: TargetRuns | None) -> Run:
+    """The result of the contract run named by the test's ``target_run`` marker."""
+    job = needs_run(request.node)
+    if job is None or target_runs is None:
+        raise pytest.UsageError("the target_run fixture needs a @pytest.mark.target_run(job)")
+    return target_runs.result(job)

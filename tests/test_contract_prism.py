@@ -18,18 +18,19 @@ What Prism does (5.16, seen on the wire):
 - every answer matches the contract's schemas: ``contract.schema`` must pass (a failure would
   be a false alarm about the contract itself).
 A sound run exits 1, within the time limit, and sends at most ``--max-creates`` creates that a
-server could accept.
+server could accept. Both runs start with the session, in the background, alongside the other
+contract runs (tests/targets/batch.py).
 """
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-from tests.targets.prism import prism_command, prism_mock
-from tests.targets.runs import LIMIT, Run, run_through_proxy
+from tests.targets.batch import Job
+from tests.targets.prism import prism_command
+from tests.targets.runs import LIMIT, Run
 
 BUDGET = 3
 MUST_FAIL = ("auth.unknown_key", "lookup.unknown_id_404", "lookup.foreign_task_404")
@@ -48,9 +49,10 @@ def prism_installed() -> None:
         pytest.skip(message)
 
 
-def run_against_prism(report_dir: Path, *, dynamic: bool) -> Run:
-    with prism_mock(dynamic=dynamic) as target:
-        return run_through_proxy(target, report_dir, "--max-creates", str(BUDGET))
+def run_against_prism(*, dynamic: bool) -> pytest.MarkDecorator:
+    """Marks a test that judges one contract run against Prism (the ``target_run`` fixture)."""
+    mode = "dynamic" if dynamic else "static"
+    return pytest.mark.target_run(Job(f"prism:{mode}", ("--max-creates", str(BUDGET))))
 
 
 def sound_verdict(run: Run, *extra: tuple[str, str]) -> list[str]:
@@ -79,11 +81,12 @@ def sound_verdict(run: Run, *extra: tuple[str, str]) -> list[str]:
     return problems
 
 
-def test_static_prism_is_judged_soundly(tmp_path: Path) -> None:
+@run_against_prism(dynamic=False)
+def test_static_prism_is_judged_soundly(target_run: Run) -> None:
     # Static Prism answers the same envelopes whatever is asked: the suite must see through it.
     # Its polls answer the example task, never the one asked for, so nothing is known of how
     # the created task ends: that is reported as not exercised, never as passed.
-    run = run_against_prism(tmp_path, dynamic=False)
+    run = target_run
     problems = sound_verdict(
         run,
         ("a poll answering another id", OTHER_ID),
@@ -97,8 +100,9 @@ def test_static_prism_is_judged_soundly(tmp_path: Path) -> None:
     assert not problems, f"{problems}\n{run.summary()}"
 
 
-def test_dynamic_prism_is_judged_soundly(tmp_path: Path) -> None:
+@run_against_prism(dynamic=True)
+def test_dynamic_prism_is_judged_soundly(target_run: Run) -> None:
     # Dynamic Prism makes up every value: only what it always gets wrong is asserted.
-    run = run_against_prism(tmp_path, dynamic=True)
+    run = target_run
     problems = sound_verdict(run, ("a poll answering another id", OTHER_ID))
     assert not problems, f"{problems}\n{run.summary()}"

@@ -5,31 +5,31 @@ Each run goes through a counting proxy that counts every create a server could a
 key and a body with its required fields of the right types), so the budget is measured from the
 outside. A run must catch each bug with a failed check that points at it, within LIMIT seconds
 and at most ``--max-creates`` billable creates; the faithful fake must pass within the same
-bounds. The marks name what the suite lacks today (issue 20); they go when it is fixed.
+bounds.
+
+The runs mostly sleep on the pace a billed target gets, so the session starts them all at once
+in the background (tests/targets/batch.py) and each test judges its own run's result.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from tests.targets.fake import Bug, create_target
-from tests.targets.runs import LIMIT, Run, run_through_proxy
-from tests.targets.serving import served
+from tests.targets.batch import Job
+from tests.targets.fake import Bug
+from tests.targets.runs import LIMIT, Run
 
 BUDGET = 3
 
 
 @dataclass(frozen=True)
 class Case:
-    """A bug variant, what a failed check must mention to be blamed on it, and (as long as the
-    suite lacks it) what is missing today."""
+    """A bug variant, and what a failed check must mention to be blamed on it."""
 
     bug: Bug
     evidence: str  # a regular expression matched against a failed check's name and reasons
-    missing: str | None = None
 
 
 CASES = [
@@ -61,32 +61,29 @@ CASES = [
         Bug.MALFORMED_JSON_500,
         r"\b500\b|server error|malformed",
     ),
-    Case(Bug.NAIVE_TIMESTAMPS, r"timestamp|date-time|created_at|updated_at|offset|zone", None),
-    Case(Bug.RETRY_AFTER_MISSING, r"retry-after|retry_after", None),
+    Case(Bug.NAIVE_TIMESTAMPS, r"timestamp|date-time|created_at|updated_at|offset|zone"),
+    Case(Bug.RETRY_AFTER_MISSING, r"retry-after|retry_after"),
     Case(
         Bug.ERROR_WITHOUT_DETAIL,
         r"\bdetail\b|\bmessage\b",
     ),
-    Case(Bug.VIDEOS_ON_FAILED, r"videos", None),
+    Case(Bug.VIDEOS_ON_FAILED, r"videos"),
     Case(
         Bug.STATUS_BACKWARDS,
         r"backward|forward_only|terminal_stays|after (succeeded|a terminal)",
-        None,
     ),
 ]
 
 
+def run_against(bug: Bug, *options: str) -> pytest.MarkDecorator:
+    """Marks a test that judges one contract run against the fake with ``bug``, through a
+    counting proxy (its result is the ``target_run`` fixture)."""
+    return pytest.mark.target_run(Job(f"fake:{bug.value}", options))
+
+
 def marked(case: Case) -> pytest.ParameterSet:
-    if case.missing is None:
-        return pytest.param(case, id=case.bug.value)
-    mark = pytest.mark.xfail(strict=True, reason=f"issue 20: {case.missing}")
-    return pytest.param(case, id=case.bug.value, marks=[mark])
-
-
-def run_against(bug: Bug, report_dir: Path, *options: str) -> Run:
-    """One contract run against the fake with ``bug``, through a counting proxy."""
-    with served(create_target(bug)) as target:
-        return run_through_proxy(target, report_dir, *options)
+    run = run_against(case.bug, "--max-creates", str(BUDGET))
+    return pytest.param(case, id=case.bug.value, marks=[run])
 
 
 def verdict_problems(run: Run, case: Case) -> list[str]:
@@ -114,18 +111,19 @@ def bound_problems(run: Run) -> list[str]:
 
 
 @pytest.mark.parametrize("case", [marked(case) for case in CASES])
-def test_each_bug_is_caught_within_budget_and_time(case: Case, tmp_path: Path) -> None:
+def test_each_bug_is_caught_within_budget_and_time(case: Case, target_run: Run) -> None:
     # The default run with a budget of 3 flags the bug by a check that names it, on time and
     # without sending more creates a server could accept than the budget allows.
-    run = run_against(case.bug, tmp_path, "--max-creates", str(BUDGET))
+    run = target_run
     problems = verdict_problems(run, case) + bound_problems(run)
     assert not problems, f"{case.bug.value}: {problems}\n{run.summary()}"
 
 
-def test_the_faithful_fake_passes_within_budget_and_time(tmp_path: Path) -> None:
+@run_against(Bug.NONE, "--max-creates", str(BUDGET))
+def test_the_faithful_fake_passes_within_budget_and_time(target_run: Run) -> None:
     # A target that follows the spec passes every check: no false alarm from a fake the project
     # did not write, within the same limits.
-    run = run_against(Bug.NONE, tmp_path, "--max-creates", str(BUDGET))
+    run = target_run
     problems = bound_problems(run)
     if run.returncode != 0:
         problems.append(f"exit {run.returncode}")
@@ -134,9 +132,10 @@ def test_the_faithful_fake_passes_within_budget_and_time(tmp_path: Path) -> None
     assert run.report["budget"]["creates"] <= BUDGET
 
 
-def test_no_budget_sends_no_create_a_server_could_accept(tmp_path: Path) -> None:
+@run_against(Bug.NONE, "--max-creates", "0")
+def test_no_budget_sends_no_create_a_server_could_accept(target_run: Run) -> None:
     # With --max-creates 0 nothing that could be billed reaches the target: rule probes and
     # generated bodies that could be valid go with other credentials or not at all.
-    run = run_against(Bug.NONE, tmp_path, "--max-creates", "0")
+    run = target_run
     assert run.billed == 0, run.summary()
     assert run.returncode == 0, run.summary()

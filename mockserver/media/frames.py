@@ -1,10 +1,10 @@
-"""The pictures of a result video: the input image under a slow camera move, a crossfade to the
-last frame, and a label that marks the video as a mock.
+"""The pictures of a result video: the input image under a camera that sways in a one-second
+loop, a crossfade to the last frame, and a label that marks the video as a mock.
 
 Frames are produced in YUV 4:2:0, the encoder's own format, so each one costs a crop and one
-scale (FFmpeg's swscale, through PyAV) instead of an RGB conversion. The camera moves at half the
-frame rate (each picture is shown twice), which halves the scaling work and is not visible at
-this speed of motion.
+scale (FFmpeg's swscale, through PyAV) instead of an RGB conversion. The camera moves at half
+the frame rate (each picture is shown twice), and comes back the way it went, so one loop needs
+only a quarter as many pictures as frames.
 """
 
 from __future__ import annotations

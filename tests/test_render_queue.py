@@ -132,7 +132,7 @@ def test_the_encoder_stops_mid_video_and_leaves_no_thread(tmp_path: Path) -> Non
     threads = threading.active_count()
     with pytest.raises(RenderCancelled):
         encode.render(spec, None, None, tmp_path / "v.mp4", AfterTenFrames())
-    # Stopped at once: a whole render checks at each of 30 frames and 19 sound packets.
+    # Stopped at once: a whole render checks at each of its 30 frames, and once more.
     assert frames < 25
     wait_for(lambda: threading.active_count() == threads)  # frame maker and sound ended
 

@@ -17,6 +17,7 @@ holds a placeholder where each download writes its task's id (``stamp.py``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import queue
 import threading
 from collections.abc import Generator, Iterator
@@ -41,6 +42,8 @@ X264_OPTIONS = {"preset": "ultrafast", "tune": "stillimage", "qp": "28"}
 # Every piece starts with an IDR frame (forced), and x264 adds no key frame of its own.
 X264_PARAMS = "scenecut=0:forced-idr=1"
 MARK = "MOCK \u00b7 wan-mock"
+AUDIO_BIT_RATE = 96_000
+_TIME_BASES = {"video": Fraction(1, FPS), "audio": Fraction(1, sound.SAMPLE_RATE)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +87,9 @@ def render(
         worker: threading.Thread | None = None
         if spec.audio:
             audio = out.add_stream("aac", rate=sound.SAMPLE_RATE, layout="stereo")
-            audio.bit_rate = 96_000
-            worker = threading.Thread(target=_encode_sound, args=(spec, audio, sounds, stop))
+            audio.bit_rate = AUDIO_BIT_RATE
+            chord = spec.motion % len(sound.CHORDS)
+            worker = threading.Thread(target=lambda: sounds.extend(_sound(chord)))
             worker.start()
         try:
             frames = _loop(pictures, loop_frames)
@@ -172,10 +176,11 @@ def _lay_pictures(
 
 
 def _packet(piece: Encoded, stream: Any, shift: int, duration: int) -> av.Packet[Any]:
-    """A fresh packet with ``piece``'s bytes, moved ``shift`` ticks later."""
+    """A fresh packet with ``piece``'s bytes, moved ``shift`` ticks later (ticks: frames for
+    pictures, samples for sound)."""
     packet = av.Packet(piece.data)
     packet.stream = stream
-    packet.time_base = stream.codec_context.time_base
+    packet.time_base = _TIME_BASES[stream.type]
     packet.pts = packet.dts = piece.pts + shift
     packet.duration = duration
     return packet
@@ -223,17 +228,20 @@ def _ahead(pictures: Iterator[av.VideoFrame], depth: int = 4) -> Generator[av.Vi
                 ready.get(timeout=0.05)
 
 
-def _encode_sound(
-    spec: VideoSpec, stream: Any, packets: list[Encoded], stop: threading.Event
-) -> None:
-    samples = sound.signal(spec.motion)
+@functools.lru_cache(maxsize=len(sound.CHORDS))
+def _sound(chord: int) -> tuple[Encoded, ...]:
+    """The encoded pieces of a chord's sound (kept: they are the same for every video, and the
+    same as the output stream's encoder would make, with the same settings)."""
+    codec = av.CodecContext.create("aac", "w")
+    codec.sample_rate, codec.layout, codec.format = sound.SAMPLE_RATE, "stereo", "fltp"
+    codec.bit_rate = AUDIO_BIT_RATE
+    codec.time_base = Fraction(1, sound.SAMPLE_RATE)
+    samples = sound.signal(chord)
     encoded: list[av.Packet[Any]] = []
     for at in range(0, samples.shape[1], sound.AUDIO_FRAME):
-        if stop.is_set():
-            return
         chunk = np.ascontiguousarray(samples[:, at : at + sound.AUDIO_FRAME])
         frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
         frame.sample_rate, frame.pts = sound.SAMPLE_RATE, at
-        encoded.extend(stream.encode(frame))
-    encoded.extend(stream.encode(None))
-    packets.extend(Encoded(bytes(p), _int(p.pts), True) for p in encoded)
+        encoded.extend(codec.encode(frame))
+    encoded.extend(codec.encode(None))
+    return tuple(Encoded(bytes(p), _int(p.pts), True) for p in encoded)

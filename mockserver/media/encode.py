@@ -20,12 +20,13 @@ import contextlib
 import functools
 import queue
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import numpy as np
@@ -37,6 +38,7 @@ from mockserver.media.renders import RenderCancelled
 from mockserver.media.shape import FPS, VideoSpec
 from mockserver.media.stamp import PLACEHOLDER, STAMP_TAG
 
+T = TypeVar("T")
 ENCODER_THREADS = 3
 X264_OPTIONS = {"preset": "ultrafast", "tune": "stillimage", "qp": "28"}
 # Every piece starts with an IDR frame (forced), and x264 adds no key frame of its own.
@@ -72,7 +74,7 @@ def render(
     stop = cancelled or threading.Event()
     pictures = _pictures(spec, first, last)
     loop_frames = min(LOOP, spec.frames)
-    ending = pictures.end is not None and spec.frames > FADE
+    ending = pictures.end is not None
     with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as out:
         out.metadata[STAMP_TAG] = PLACEHOLDER
         video = out.add_stream("libx264", rate=FPS)
@@ -83,31 +85,27 @@ def render(
         codec.thread_count = ENCODER_THREADS
         codec.thread_type = "FRAME"
         codec.color_primaries = codec.color_trc = codec.colorspace = 1  # BT.709, as converted
-        sounds: list[Encoded] = []
-        worker: threading.Thread | None = None
+        sounds: Future[tuple[Encoded, ...]] = Future()
         if spec.audio:
             audio = out.add_stream("aac", rate=sound.SAMPLE_RATE, layout="stereo")
             audio.bit_rate = AUDIO_BIT_RATE
             chord = spec.motion % len(sound.CHORDS)
-            worker = threading.Thread(target=lambda: sounds.extend(_sound(chord)))
-            worker.start()
-        try:
-            frames = _loop(pictures, loop_frames)
-            if ending:
-                frames = chain(frames, pictures.ending((spec.frames - FADE) % LOOP))
-            encoded = _encode_pictures(video, frames, stop)
-        finally:
-            if worker is not None:
-                worker.join()  # before the file closes: it encodes into the file's stream
+            # Encoded beside the pictures (the first time for its chord; then it is kept).
+            threading.Thread(target=_run, args=(sounds, _sound, chord), daemon=True).start()
+        frames = _loop(pictures, loop_frames)
+        if ending:
+            frames = chain(frames, pictures.ending((spec.frames - FADE) % LOOP))
+        encoded = _encode_pictures(video, frames, stop)
         if stop.is_set():
             raise RenderCancelled(f"render of video {spec.key} cancelled")
         laid = _lay_pictures(encoded, loop_frames, spec.frames, FADE if ending else 0)
         packets = [(_packet(piece, video, start, 1), piece.key) for piece, start in laid]
         if spec.audio:
+            pieces = sounds.result()
             samples = spec.duration * sound.SAMPLE_RATE
-            places = sound.layout([piece.pts for piece in sounds], samples)
+            places = sound.layout([piece.pts for piece in pieces], samples)
             packets += [
-                (_packet(sounds[place.packet], audio, place.pts - sounds[place.packet].pts,
+                (_packet(pieces[place.packet], audio, place.pts - pieces[place.packet].pts,
                          place.duration), True)
                 for place in places
             ]  # fmt: skip
@@ -133,6 +131,14 @@ def _pictures(spec: VideoSpec, first: bytes | None, last: bytes | None) -> Pictu
         else None
     )
     return Pictures(spec, to_planes(start), end, label(MARK, width, height))
+
+
+def _run(future: Future[T], work: Callable[[int], T], argument: int) -> None:
+    """``work(argument)`` into ``future``, its exception included."""
+    try:
+        future.set_result(work(argument))
+    except BaseException as exc:  # handed to whoever waits for the result
+        future.set_exception(exc)
 
 
 def _loop(pictures: Pictures, count: int) -> Iterator[av.VideoFrame]:

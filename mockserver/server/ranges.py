@@ -10,11 +10,6 @@ from mockserver.domain.errors import InvalidRequest, RangeNotSatisfiable
 MAX_RANGES = 100
 
 
-def check_range(header: str | None, size: int) -> None:
-    """Raise for a malformed ``Range`` (400) or one no byte of the file satisfies (416)."""
-    byte_ranges(header, size)
-
-
 def byte_ranges(header: str | None, size: int) -> list[tuple[int, int]] | None:
     """The (start, end) byte ranges ``header`` asks for (end exclusive), in order and not
     overlapping, or None for the whole file. Raises for a malformed ``Range`` (400) or one

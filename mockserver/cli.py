@@ -208,13 +208,23 @@ def serve(settings: Settings) -> int:
         temporary = tempfile.TemporaryDirectory(prefix="wan-mock-")
         settings = msgspec.structs.replace(settings, state=os.path.join(temporary.name, "db"))
     settings = media_beside_state(settings)
+    chosen_media = settings.render_cache_dir
+    if chosen_media is None:
+        settings = msgspec.structs.replace(settings, render_cache_dir=user_cache_dir(os.environ))
     try:
         with contextlib.ExitStack() as held:
             if settings.state is not None:
                 held.enter_context(claim_state(settings.state))
                 check_state(settings.state, settings)
             if settings.render_cache_dir is not None:
-                prepare_directory(settings.render_cache_dir)  # before any worker starts
+                try:
+                    prepare_directory(settings.render_cache_dir)  # before any worker starts
+                except CacheDirectoryError as exc:
+                    if chosen_media is not None:
+                        raise
+                    # Only the default place is unusable (a read-only home): not worth failing.
+                    print(f"wan-mock: {exc}; using a temporary one instead", file=sys.stderr)
+                    settings = msgspec.structs.replace(settings, render_cache_dir=None)
             return _run(settings, token_made_up=chosen is None and settings.admin_token is not None)
     except (StateError, CacheDirectoryError) as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
@@ -232,6 +242,19 @@ def media_beside_state(settings: Settings) -> Settings:
         media = settings.state + ".media"
         return msgspec.structs.replace(settings, render_cache_dir=media)
     return settings
+
+
+def user_cache_dir(environ: Mapping[str, str]) -> str | None:
+    """Where ``serve`` keeps rendered videos unless told otherwise: ``wan-mock`` in the
+    user's cache directory (``$XDG_CACHE_HOME``, else ``~/.cache``), so a restarted server
+    finds the videos it made before. None without a home directory."""
+    base = environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        home = environ.get("HOME", "")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".cache")
+    return os.path.join(base, "wan-mock")
 
 
 def _run(settings: Settings, *, token_made_up: bool) -> int:

@@ -214,9 +214,10 @@ def encode(payload: object) -> bytes:
     return json.dumps(payload).encode()
 
 
-def succeeded_task(drv: Driver) -> str:
-    """A task forced to succeeded through the control plane: its download path."""
-    created = drv.send("setup", "POST", CREATE, create_headers(), [encode(body())])
+def succeeded_task(drv: Driver, **fields: Any) -> str:
+    """A task forced to succeeded through the control plane (its request ``body(**fields)``;
+    equal requests share one video): its download path."""
+    created = drv.send("setup", "POST", CREATE, create_headers(), [encode(body(**fields))])
     assert created.status == 202, created
     task_id = json.loads(created.body)["task_info"]["id"]
     json_type = [(b"host", b"wan-mock.test"), (b"content-type", b"application/json")]

@@ -188,7 +188,7 @@ def test_an_abandoned_first_download_leaves_no_render(driver: Driver) -> None:
     """A client that hangs up before the first byte of a fresh video: its render is stopped
     and nothing is kept of it."""
     app: MockApp = driver.app  # type: ignore[assignment]
-    path = succeeded_task(driver).encode()
+    path = succeeded_task(driver, prompt="a video nobody asked for before: abandoned").encode()
     renders, dropped = app.videos.renders, app.videos.queue.dropped
     reply = driver.send("hostile", "GET", path, create_headers(), abandon=True)
     check(reply, "abandoned download")
@@ -208,7 +208,7 @@ def test_a_link_under_a_video_name_is_not_served(driver: Driver, tmp_path: Path)
     """A symbolic link planted under a video's cache name (to a file only root may read) is
     refused: the video is rendered again and served, never the file behind the link."""
     app: MockApp = driver.app  # type: ignore[assignment]
-    path = succeeded_task(driver).encode()
+    path = succeeded_task(driver, prompt="a video nobody asked for before: linked").encode()
     secret = tmp_path / "secret"
     secret.write_bytes(b"root-only")
     secret.chmod(0o600)

@@ -19,7 +19,8 @@ from starlette.testclient import TestClient
 
 from mockserver import ManualClock, Settings, create_app
 from mockserver.media.cache import SUBDIRECTORY, CacheDirectoryError, MediaCache
-from mockserver.server.endpoints import HeldFileResponse
+from mockserver.media.stamp import TaskVideo
+from mockserver.server.downloads import VideoResponse
 from tests.helpers import AUTH, CREATE_PATH, body
 
 SECRET = b"root-only secret, not a video"
@@ -236,9 +237,10 @@ def test_a_video_is_served_from_the_file_it_checked(tmp_path: Path) -> None:
     fd = cache.open(found)
     assert fd is not None
     found.path.unlink()  # evicted between the check and the answer
-    app = Starlette(routes=[Route("/v", lambda _: HeldFileResponse(fd, found.stat, {}))])
+    video = TaskVideo(fd, found.stat, "k", "task")
+    app = Starlette(routes=[Route("/v", lambda _: VideoResponse(video, {}, [(1000, 2000)]))])
     with TestClient(app) as client:
-        answer = client.get("/v", headers={"Range": "bytes=1000-1999"})
+        answer = client.get("/v")
     assert answer.status_code == 206
     assert answer.content == b"v" * 1000
     try:  # closed once sent (the number may have been given to another file since)

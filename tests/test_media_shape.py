@@ -69,11 +69,11 @@ def test_base64_inputs_are_named_by_digest() -> None:
     assert (spec.width, spec.height) == (816, 1104)
 
 
-def test_equal_tasks_share_a_key_and_any_difference_changes_it() -> None:
+def test_equal_requests_share_a_key_and_any_difference_changes_it() -> None:
     base = video_spec(task())
-    assert video_spec(task()).key == base.key
+    # Another task with the same request: the same pictures and sound, one shared encode.
+    assert video_spec(task("00000000-0000-4000-8000-000000000002")).key == base.key
     variants = [
-        task("00000000-0000-4000-8000-000000000002"),
         task(duration=10),
         task(resolution="1080P"),
         task(audio=False),
@@ -86,8 +86,9 @@ def test_equal_tasks_share_a_key_and_any_difference_changes_it() -> None:
     assert len(keys) == len(variants)
 
 
-def test_the_camera_move_follows_the_seed_when_given() -> None:
+def test_the_camera_move_follows_the_seed_when_given_else_the_prompt() -> None:
     one = video_spec(task("00000000-0000-4000-8000-000000000001", seed=42))
-    two = video_spec(task("00000000-0000-4000-8000-000000000002", seed=42))
+    two = video_spec(task("00000000-0000-4000-8000-000000000002", seed=42, prompt="a dog"))
     assert one.motion == two.motion
-    assert one.key != two.key  # the label shows the task id
+    assert video_spec(task(seed=43)).motion != one.motion
+    assert video_spec(task(prompt="a dog")).motion != video_spec(task()).motion

@@ -5,17 +5,31 @@ from starlette.testclient import TestClient
 
 from mockserver import ManualClock
 from mockserver.domain.errors import InvalidRequest, RangeNotSatisfiable
-from mockserver.server.ranges import check_range
+from mockserver.server.ranges import MAX_RANGES, byte_ranges
 from tests.helpers import CREATE_PATH, body
 
-SIZE = 400_000  # check_range is pure: any size will do
+SIZE = 400_000  # byte_ranges is pure: any size will do
 
 
 @pytest.mark.parametrize(
-    "header", [None, "bytes=0-99", "bytes=-100", "bytes=100-", "bytes=0-1, 5-9", "BYTES=0-0"]
+    ("header", "ranges"),
+    [
+        (None, None),
+        ("bytes=0-99", [(0, 100)]),
+        ("bytes=-100", [(SIZE - 100, SIZE)]),
+        ("bytes=100-", [(100, SIZE)]),
+        ("bytes=0-1, 5-9", [(0, 2), (5, 10)]),
+        ("BYTES=0-0", [(0, 1)]),
+        (f"bytes=0-{SIZE * 2}", [(0, SIZE)]),  # cut at the end
+        ("bytes=50-99, 0-9, 5-59", [(0, 100)]),  # sorted and merged
+        (f"bytes=-{SIZE * 2}", [(0, SIZE)]),
+        ("bytes=" + ",".join(["0-0"] * (MAX_RANGES + 1)), None),  # too many: the whole file
+    ],
 )
-def test_satisfiable_ranges_pass(header: str | None) -> None:
-    check_range(header, SIZE)
+def test_satisfiable_ranges_give_the_bytes_to_send(
+    header: str | None, ranges: list[tuple[int, int]] | None
+) -> None:
+    assert byte_ranges(header, SIZE) == ranges
 
 
 @pytest.mark.parametrize(
@@ -24,14 +38,14 @@ def test_satisfiable_ranges_pass(header: str | None) -> None:
 )
 def test_malformed_ranges_name_the_header(header: str) -> None:
     with pytest.raises(InvalidRequest) as raised:
-        check_range(header, SIZE)
+        byte_ranges(header, SIZE)
     assert (raised.value.field, raised.value.rule) == ("Range", "format")
 
 
 @pytest.mark.parametrize("header", [f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}", "bytes=-0"])
 def test_ranges_past_the_end_are_not_satisfiable(header: str) -> None:
     with pytest.raises(RangeNotSatisfiable):
-        check_range(header, SIZE)
+        byte_ranges(header, SIZE)
 
 
 def video_url(client: TestClient, clock: ManualClock) -> str:

@@ -120,7 +120,7 @@ def test_a_render_nobody_waits_for_is_dropped_or_stopped() -> None:
 
 
 def test_the_encoder_stops_mid_video_and_leaves_no_thread(tmp_path: Path) -> None:
-    spec = VideoSpec("t1", 1280, 720, 10, True, None, None, "a cat", 3)
+    spec = VideoSpec(1920, 1072, 15, True, None, None, "a cat", 3)
     frames = 0
 
     class AfterTenFrames(threading.Event):
@@ -132,7 +132,8 @@ def test_the_encoder_stops_mid_video_and_leaves_no_thread(tmp_path: Path) -> Non
     threads = threading.active_count()
     with pytest.raises(RenderCancelled):
         encode.render(spec, None, None, tmp_path / "v.mp4", AfterTenFrames())
-    assert frames < 40  # stopped at once, not after the 300 frames
+    # Stopped at once: a whole render checks at each of its 30 frames, and once more.
+    assert frames < 25
     wait_for(lambda: threading.active_count() == threads)  # frame maker and sound ended
 
 
@@ -141,16 +142,19 @@ def _stand_in(monkeypatch: pytest.MonkeyPatch) -> Gate:
     gate = Gate()
 
     def render(spec: Any, first: Any, last: Any, path: Path, cancelled: threading.Event) -> None:
-        gate.work(spec.task_id)(cancelled)
+        gate.work(spec.prompt)(cancelled)
         path.write_bytes(b"\0\0\0\x18ftypmp42" + bytes(100))
 
     monkeypatch.setattr(encode, "render", render)
     return gate
 
 
-async def _succeeded(http: httpx.AsyncClient, headers: dict[str, str]) -> tuple[str, str]:
-    """A task forced to succeed: its id, and the path of its video."""
-    created = await http.post(CREATE_PATH, json=body(), headers=headers)
+async def _succeeded(
+    http: httpx.AsyncClient, headers: dict[str, str], prompt: str
+) -> tuple[str, str]:
+    """A task forced to succeed (its prompt makes its video its own): its id, and the path of
+    its video."""
+    created = await http.post(CREATE_PATH, json=body(prompt=prompt), headers=headers)
     task_id: str = created.json()["task_info"]["id"]
     assert (await http.post(f"/_mock/tasks/{task_id}/succeed", json={})).status_code == 200
     task = (await http.get(f"{CREATE_PATH}/{task_id}", headers=headers)).json()
@@ -164,7 +168,7 @@ def test_a_full_queue_answers_503_with_retry_after(monkeypatch: pytest.MonkeyPat
     async def scenario() -> None:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://wan.test") as http:
-            urls = [(await _succeeded(http, AUTH))[1] for _ in range(4)]
+            urls = [(await _succeeded(http, AUTH, f"video {n}"))[1] for n in range(4)]
             downloads = [asyncio.ensure_future(http.get(urls[0]))]
             await until(lambda: len(gate.started) == 1)  # rendering: no longer queued
             downloads += [asyncio.ensure_future(http.get(url)) for url in urls[1:3]]
@@ -205,10 +209,10 @@ def test_abandoned_first_downloads_do_not_delay_another(monkeypatch: pytest.Monk
 
             async def tasks() -> list[tuple[str, str]]:
                 async with httpx.AsyncClient(base_url=server.base_url) as client:
-                    mine = [await _succeeded(client, AUTH) for _ in range(12)]
-                    return [*mine, await _succeeded(client, OTHER)]
+                    mine = [await _succeeded(client, AUTH, f"video {n}") for n in range(12)]
+                    return [*mine, await _succeeded(client, OTHER, "wanted")]
 
-            *left, (wanted_id, wanted) = asyncio.run(tasks())
+            *left, (_, wanted) = asyncio.run(tasks())
             abandoned = [path for _, path in left]
             for path in abandoned:
                 _abandon(server.base_url, path)
@@ -224,6 +228,6 @@ def test_abandoned_first_downloads_do_not_delay_another(monkeypatch: pytest.Monk
             gate.open.set()
             answer = http.get(wanted)
             assert answer.status_code == 200
-            assert gate.started[stopped:] == [wanted_id]  # the next render, not the 13th
+            assert gate.started[stopped:] == ["wanted"]  # the next render, not the 13th
             assert videos.renders == 1
         assert server.take_errors() == []

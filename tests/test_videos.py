@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 
 from mockserver import ManualClock, Settings, create_app
 from mockserver.media.cache import SUBDIRECTORY
+from mockserver.media.stamp import PLACEHOLDER, stamp_text
 from mockserver.media.videos import Videos
 from tests.helpers import AUTH, CREATE_PATH, b64, body, picture
 from tests.media_probe import frame, mean_volume, probe, streams
@@ -215,13 +216,16 @@ def test_the_cache_directory_is_a_setting(tmp_path: Path) -> None:
     clock = ManualClock()
     settings = Settings(seed=1, render_cache_dir=str(tmp_path / "media"))
     with TestClient(create_app(settings, clock=clock), headers=AUTH) as client:
-        _, data = fetch_video(client, clock, image=b64(picture(500, 500)))
+        url, data = fetch_video(client, clock, image=b64(picture(500, 500)))
     root = tmp_path / "media" / SUBDIRECTORY  # the cache's own, inside the directory given
     assert [p.name for p in (tmp_path / "media").iterdir()] == [SUBDIRECTORY]
     files = sorted(p.suffix for p in root.glob("[!.]*"))
     assert files == [".img", ".mp4"]
     (video,) = root.glob("*.mp4")
-    assert video.read_bytes() == data
+    # The download is the cached file with the task's id in place of the placeholder.
+    task_id = url.split("/files/")[1].split("/")[0]
+    stamped = video.read_bytes().replace(PLACEHOLDER.encode(), stamp_text(task_id).encode())
+    assert stamped == data
 
 
 def test_rendering_runs_off_the_event_loop(

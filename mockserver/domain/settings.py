@@ -211,7 +211,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         Option(
             "directory for rendered videos and kept input images",
             "DIR",
-            unset="beside the state file, else a temporary one",
+            unset="serve: beside the state file, else ~/.cache/wan-mock ($XDG_CACHE_HOME); "
+            "create_app: a temporary one; pytest plugin: in pytest's cache directory",
             restart=True,
         ),
     ] = None

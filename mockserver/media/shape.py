@@ -20,7 +20,7 @@ FPS = 30
 TIER_PIXELS: dict[Resolution, int] = {"720P": 1280 * 720, "1080P": 1920 * 1080}
 DEFAULT_ASPECT = (16, 9)
 # Bumped whenever rendering changes what bytes a spec produces, so cached files are not reused.
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 
 
 def output_size(resolution: Resolution, image: ImageRef | None) -> tuple[int, int]:
@@ -45,14 +45,14 @@ def _down16(side: float) -> int:
 
 @dataclass(frozen=True, slots=True)
 class VideoSpec:
-    """Everything that decides a result video's bytes (and nothing else).
+    """Everything that decides a result video's pictures and sound (and nothing else: not
+    the task, whose id only goes into the file's metadata, see ``stamp.py``).
 
     ``first`` and ``last`` are digests of base64 input images the fake kept, or None when the
     input was a URL or the image is no longer kept (then a generated card stands in for the
     first frame).
     """
 
-    task_id: str
     width: int
     height: int
     duration: int
@@ -69,10 +69,9 @@ class VideoSpec:
 
     @property
     def key(self) -> str:
-        """A content address: equal specs render equal bytes, so their files can be shared."""
+        """A content address: equal specs render equal bytes, so tasks share their file."""
         fields = (
             RENDER_VERSION,
-            self.task_id,
             self.width,
             self.height,
             self.duration,
@@ -87,15 +86,16 @@ class VideoSpec:
 
 
 def video_spec(task: Task) -> VideoSpec:
-    """The video a succeeded task yields. Same task and request, same spec, same bytes."""
+    """The pictures and sound a succeeded task's video shows: the same for every task with
+    the same request."""
     request = task.request
     width, height = output_size(request.resolution, request.image)
     last = request.last_frame
-    # Which way the camera drifts: from the request's seed when given, else from the task id.
-    basis = str(request.seed) if request.seed is not None else task.id
+    # Which way the camera drifts and which chord sounds: from the request's seed when given,
+    # else from its prompt (never from the task id, so equal requests share one video).
+    basis = f"seed {request.seed}" if request.seed is not None else f"prompt {request.prompt}"
     motion = int(hashlib.sha256(basis.encode()).hexdigest()[:8], 16)
     return VideoSpec(
-        task_id=task.id,
         width=width,
         height=height,
         duration=request.duration,

@@ -1,9 +1,12 @@
-"""Result videos on demand: rendered once per task, off the event loop, kept in a bounded cache.
+"""Result videos on demand: rendered once per request, off the event loop, kept in a bounded
+cache.
 
-The first download of a task's video renders it on a render thread (``renders.py``: a bounded,
-fair queue); every request that arrives meanwhile waits for that same render instead of
-starting another, and a render whose clients have all hung up is dropped. Rendering is imported
-only when first needed, so a fake that never serves a video never pays for PyAV and numpy.
+Tasks whose requests ask for the same pictures and sound share one file (``shape.py``); each
+download reads it through with the task's id written into its metadata (``stamp.py``). The
+first download of a video renders it on a render thread (``renders.py``: a bounded, fair
+queue); every request that arrives meanwhile waits for that same render instead of starting
+another, and a render whose clients have all hung up is dropped. Rendering is imported only
+when first needed, so a fake that never serves a video never pays for PyAV and numpy.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import os
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,6 +24,7 @@ from mockserver.domain.tasks import Task
 from mockserver.media.cache import CachedFile, MediaCache
 from mockserver.media.renders import RenderQueue
 from mockserver.media.shape import VideoSpec, video_spec
+from mockserver.media.stamp import TaskVideo
 
 T = TypeVar("T")
 # spec, first image, last image, where to write, set when nobody waits for the video any more
@@ -102,15 +105,15 @@ class Videos:
         finally:
             self.queue.leave(job)
 
-    async def opened(self, task: Task) -> tuple[int, os.stat_result, VideoSpec]:
-        """Like :meth:`file`, but the video held open (a descriptor the caller closes), so
-        that an eviction or a replaced name between the render and the answer cannot change
-        or take away what is served."""
+    async def opened(self, task: Task) -> TaskVideo:
+        """The task's copy of its video, held open (the caller closes it), so that an
+        eviction or a replaced name between the render and the answer cannot change or take
+        away what is served."""
         for _ in range(OPEN_ATTEMPTS):
             found, spec = await self.file(task)
             fd = self.cache.open(found)
             if fd is not None:
-                return fd, found.stat, spec
+                return TaskVideo(fd, found.stat, spec.key, task.id)
         raise RuntimeError(f"the video of task {task.id} was removed {OPEN_ATTEMPTS} times over")
 
     def _available(self, spec: VideoSpec) -> VideoSpec:

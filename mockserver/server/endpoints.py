@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 from collections.abc import Coroutine
 from email.utils import formatdate
 from typing import Any, TypeVar
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
 
 from mockserver.domain.backend import Backend
 from mockserver.domain.contract import load_contract
@@ -23,7 +21,8 @@ from mockserver.domain.scenarios import SCENARIO_HEADER
 from mockserver.domain.tasks import TaskState
 from mockserver.media.videos import Videos
 from mockserver.server.bodies import header, read_generation
-from mockserver.server.ranges import check_range
+from mockserver.server.downloads import VideoResponse
+from mockserver.server.ranges import byte_ranges
 from mockserver.server.runtime import ApiRuntime
 from mockserver.server.wire import JSONResponse
 
@@ -98,17 +97,20 @@ class Endpoints:
         task, state = self.backend.result(params["task_id"], params["token"])
         # A client that hangs up while its video is rendered takes its place in the render
         # with it: nobody else may be waiting for it.
-        fd, stat, spec = await while_connected(request, self.videos.opened(task))
+        video = await while_connected(request, self.videos.opened(task))
         with contextlib.ExitStack() as owned:
-            owned.callback(os.close, fd)
+            owned.callback(video.close)
             headers = {
-                "etag": f'"{spec.key}"',  # the render's content address: same bytes, same tag
+                "etag": f'"{video.tag}"',  # a content address: same bytes, same tag
                 "last-modified": formatdate(state.updated_at, usegmt=True),  # fake's clock
             }
             if _matches(request.headers.get("if-none-match"), headers["etag"]):
                 return Response(status_code=304, headers=headers)
-            check_range(request.headers.get("range"), stat.st_size)
-            response = HeldFileResponse(fd, stat, headers)
+            ranges = byte_ranges(request.headers.get("range"), video.size)
+            if_range = request.headers.get("if-range")
+            if if_range is not None and if_range not in headers.values():  # strong match
+                ranges = None  # the whole file, not a part of one that changed
+            response = VideoResponse(video, headers, ranges)
             owned.pop_all()  # the response closes it
             return response
 
@@ -137,25 +139,6 @@ async def _disconnected(request: Request) -> None:
     """Returns when the client has gone (a GET's empty body comes first)."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
-
-
-class HeldFileResponse(FileResponse):
-    """A file response served from a descriptor held since the file was checked (a regular
-    file, not a link, the one the cache published), closed once the answer is sent.
-
-    Starlette's file response opens a path; ``/dev/fd/N`` opens the file the descriptor holds
-    (on Linux, even one deleted since), so nothing done to the cache's name meanwhile can
-    change what is sent."""
-
-    def __init__(self, fd: int, stat: os.stat_result, headers: dict[str, str]) -> None:
-        super().__init__(f"/dev/fd/{fd}", media_type="video/mp4", headers=headers, stat_result=stat)
-        self.fd = fd
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            os.close(self.fd)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

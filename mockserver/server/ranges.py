@@ -1,21 +1,25 @@
-"""Checking a download's ``Range`` header before the file response serves it.
-
-Starlette's file response answers ranges itself, but its refusals are plain text or empty;
-every refusal here is the fake's JSON error, naming the header and the rule.
+"""A download's ``Range`` header: checked (every refusal is the fake's JSON error, naming the
+header and the rule) and turned into the byte ranges to send, as Starlette's file response
+reads it: overlapping ranges merged, more than ``MAX_RANGES`` answered with the whole file.
 """
 
 from __future__ import annotations
 
 from mockserver.domain.errors import InvalidRequest, RangeNotSatisfiable
 
+MAX_RANGES = 100
 
-def check_range(header: str | None, size: int) -> None:
-    """Raise for a malformed ``Range`` (400) or one no byte of the file satisfies (416)."""
+
+def byte_ranges(header: str | None, size: int) -> list[tuple[int, int]] | None:
+    """The (start, end) byte ranges ``header`` asks for (end exclusive), in order and not
+    overlapping, or None for the whole file. Raises for a malformed ``Range`` (400) or one
+    no byte of the file satisfies (416)."""
     if header is None:
-        return
+        return None
     unit, _, spec = header.partition("=")
     if unit.strip().lower() != "bytes" or not spec.strip():
         raise _malformed(header)
+    ranges: list[tuple[int, int]] = []
     for part in spec.split(","):
         start, dash, end = part.strip().partition("-")
         if not dash or not (start or end):
@@ -23,9 +27,30 @@ def check_range(header: str | None, size: int) -> None:
         first, last = _number(start, header), _number(end, header)
         if first is not None and last is not None and first > last:
             raise _malformed(header)
-        # Every range must hit the file, as the file response demands (not just one of them).
+        # Every range must hit the file (not just one of them).
         if (first is not None and first >= size) or (first is None and last == 0):
             raise RangeNotSatisfiable(size)
+        if first is None:  # the last ``last`` bytes
+            assert last is not None
+            ranges.append((max(size - last, 0), size))
+        else:
+            ranges.append((first, size if last is None else min(last + 1, size)))
+    if len(ranges) > MAX_RANGES:
+        return None
+    return _merged(ranges)
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    if len(ranges) == 1:
+        return ranges
+    merged = [min(ranges)]
+    for start, end in sorted(ranges)[1:]:
+        last_start, last_end = merged[-1]
+        if start <= last_end:
+            merged[-1] = (last_start, max(last_end, end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 # Longer offsets are no byte position at all (and more than the file response can parse).

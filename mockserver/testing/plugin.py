@@ -44,6 +44,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("wan_mock_profile", "dialect profile of the fakes", default="default")
     parser.addini("wan_mock_base_urls", "more base URLs to fake", type="linelist", default=[])
     parser.addini("wan_mock_passthrough", "let other hosts through", type="bool", default=False)
+    parser.addini(
+        "wan_mock_render_cache_dir",
+        "directory the fakes keep rendered videos in, shared by every test, xdist worker and "
+        "later session (default: wan-mock in pytest's cache directory; 'none': a private "
+        "temporary one per fake)",
+        default="",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -108,6 +115,18 @@ def _seed(config: pytest.Config) -> int:
     return int(text)
 
 
+def _render_cache_dir(config: pytest.Config) -> str | None:
+    """Where the fakes keep rendered videos: a video rendered once is reused by every later
+    test, worker and session that asks for the same pictures and sound."""
+    configured = str(config.getini("wan_mock_render_cache_dir")).strip()
+    if configured.lower() == "none":
+        return None
+    if configured:
+        return str(config.rootpath / configured)
+    cache = getattr(config, "cache", None)  # None when the cacheprovider plugin is off
+    return str(cache.mkdir("wan-mock")) if cache is not None else None
+
+
 def _settings(changes: dict[str, Any], base: Any) -> Any:
     from mockserver.domain.settings import SettingsError, merge_settings
 
@@ -130,7 +149,8 @@ def wan_mock(request: pytest.FixtureRequest) -> Iterator[WanMock]:
     from mockserver.testing.router import DEFAULT_BASE_URLS, WanRouter
 
     changes, passthrough = _choices(request)
-    settings = _settings(changes, Settings(clock="virtual"))
+    base = Settings(clock="virtual", render_cache_dir=_render_cache_dir(request.config))
+    settings = _settings(changes, base)
     base_urls = [
         *DEFAULT_BASE_URLS,
         *request.config.getini("wan_mock_base_urls"),
@@ -152,8 +172,10 @@ def wan_mock_server(request: pytest.FixtureRequest) -> Iterator[ServerThread]:
     from mockserver.domain.settings import Settings
     from mockserver.testing.server import ServerThread
 
-    seed = _first(request.config.getoption("wan_mock_seed"), _seed(request.config))
-    with ServerThread(Settings(clock="virtual", seed=seed)) as server:
+    config = request.config
+    seed = _first(config.getoption("wan_mock_seed"), _seed(config))
+    settings = Settings(clock="virtual", seed=seed, render_cache_dir=_render_cache_dir(config))
+    with ServerThread(settings) as server:
         yield server
 
 

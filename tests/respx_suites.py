@@ -292,3 +292,102 @@ def test_the_fake_as_a_side_effect(wan_fake, respx_mock, send):
     assert fake_route.call_count == 2
 """
 )
+
+# The same under pytest-asyncio: ``{mark}`` is ``@pytest.mark.asyncio`` in strict mode and empty
+# in auto mode; ``{anyio}`` adds anyio's marker beside it in strict mode.
+ASYNCIO_SUITE = r"""
+import httpx
+import pytest
+import pytest_asyncio
+import respx
+
+from conftest import API_PATH, AUTH, BODY, REAL
+from mockserver.testing.router import UnmockedRequest
+
+STORAGE = "https://storage.example.org/bucket/cat.mp4"
+NOWHERE = "https://nowhere.example.net/ping"
+
+
+@pytest_asyncio.fixture
+async def async_router():
+    async with respx.mock() as router:
+        router.put(STORAGE).respond(201)
+        yield router
+
+
+async def exercise(fake):
+    async with httpx.AsyncClient(headers=AUTH) as client:
+        created = await client.post(REAL + API_PATH, json=BODY)
+        assert created.status_code == 202, created.text
+        task_id = created.json()["task_info"]["id"]
+        fake.advance(60)
+        task = (await client.get(f"{REAL}{API_PATH}/{task_id}")).json()
+        assert task["task_info"]["status"] == "succeeded"
+        assert (await client.put(STORAGE, content=b"video")).status_code == 201
+        with pytest.raises(UnmockedRequest, match="GET https://nowhere.example.net/ping"):
+            await client.get(NOWHERE)
+    # a sync client inside the async test reaches the same fake
+    assert httpx.get(f"{REAL}{API_PATH}/{task_id}", headers=AUTH).json() == task
+
+
+{mark}
+async def test_async_router_fixture_first(async_router, wan_mock):
+    await exercise(wan_mock)
+
+
+{mark}
+async def test_async_router_fixture_after(wan_mock, async_router):
+    await exercise(wan_mock)
+
+
+{mark}
+async def test_respx_mock_fixture(wan_mock, respx_mock):
+    respx_mock.put(STORAGE).respond(201)
+    await exercise(wan_mock)
+
+
+{mark}
+async def test_async_context_manager_inside(wan_mock):
+    async with respx.mock() as router:
+        router.put(STORAGE).respond(201)
+        await exercise(wan_mock)
+
+
+{mark}
+@respx.mock
+async def test_async_decorator(wan_mock):
+    respx.put(STORAGE).respond(201)
+    await exercise(wan_mock)
+
+
+{mark}
+async def test_the_fake_as_a_side_effect(wan_fake, respx_mock):
+    respx_mock.route(host="api.mulerouter.ai").mock(side_effect=wan_fake.side_effect)
+    async with httpx.AsyncClient(headers=AUTH) as client:
+        created = await client.post(REAL + API_PATH, json=BODY)
+    assert created.status_code == 202
+    wan_fake.assert_task_created(prompt=BODY["prompt"])
+{anyio}
+"""
+
+ANYIO_TESTS = r"""
+
+@pytest.mark.anyio
+async def test_under_anyio_beside_respx_mock(wan_mock, respx_mock):
+    respx_mock.put(STORAGE).respond(201)
+    await exercise(wan_mock)
+
+
+@pytest.mark.anyio
+async def test_under_anyio_with_a_router_inside(wan_mock):
+    async with respx.mock() as router:
+        router.put(STORAGE).respond(201)
+        await exercise(wan_mock)
+"""
+
+
+def asyncio_suite(mode: str) -> str:
+    """The pytest-asyncio suite for ``mode`` ("strict" or "auto")."""
+    strict = mode == "strict"
+    mark = "@pytest.mark.asyncio" if strict else ""
+    return ASYNCIO_SUITE.replace("{mark}", mark).replace("{anyio}", ANYIO_TESTS if strict else "")

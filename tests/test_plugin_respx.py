@@ -1,16 +1,22 @@
 """``wan_mock`` beside the test's own respx routers, proven from the outside: the interop inner
-suite runs once, under pytest-xdist (two workers), and every one of its tests must pass; each
-covers one order or nesting of routers, with a sync and an async client."""
+suite runs under pytest-xdist (two workers) with the newest respx supported (.venv's), and again
+with the oldest (``./scripts/test`` installs it into .tools/); every one of its tests must pass
+in both. Each covers one order or nesting of routers, with a sync and an async client."""
 
 from __future__ import annotations
 
+import os
 import re
+import tomllib
+from pathlib import Path
 
 import pytest
 import respx
 
 from tests.inner_suites import check, records, run
 from tests.respx_suites import INTEROP_SUITE
+
+ROOT = Path(__file__).resolve().parent.parent
 
 pytest_plugins = ["pytester"]
 
@@ -55,3 +61,40 @@ def test_the_suite_ran_on_two_xdist_workers(
     interop_run: tuple[pytest.RunResult, list[str]],
 ) -> None:
     interop_run[0].stdout.fnmatch_lines(["*created: 2/2 workers*"])
+
+
+def supported_respx() -> tuple[str, str]:
+    """The respx range of pyproject.toml's dependencies, as (oldest, first unsupported)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (spec,) = [dep for dep in project["dependencies"] if dep.startswith("respx")]
+    found = re.fullmatch(r"respx>=([\d.]+),<([\d.]+)", spec)
+    assert found, f"respx's range must be closed, >=oldest,<next: {spec}"
+    return found.group(1), found.group(2)
+
+
+def release(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def test_the_newest_respx_is_the_one_installed() -> None:
+    oldest, unsupported = supported_respx()
+    assert release(oldest) <= release(respx.__version__) < release(unsupported)
+
+
+def test_every_order_and_nesting_works_on_the_oldest_respx(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    oldest = supported_respx()[0]
+    target = ROOT / ".tools" / f"respx-{oldest}.0"
+    if not (target / "respx").is_dir():
+        message = f"respx {oldest}.0 is not installed in .tools/ (./scripts/test installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])
+    )
+    inner.makepyfile(test_interop=INTEROP_SUITE)
+    result = run(inner, "-n", "0")
+    check(result, interop_outcomes())
+    assert records(inner, "respx_version") == [f"{oldest}.0"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import respx
 
+from tests.doc_blocks import doc_block
 from tests.inner_suites import check, records, run
 from tests.respx_suites import INTEROP_SUITE
 
@@ -98,3 +99,16 @@ def test_every_order_and_nesting_works_on_the_oldest_respx(
     result = run(inner, "-n", "0")
     check(result, interop_outcomes())
     assert records(inner, "respx_version") == [f"{oldest}.0"]
+
+
+def test_the_readme_respx_example_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_readme_respx=doc_block("example: respx"))
+    result = run(pytester)
+    check(
+        result,
+        {
+            "test_beside_your_own_routes": "PASSED",
+            "test_the_fake_as_a_route_of_your_router": "PASSED",
+            "test_a_client_your_app_builds_on_its_own_transport": "PASSED",
+        },
+    )

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 MARKER_HELP = (
     "wan_mock(seed=None, profile=None, scenario=None, passthrough=None, **settings): configure "
-    "the wan_mock / wan_server fixtures for this test. scenario (e.g. 'fail:3002') applies to "
-    "every task; settings are wan-mock settings such as failure_rate=0.2 or timing='realistic'."
+    "the wan_mock / wan_fake / wan_server fixtures for this test. scenario (e.g. 'fail:3002') "
+    "applies to every task; settings are wan-mock settings such as failure_rate=0.2 or "
+    "timing='realistic'."
 )
 
 

@@ -34,6 +34,23 @@ bootstrap() {
   fi
 }
 
+# Installs one exact version of a pure-Python package, without its dependencies, into a folder
+# of its own under ./.tools (git-ignored) when that version is missing there; tests put the folder
+# first on PYTHONPATH to run against it. Without it, those tests are skipped (and fail under CI).
+# Usage: python_target respx==0.22.0
+python_target() {
+  local spec="$1" dir="$ROOT/.tools/${1/==/-}"
+  [ -f "$dir/.installed" ] && [ "$(cat "$dir/.installed")" = "$spec" ] && return 0
+  echo "==> installing $spec into $dir (pip)" >&2
+  rm -rf "$dir"
+  if "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+    --target "$dir" "$spec"; then
+    echo "$spec" >"$dir/.installed"
+  else
+    echo "==> pip could not install $spec: the tests that need it are skipped" >&2
+  fi
+}
+
 # Installs Debian packages for the commands given as command:package, when a command is missing
 # and apt-get can be used (root). Otherwise it says what is missing; tests that need it then skip
 # (and fail under CI). Usage: system_tools ffprobe:ffmpeg chromium:chromium

@@ -15,8 +15,12 @@ from mockserver import Settings, create_app
 from mockserver.testing.bridge import AppTransport
 from tests.helpers import CREATE_PATH
 
-# Plugins the inner runs do not need (they only cost start-up time).
-QUIET = ("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:cacheprovider")
+# Plugins the inner runs do not need (they only cost start-up time); pytest-asyncio's loop scope
+# set, so that it does not warn.
+QUIET = (
+    *("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:cacheprovider"),
+    *("-o", "asyncio_default_fixture_loop_scope=function"),
+)
 
 
 def first_task_id(seed: int) -> str:

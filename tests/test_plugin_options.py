@@ -181,11 +181,13 @@ def test_bad_marker_errors_name_the_marker_keyword(inner: pytest.Pytester) -> No
 
 
 def test_markers_and_options_are_documented(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     markers = pytester.runpytest("--markers")
     markers.stdout.fnmatch_lines(
         [
             "@pytest.mark.wan_mock(seed=None, profile=None, scenario=None, passthrough=None, "
-            "**settings): configure the wan_mock / wan_server fixtures for this test.*"
+            "**settings): configure the wan_mock / wan_fake / wan_server fixtures for this "
+            "test.*"
             "failure_rate=0.2*timing='realistic'*",
         ]
     )

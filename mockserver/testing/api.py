@@ -1,15 +1,22 @@
 """``WanMock``: what a test holds, whichever fixture made it.
 
-The same methods drive an in-process fake (``wan_mock``) and a served one (``wan_server``),
-because both go through the one control plane (``mockserver.Control``).
+The same methods drive an in-process fake (``wan_mock``, ``wan_fake``) and a served one
+(``wan_server``), because both go through the one control plane (``mockserver.Control``). An
+in-process fake (``WanFake``) can also be plugged into a respx router or an httpx client of the
+test's own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
 
 from mockserver.control import ClockState, Control, JournalEntry, TaskDetail
 from mockserver.domain.paths import GENERATION_PATH
+from mockserver.testing.bridge import AppTransport
 
 
 class WanMock:
@@ -102,3 +109,28 @@ class WanMock:
             f"wan-mock: expected {method} *{path_contains}* {count}, saw {len(matching)}; "
             f"all calls:\n{seen}"
         )
+
+
+class WanFake(WanMock):
+    """An in-process fake (``wan_mock``, ``wan_fake``): the app, served by ``transport``."""
+
+    def __init__(self, base_urls: Sequence[str], control: Control, transport: AppTransport) -> None:
+        super().__init__(base_urls[0], control)
+        self.base_urls = tuple(url.rstrip("/") for url in base_urls)
+        # An httpx transport, sync and async, whose server is the fake:
+        # ``httpx.Client(transport=fake.transport)`` reaches it whatever URL the client uses.
+        self.transport = transport
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        """The hosts (with a port when the base URL gives one) the fake answers."""
+        return frozenset(urlsplit(url).netloc for url in self.base_urls)
+
+    def side_effect(self, request: httpx.Request) -> httpx.Response:
+        """The fake as a respx side effect, for a route of your own router:
+        ``router.route(host="api.mulerouter.ai").mock(side_effect=fake.side_effect)``.
+
+        It serves sync and async clients alike: the app runs on the transport's own event
+        loop, so an async caller's loop waits while the fake answers (never for real time,
+        as the fake's clock is virtual)."""
+        return self.transport.handle_request(request)

@@ -1,9 +1,10 @@
-"""The pytest plugin (entry point ``pytest11``): fixtures ``wan_mock`` and ``wan_server`` and
-the marker ``@pytest.mark.wan_mock(...)``.
+"""The pytest plugin (entry point ``pytest11``): fixtures ``wan_mock``, ``wan_fake`` and
+``wan_server`` and the marker ``@pytest.mark.wan_mock(...)``.
 
-``wan_mock`` answers every httpx request to the real base URLs in-process; ``wan_server`` is a
-real server on a loopback port for any client. Both hand the test a :class:`WanMock`, both run
-on a virtual clock (tests never sleep), and the marker configures either.
+``wan_mock`` answers every httpx request to the real base URLs in-process; ``wan_fake`` is the
+same fake without routing, for a respx router or httpx client of the test's own; ``wan_server``
+is a real server on a loopback port for any client. All hand the test a :class:`WanMock`, all
+run on a virtual clock (tests never sleep), and the marker configures each.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from mockserver.testing.api import WanMock
+    from mockserver.testing.api import WanFake, WanMock
     from mockserver.testing.server import ServerThread
 
 MARKER_HELP = (
     "wan_mock(seed=None, profile=None, scenario=None, passthrough=None, **settings): configure "
-    "the wan_mock / wan_server fixtures for this test. scenario (e.g. 'fail:3002') applies to "
-    "every task; settings are wan-mock settings such as failure_rate=0.2 or timing='realistic'."
+    "the wan_mock / wan_fake / wan_server fixtures for this test. scenario (e.g. 'fail:3002') "
+    "applies to every task; settings are wan-mock settings such as failure_rate=0.2 or "
+    "timing='realistic'."
 )
 
 
@@ -137,18 +139,17 @@ def _settings(changes: dict[str, Any], base: Any) -> Any:
 
 
 @pytest.fixture
-def wan_mock(request: pytest.FixtureRequest) -> Iterator[WanMock]:
-    """The fake in-process: every httpx request to the MuleRouter base URLs (and result video
-    URLs) is answered by the same app the server runs. Other hosts fail the test unless
-    pass-through is on."""
+def wan_fake(request: pytest.FixtureRequest) -> Iterator[WanFake]:
+    """The fake in-process, not routed: plug it into a respx router of your own
+    (``wan_fake.side_effect``) or an httpx client (``transport=wan_fake.transport``)."""
     from mockserver.control import Control
     from mockserver.domain.settings import Settings
     from mockserver.server.app import create_app
-    from mockserver.testing.api import WanMock
+    from mockserver.testing.api import WanFake
     from mockserver.testing.bridge import AppTransport
-    from mockserver.testing.router import DEFAULT_BASE_URLS, WanRouter
+    from mockserver.testing.router import DEFAULT_BASE_URLS
 
-    changes, passthrough = _choices(request)
+    changes, _ = _choices(request)
     base = Settings(clock="virtual", render_cache_dir=_render_cache_dir(request.config))
     settings = _settings(changes, base)
     base_urls = [
@@ -159,11 +160,22 @@ def wan_mock(request: pytest.FixtureRequest) -> Iterator[WanMock]:
     transport = AppTransport(create_app(settings))
     control = Control(base_urls[0], transport=transport)
     try:
-        with WanRouter(transport, base_urls, passthrough=passthrough):
-            yield WanMock(base_urls[0], control)
+        yield WanFake(base_urls, control, transport)
     finally:
         control.close()
         transport.close()
+
+
+@pytest.fixture
+def wan_mock(request: pytest.FixtureRequest, wan_fake: WanFake) -> Iterator[WanFake]:
+    """The fake in-process: every httpx request to the MuleRouter base URLs (and result video
+    URLs) is answered by the same app the server runs, beside any respx router of the test's
+    own. A request that no router matches fails the test unless pass-through is on."""
+    from mockserver.testing.router import WanRouter
+
+    _, passthrough = _choices(request)
+    with WanRouter(wan_fake.transport, wan_fake.base_urls, passthrough=passthrough):
+        yield wan_fake
 
 
 @pytest.fixture(scope="session")

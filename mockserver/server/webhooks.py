@@ -1,0 +1,242 @@
+"""The webhook scheduler: sends what the backend says is due, off the request path.
+
+Under uvicorn a :class:`Dispatcher` runs as one asyncio task started by the app's lifespan. It
+sleeps until the earliest pending delivery is due on the fake's clock (at most
+:data:`IDLE_S` of wall time, so that work another worker queued is found too) or until the
+backend says something new may be due (a create, a forced end, a redelivery), then claims what
+is due and sends each attempt with httpx. A create's ``task.created`` therefore leaves within
+milliseconds of the create.
+
+A virtual clock never reaches a due time by itself, so moving it through the control plane
+(:meth:`Dispatcher.advance`) walks it from one due time to the next and delivers at each:
+when the call returns, every attempt that became due in that stretch has been made, retries
+included, each at its own moment of the fake's clock. ``POST /_mock/webhooks/flush`` delivers
+what is due now (what a create queued under a virtual clock, with no lifespan running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from mockserver.domain.backend import Backend
+from mockserver.domain.deliveries import Attempt
+from mockserver.domain.errors import WebhookNotFound
+from mockserver.domain.outbox import Delivery
+from mockserver.domain.webhooks import envelope, signed_headers
+from mockserver.server.runtime import ApiRuntime
+
+IDLE_S = 1.0  # longest wall-clock sleep between looks at the outbox
+MAX_LOGGED_BODY = 16_384  # characters of a delivery's body kept in the log
+
+logger = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Delivers the backend's due webhook attempts."""
+
+    def __init__(
+        self, backend: Backend[ApiRuntime], *, wall: Callable[[], float] = time.time
+    ) -> None:
+        self.backend = backend
+        self.mounts: dict[str, httpx.AsyncBaseTransport] = {}
+        self._wall = wall
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+        backend.webhooks.listeners.append(self.wake)
+
+    def route(self, prefix: str, transport: httpx.AsyncBaseTransport) -> None:
+        """Send deliveries whose URL starts with ``prefix`` through ``transport`` (an
+        ``httpx.ASGITransport`` around a test's app, an ``httpx.MockTransport``)."""
+        self.mounts[prefix] = transport
+
+    # The background task (the server's lifespan runs it).
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._client = httpx.AsyncClient(follow_redirects=False)
+        self._task = asyncio.create_task(self._run(), name="wan-mock-webhooks")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+        self._loop = None
+
+    def wake(self) -> None:
+        """Something may be due now (called by the backend, from any thread)."""
+        loop, event = self._loop, self._wake
+        if loop is not None and event is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(event.set)
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:  # a bug must not stop every later delivery
+                logger.exception("wan-mock: webhook delivery failed unexpectedly")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._sleep_s())
+
+    def _sleep_s(self) -> float:
+        clock = self.backend.clock
+        due = self.backend.webhooks.next_due()
+        if due is None or clock.frozen:
+            return IDLE_S
+        return min(max((due - clock.now()) / clock.speed, 0.0), IDLE_S)
+
+    # Delivering.
+
+    async def drain(self, at: float | None = None) -> int:
+        """Make every attempt due now (or at ``at``, a due time the clock has just been moved
+        to); returns how many were made."""
+        made = 0
+        while True:
+            now = self.backend.clock.now() if at is None else max(at, self.backend.clock.now())
+            batch = self.backend.webhooks.claim(now, self._wall())
+            if not batch:
+                return made
+            async with self._session() as client:
+                await asyncio.gather(*(self._deliver(client, d) for d in batch))
+            made += len(batch)
+
+    async def advance(self, seconds: float) -> None:
+        """Move the clock ``seconds`` forward, stopping at each due delivery on the way to
+        make it (raises ValueError as the clock does)."""
+        backend = self.backend
+        target = backend.clock.now() + seconds
+        if not 0 <= seconds < float("inf"):
+            backend.advance(seconds)  # raises, naming the problem
+        await self.drain()
+        while True:
+            due = backend.webhooks.next_due()
+            if due is None or due > target:
+                break
+            step = due - backend.clock.now()
+            if step > 0:
+                backend.advance(step)
+            if not await self.drain(at=due) and step <= 0:
+                break  # due but leased by another worker: it will make that attempt
+        remaining = target - backend.clock.now()
+        if remaining > 0:
+            backend.advance(remaining)
+        await self.drain()
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> Any:
+        running = asyncio.get_running_loop()
+        if self._client is not None and running is self._loop and not self.mounts:
+            yield self._client
+            return
+        async with httpx.AsyncClient(follow_redirects=False, mounts=self._mounts()) as client:
+            yield client
+
+    def _mounts(self) -> dict[str, httpx.AsyncBaseTransport]:
+        return {_pattern(prefix): transport for prefix, transport in self.mounts.items()}
+
+    async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
+        backend = self.backend
+        webhooks = backend.webhooks
+        clock = backend.clock
+        try:
+            endpoint = webhooks.endpoint(delivery.endpoint_id)
+        except WebhookNotFound:
+            endpoint = None
+        task = backend.store.get(delivery.task_id)
+        if endpoint is None or task is None:
+            gone = "endpoint was removed" if endpoint is None else "task no longer exists"
+            attempt = _attempt(delivery, "", clock.now(), None, gone, 0.0, "failed")
+            webhooks.record(delivery, attempt, clock.now())
+            return
+        runtime = backend.runtime
+        speaker, dialect = runtime.speaker, runtime.settings.dialect
+        # The state the event reports: as created, or as it ended (its end is the plan's
+        # last step; reading the clock at that instant could fall a rounding short of it).
+        created = delivery.event == "task.created"
+        state = task.state_at(task.created_at if created else float("inf"))
+        video = None
+        if state.succeeded:
+            base = runtime.settings.public_url or delivery.origin or ""
+            video = base + backend.links.path(task.id)
+        payload = speaker.envelope(state, video)
+        body = envelope(
+            delivery.event, delivery.event_id, speaker.timestamp(delivery.occurred_at), payload
+        )
+        now = clock.now()
+        headers = signed_headers(
+            endpoint.secret,
+            delivery.event_id,
+            int(now),
+            body,
+            key=dialect.webhook_key,
+            digest=dialect.webhook_digest,
+        )
+        status: int | None = None
+        error: str | None = None
+        timeout = runtime.settings.webhook_timeout
+        started = time.perf_counter()
+        try:
+            response = await client.post(
+                endpoint.url, content=body, headers=headers, timeout=timeout
+            )
+            status = response.status_code
+        except httpx.TimeoutException:
+            error = f"no answer within {timeout:g} s"
+        except (httpx.HTTPError, OSError, AssertionError) as exc:
+            # AssertionError: a test's respx router refusing an unmocked host
+            error = f"{type(exc).__name__}: {exc}"
+        took = (time.perf_counter() - started) * 1000
+        outcome = webhooks.outcome_of(delivery, status)
+        attempt = _attempt(delivery, endpoint.url, now, status, error, took, outcome, headers, body)
+        webhooks.record(delivery, attempt, clock.now())
+
+
+def _attempt(
+    delivery: Delivery,
+    url: str,
+    at: float,
+    status: int | None,
+    error: str | None,
+    took_ms: float,
+    outcome: Any,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+) -> Attempt:
+    return Attempt(
+        delivery_id=delivery.id,
+        event_id=delivery.event_id,
+        event=delivery.event,
+        task_id=delivery.task_id,
+        endpoint_id=delivery.endpoint_id,
+        url=url,
+        attempt=delivery.attempts + 1,
+        at=at,
+        status=status,
+        error=error,
+        duration_ms=round(took_ms, 3),
+        outcome=outcome,
+        headers=tuple((headers or {}).items()),
+        body=body[:MAX_LOGGED_BODY].decode("utf-8", "replace"),
+    )
+
+
+def _pattern(prefix: str) -> str:
+    """httpx mounts match ``scheme://host[:port]``; a prefix is cut to that."""
+    scheme, _, rest = prefix.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"

@@ -1,0 +1,94 @@
+"""A webhook receiver on a loopback port, for tests: it records every delivery and answers as
+its ``answer`` function says (a status, or a delay first to make the sender time out)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from mockserver.domain.webhooks import verify
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    wall: float  # time.monotonic() when it arrived
+
+
+@dataclass
+class Receiver:
+    url: str
+    secret: str = ""
+    received: list[Received] = field(default_factory=list)
+    answer: Callable[[int], int | tuple[int, float]] = lambda n: 200
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every delivery received, verified against ``secret`` at its own timestamp."""
+        with self.lock:
+            got = list(self.received)
+        return [
+            verify(
+                self.secret,
+                r.headers,
+                r.body,
+                now=float(r.headers["x-mulerouter-webhook-timestamp"]),
+            )
+            for r in got
+        ]
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.received)
+
+
+@contextmanager
+def receiver(answer: Callable[[int], int | tuple[int, float]] | None = None) -> Iterator[Receiver]:
+    """A receiver on 127.0.0.1; ``answer(n)`` (n counts deliveries from 0) gives the status,
+    or ``(status, seconds)`` to wait first."""
+    box: list[Receiver] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            got = box[0]
+            with got.lock:
+                n = len(got.received)
+                got.received.append(
+                    Received(
+                        {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()
+                    )
+                )
+            said = got.answer(n)
+            status, delay = said if isinstance(said, tuple) else (said, 0.0)
+            if delay:
+                time.sleep(delay)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            except OSError:  # the sender gave up waiting
+                pass
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port = server.server_address[1]
+    box.append(Receiver(f"http://127.0.0.1:{port}/hook"))
+    if answer is not None:
+        box[0].answer = answer
+    thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)
+    thread.start()
+    try:
+        yield box[0]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -200,7 +200,8 @@ def serve(settings: Settings) -> int:
     from mockserver.server.serving import StateError, check_state, claim_state
 
     chosen = settings.admin_token
-    settings = secured(settings)
+    secret_made_up = bool(settings.webhooks) and settings.webhook_secret is None
+    settings = secured(with_webhook_secret(settings))
     # Several workers must share state to behave as one fake: without --state they share a
     # temporary file, removed when the server stops.
     temporary = None
@@ -215,7 +216,11 @@ def serve(settings: Settings) -> int:
                 check_state(settings.state, settings)
             if settings.render_cache_dir is not None:
                 prepare_directory(settings.render_cache_dir)  # before any worker starts
-            return _run(settings, token_made_up=chosen is None and settings.admin_token is not None)
+            return _run(
+                settings,
+                token_made_up=chosen is None and settings.admin_token is not None,
+                secret_made_up=secret_made_up,
+            )
     except (StateError, CacheDirectoryError) as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
         return 2
@@ -234,7 +239,7 @@ def media_beside_state(settings: Settings) -> Settings:
     return settings
 
 
-def _run(settings: Settings, *, token_made_up: bool) -> int:
+def _run(settings: Settings, *, token_made_up: bool, secret_made_up: bool = False) -> int:
     """Bind, print the banner and serve until stopped (the state file already claimed)."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -250,7 +255,8 @@ def _run(settings: Settings, *, token_made_up: bool) -> int:
         return 1
     port = sock.getsockname()[1]
     base_url = f"http://{_url_host(settings.host)}:{port}"
-    print(_banner(settings, base_url, token_made_up=token_made_up), flush=True)
+    banner = _banner(settings, base_url, token_made_up=token_made_up, secret_made_up=secret_made_up)
+    print(banner, flush=True)
     config_args: dict[str, Any] = {
         "lifespan": "on",  # its shutdown closes the store (see create_app)
         "access_log": settings.access_log,
@@ -297,6 +303,16 @@ def secured(settings: Settings) -> Settings:
     return settings
 
 
+def with_webhook_secret(settings: Settings) -> Settings:
+    """Settings with a signing secret made up for the ``--webhook`` endpoints when none was
+    given (printed once at start, as the console shows a new endpoint's secret once)."""
+    if settings.webhooks and settings.webhook_secret is None:
+        from mockserver.domain.webhooks import new_secret
+
+        return msgspec.structs.replace(settings, webhook_secret=new_secret())
+    return settings
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -310,7 +326,13 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _banner(settings: Settings, base_url: str, *, token_made_up: bool = False) -> str:
+def _banner(
+    settings: Settings,
+    base_url: str,
+    *,
+    token_made_up: bool = False,
+    secret_made_up: bool = False,
+) -> str:
     """What ``serve`` prints at start. Credentials are masked: the keys and a token the user
     chose are theirs already; only a token made up for this run is shown whole, once, since
     there is no other way to learn it."""
@@ -340,6 +362,15 @@ def _banner(settings: Settings, base_url: str, *, token_made_up: bool = False) -
         )
     elif settings.admin_token:
         admin = f"  admin token (X-Wan-Mock-Admin-Token): {mask(settings.admin_token)}\n"
+    hooks = ""
+    if settings.webhooks:
+        secret = settings.webhook_secret or ""
+        signed = (
+            f"{secret} (made up for this run; choose one with --webhook-secret)"
+            if secret_made_up
+            else mask(secret)
+        )
+        hooks = f"  webhooks to {', '.join(settings.webhooks)}, secret {signed}\n"
     state = (
         f"  state {settings.state}, {settings.workers} worker(s), tasks kept "
         f"{settings.task_retention:g} s after they finish\n"
@@ -352,6 +383,7 @@ def _banner(settings: Settings, base_url: str, *, token_made_up: bool = False) -
         f"{settings.failure_rate:g}, seed {seed}, strict {'on' if settings.strict else 'off'}, "
         f"clock {settings.clock}\n"
         f"{state}"
+        f"{hooks}"
         f"{keys}"
         f"  contract: {base_url}/openapi.json, control plane: {base_url}/_mock/\n"
         f"{admin}"

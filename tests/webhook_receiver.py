@@ -18,7 +18,8 @@ from mockserver.domain.webhooks import verify
 class Received:
     headers: dict[str, str]
     body: bytes
-    wall: float  # time.monotonic() when it arrived
+    wall: float  # time.time() when it arrived
+    status: int  # what the receiver answered
 
 
 @dataclass
@@ -47,6 +48,13 @@ class Receiver:
         with self.lock:
             return len(self.received)
 
+    def delivered(self) -> set[str]:
+        """The ids of the events answered with a 2xx."""
+        with self.lock:
+            return {
+                r.headers["x-mulerouter-webhook-id"] for r in self.received if 200 <= r.status < 300
+            }
+
 
 @contextmanager
 def receiver(answer: Callable[[int], int | tuple[int, float]] | None = None) -> Iterator[Receiver]:
@@ -58,15 +66,12 @@ def receiver(answer: Callable[[int], int | tuple[int, float]] | None = None) -> 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             got = box[0]
+            arrived = time.time()
             with got.lock:
-                n = len(got.received)
-                got.received.append(
-                    Received(
-                        {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()
-                    )
-                )
-            said = got.answer(n)
-            status, delay = said if isinstance(said, tuple) else (said, 0.0)
+                said = got.answer(len(got.received))
+                status, delay = said if isinstance(said, tuple) else (said, 0.0)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                got.received.append(Received(headers, body, arrived, status))
             if delay:
                 time.sleep(delay)
             try:

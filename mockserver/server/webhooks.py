@@ -51,6 +51,7 @@ class Dispatcher:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self._inflight: set[asyncio.Future[Any]] = set()  # attempts being made, on any loop
         backend.webhooks.listeners.append(self.wake)
 
     def route(self, prefix: str, transport: httpx.AsyncBaseTransport) -> None:
@@ -108,13 +109,32 @@ class Dispatcher:
         to); returns how many were made."""
         made = 0
         while True:
+            await self._settle()
             now = self.backend.clock.now() if at is None else max(at, self.backend.clock.now())
             batch = self.backend.webhooks.claim(now, self._wall())
             if not batch:
+                if self._busy():  # the background task took it meanwhile: wait for that
+                    continue
                 return made
             async with self._session() as client:
-                await asyncio.gather(*(self._deliver(client, d) for d in batch))
+                sending = asyncio.gather(*(self._deliver(client, d) for d in batch))
+                self._inflight.add(sending)
+                try:
+                    await sending
+                finally:
+                    self._inflight.discard(sending)
             made += len(batch)
+
+    async def _settle(self) -> None:
+        """Wait for the attempts this loop is already making (the background task's), so
+        that a control-plane call sees them finished."""
+        while self._busy():
+            running = asyncio.get_running_loop()
+            await asyncio.wait([f for f in self._inflight if f.get_loop() is running])
+
+    def _busy(self) -> bool:
+        running = asyncio.get_running_loop()
+        return any(f.get_loop() is running for f in self._inflight)
 
     async def advance(self, seconds: float) -> None:
         """Move the clock ``seconds`` forward, stopping at each due delivery on the way to

@@ -6,18 +6,25 @@ because both go through the one control plane (``mockserver.Control``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockserver.control import ClockState, Control, JournalEntry, TaskDetail
 from mockserver.domain.paths import GENERATION_PATH
+from mockserver.testing.webhooks import WanWebhooks
+
+if TYPE_CHECKING:
+    from mockserver.server.webhooks import Dispatcher
 
 
 class WanMock:
     """A running fake under the test's control. ``base_url`` is where clients should point."""
 
-    def __init__(self, base_url: str, control: Control) -> None:
+    def __init__(
+        self, base_url: str, control: Control, *, dispatcher: Dispatcher | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.control = control
+        self.webhooks = WanWebhooks(control, dispatcher)  # endpoints, deliveries, their log
 
     @property
     def api_url(self) -> str:

@@ -136,11 +136,12 @@ def wan_mock(request: pytest.FixtureRequest) -> Iterator[WanMock]:
         *request.config.getini("wan_mock_base_urls"),
         *request.config.getoption("wan_mock_base_url"),
     ]
-    transport = AppTransport(create_app(settings))
+    app = create_app(settings)
+    transport = AppTransport(app)
     control = Control(base_urls[0], transport=transport)
     try:
         with WanRouter(transport, base_urls, passthrough=passthrough):
-            yield WanMock(base_urls[0], control)
+            yield WanMock(base_urls[0], control, dispatcher=app.dispatcher)
     finally:
         control.close()
         transport.close()

@@ -98,9 +98,12 @@ class WebhookAttempt(msgspec.Struct, frozen=True):
     status: int | None
     error: str | None
     duration_ms: float
-    outcome: str  # delivered, retry (due again after the backoff) or failed (the last)
+    # delivered, retry (due again after the backoff), failed (the last), or a fault's own:
+    # dropped (never sent), duplicate (the second copy), replayed
+    outcome: str
     headers: list[tuple[str, str]]
     body: str
+    fault: str | None = None  # the injected fault it carried
 
 
 class ControlError(RuntimeError):

@@ -108,7 +108,7 @@ def test_after_the_last_attempt_the_delivery_is_failed(fake: Fake, hook: Receive
     made = attempts(fake)
     assert [a["outcome"] for a in made] == ["retry", "retry", "retry", "failed"]
     listing = fake.ok("GET", "/_mock/webhooks")
-    assert listing["deliveries"] == {"pending": 0, "delivered": 0, "failed": 1}
+    assert listing["deliveries"] == {"pending": 0, "delivered": 0, "failed": 1, "dropped": 0}
 
 
 def test_a_receiver_that_does_not_answer_in_time_is_a_failed_attempt(hook: Receiver) -> None:

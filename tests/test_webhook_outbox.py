@@ -113,7 +113,12 @@ def test_a_failing_receiver_is_retried_with_doubling_backoff_then_failed(backend
     assert answer(backend, third, 500).state == "failed"
     backend.advance(1000)
     assert claim(backend) == []
-    assert backend.webhooks.store.counts() == {"pending": 0, "delivered": 0, "failed": 1}
+    assert backend.webhooks.store.counts() == {
+        "pending": 0,
+        "delivered": 0,
+        "failed": 1,
+        "dropped": 0,
+    }
 
 
 def test_a_claimed_delivery_is_leased_until_its_answer(backend: Backend) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from mockserver.domain.webhooks import verify
+from mockserver.domain.webhooks import WebhookVerificationError, verify
 
 
 @dataclass
@@ -28,6 +28,9 @@ class Receiver:
     secret: str = ""
     received: list[Received] = field(default_factory=list)
     answer: Callable[[int], int | tuple[int, float]] = lambda n: 200
+    # When set, a delivery that fails verify() at this clock's time is answered 400, as a
+    # careful receiver answers it.
+    clock: Callable[[], float] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def events(self) -> list[dict[str, Any]]:
@@ -67,10 +70,16 @@ def receiver(answer: Callable[[int], int | tuple[int, float]] | None = None) -> 
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             got = box[0]
             arrived = time.time()
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            refused = False
+            if got.clock is not None:
+                try:
+                    verify(got.secret, headers, body, now=got.clock())
+                except WebhookVerificationError:
+                    refused = True
             with got.lock:
-                said = got.answer(len(got.received))
+                said = 400 if refused else got.answer(len(got.received))
                 status, delay = said if isinstance(said, tuple) else (said, 0.0)
-                headers = {k.lower(): v for k, v in self.headers.items()}
                 got.received.append(Received(headers, body, arrived, status))
             if delay:
                 time.sleep(delay)

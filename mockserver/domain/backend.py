@@ -137,7 +137,7 @@ class Backend(Generic[RT]):
             else new_webhook_secret()
         )
         outbox = SQLiteWebhooks(shared.conn) if shared is not None else MemoryWebhooks()
-        self.webhooks = Webhooks(outbox, self.settings, hook_secret)
+        self.webhooks = Webhooks(outbox, self.settings, hook_secret, lambda: self.random.webhooks)
         if shared is not None:
             self.shared = shared
             self.random.unpredictable_ids()  # see _apply

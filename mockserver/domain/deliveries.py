@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import random
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Literal
 
 import msgspec
@@ -30,13 +31,17 @@ from mockserver.domain.webhooks import (
     TERMINAL_EVENTS,
     EventType,
     WebhookEndpoint,
+    WebhookFaults,
     check_endpoint,
     event_id,
     new_secret,
 )
 
-Outcome = Literal["delivered", "retry", "failed"]
+Outcome = Literal["delivered", "retry", "failed", "dropped", "duplicate", "replayed"]
 CLAIM_BATCH = 64
+DELAY_S = 60.0  # the delay fault: each event this late (fake seconds)
+REPLAY_AFTER_S = 600.0  # the replay fault: the event again this long after its delivery
+STALE_S = 600  # the stale fault: the timestamp this much older than the attempt
 
 
 class Attempt(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,6 +59,7 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None  # why there was no answer (timeout, refused), or a fault's name
     duration_ms: float
     outcome: Outcome
+    fault: str | None = None  # the injected fault this attempt carried
     headers: tuple[tuple[str, str], ...] = ()
     body: str = ""
 
@@ -61,8 +67,15 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
 class Webhooks:
     """The endpoints (from the settings and registered live), the outbox and the log."""
 
-    def __init__(self, store: WebhookStore, settings: Settings, secret: str) -> None:
+    def __init__(
+        self,
+        store: WebhookStore,
+        settings: Settings,
+        secret: str,
+        rng: Callable[[], random.Random] = random.Random,
+    ) -> None:
         self.store = store
+        self._rng = rng  # the seeded stream the fault rates are drawn from
         self.log: deque[Attempt] = deque(maxlen=settings.webhook_log_size)
         self._secret = secret  # of the endpoints the settings name, when they name none
         self._from_settings: tuple[WebhookEndpoint, ...] = ()
@@ -162,7 +175,19 @@ class Webhooks:
         duration = task.plan.duration
         if duration is not None:
             events.append((TERMINAL_EVENTS[task.plan.statuses[-1]], task.created_at + duration))
-        self._owe(task, events, origin)
+        self._owe(task, events, origin, self._fault(task))
+
+    def _fault(self, task: Task) -> str | None:
+        """The task's delivery fault: its scenario's, else drawn by the rates (seeded)."""
+        decision = task.decision
+        scenario = getattr(decision, "scenario", None)
+        if scenario is not None and scenario.kind == "webhook":
+            hook: str | None = scenario.hook
+            return hook
+        faults = self._settings.webhook_faults
+        if faults == NO_FAULTS:
+            return None
+        return faults.draw(self._rng())
 
     def task_forced(self, task: Task, now: float, origin: str | None = None) -> None:
         """The task's end moved to ``now``: its unsent terminal deliveries are replaced."""
@@ -172,8 +197,13 @@ class Webhooks:
             self._owe(task, [(TERMINAL_EVENTS[final], now)], origin)
 
     def _owe(
-        self, task: Task, events: Iterable[tuple[EventType, float]], origin: str | None
+        self,
+        task: Task,
+        events: list[tuple[EventType, float]],
+        origin: str | None,
+        fault: str | None = None,
     ) -> None:
+        last = max(at for _, at in events)
         deliveries = [
             Delivery(
                 id=_delivery_id(ident, endpoint.id),
@@ -182,8 +212,9 @@ class Webhooks:
                 task_id=task.id,
                 endpoint_id=endpoint.id,
                 occurred_at=at,
-                next_at=at,
+                next_at=_due(event, at, last, fault),
                 origin=origin,
+                fault=fault,
             )
             for event, at in events
             for ident in (event_id(task.id, event),)
@@ -208,9 +239,17 @@ class Webhooks:
         """Keep the attempt in the log and move the delivery on: delivered, due again after
         the backoff, or failed after the last attempt."""
         self.log.append(attempt)
+        if attempt.outcome in ("dropped", "replayed"):  # a fault's own end, not an attempt
+            delivery.state = "dropped" if attempt.outcome == "dropped" else "delivered"
+            delivery.fault = None
+            self.store.save(delivery)
+            return delivery
         delivery.attempts += 1
-        delivery.fault = None
-        if attempt.outcome == "delivered":
+        if delivery.fault != "replay":  # the other faults shape the first attempt only
+            delivery.fault = None
+        if attempt.outcome == "delivered" and delivery.fault == "replay":
+            delivery.fault, delivery.next_at = "replaying", now + REPLAY_AFTER_S
+        elif attempt.outcome == "delivered":
             delivery.state = "delivered"
         elif attempt.outcome == "failed" or delivery.attempts >= self._settings.webhook_attempts:
             delivery.state = "failed"
@@ -251,6 +290,18 @@ class Webhooks:
         self.store.clear()
         self.log.clear()
         self.reload()
+
+
+NO_FAULTS = WebhookFaults()
+
+
+def _due(event: EventType, at: float, last: float, fault: str | None) -> float:
+    """When an event's first attempt is due: at its moment, unless a fault moves it."""
+    if fault == "delay":
+        return at + DELAY_S
+    if fault == "out-of-order" and event == "task.created":
+        return (last if last > at else at + DELAY_S) + 1.0  # after the end (or much later)
+    return at
 
 
 def _delivery_id(ident: str, endpoint_id: str) -> str:

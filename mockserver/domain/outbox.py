@@ -21,7 +21,8 @@ import msgspec
 from mockserver.domain.sqlite_store import transaction
 from mockserver.domain.webhooks import EventType, WebhookEndpoint
 
-DeliveryState = Literal["pending", "delivered", "failed"]
+DeliveryState = Literal["pending", "delivered", "failed", "dropped"]
+STATES: tuple[DeliveryState, ...] = ("pending", "delivered", "failed", "dropped")
 
 
 class Delivery(msgspec.Struct, kw_only=True):
@@ -38,6 +39,7 @@ class Delivery(msgspec.Struct, kw_only=True):
     state: DeliveryState = "pending"
     origin: str | None = None  # the base URL result links in the payload use
     fault: str | None = None  # an injected delivery fault (see scenarios), for its next attempt
+    signed_at: int | None = None  # the timestamp of the last genuine attempt (a replay's)
 
 
 class WebhookStore(Protocol):
@@ -137,7 +139,7 @@ class MemoryWebhooks:
         return [d for d in self._deliveries.values() if d.event_id == event_id]
 
     def counts(self) -> dict[str, int]:
-        found = dict.fromkeys(("pending", "delivered", "failed"), 0)
+        found: dict[str, int] = dict.fromkeys(STATES, 0)
         for delivery in self._deliveries.values():
             found[delivery.state] += 1
         return found
@@ -259,7 +261,7 @@ class SQLiteWebhooks:
         return [_delivery(row[0]) for row in rows]
 
     def counts(self) -> dict[str, int]:
-        found = dict.fromkeys(("pending", "delivered", "failed"), 0)
+        found: dict[str, int] = dict.fromkeys(STATES, 0)
         rows = self.conn.execute("SELECT state, count(*) FROM webhook_deliveries GROUP BY state")
         found.update(dict(rows))
         return found

@@ -28,6 +28,7 @@ from mockserver.domain.behaviour import (
 )
 from mockserver.domain.keys import mask
 from mockserver.domain.options import ENV_PREFIX, Option, Setting, describe, in_words
+from mockserver.domain.webhooks import WEBHOOK_FAULT_PRESETS, WebhookFaults
 
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
 
@@ -310,6 +311,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             "SECONDS",
         ),
     ] = 5.0
+    webhook_faults: Annotated[
+        WebhookFaults,
+        Option(
+            "share of tasks whose webhook deliveries get each fault",
+            "NAME",
+            presets=WEBHOOK_FAULT_PRESETS,
+        ),
+    ] = WebhookFaults()
     webhook_log_size: Annotated[
         int,
         msgspec.Meta(ge=0, le=1_000_000),

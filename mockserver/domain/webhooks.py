@@ -16,9 +16,10 @@ import binascii
 import hashlib
 import hmac
 import json
+import random
 import secrets
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -46,6 +47,48 @@ MODEL_NAME = "wan2.6-i2v"
 ID_HEADER = "X-MuleRouter-Webhook-Id"
 TIMESTAMP_HEADER = "X-MuleRouter-Webhook-Timestamp"
 SIGNATURE_HEADER = "X-MuleRouter-Webhook-Signature"
+
+
+Rate = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
+class WebhookFaults(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The share of tasks whose deliveries get each fault (see ``scenarios.py``); drawn in
+    this order from the seeded ``webhooks`` stream, the first that hits wins."""
+
+    duplicate: Rate = 0.0
+    out_of_order: Rate = 0.0
+    delay: Rate = 0.0
+    drop: Rate = 0.0
+    bad_signature: Rate = 0.0
+    stale: Rate = 0.0
+    replay: Rate = 0.0
+
+    def draw(self, rng: random.Random) -> str | None:
+        """One task's fault, or None; draws once per fault whatever the rates are, so the
+        rates never shift later tasks' draws."""
+        hit = None
+        for name in self.__struct_fields__:
+            rate: float = getattr(self, name)
+            if rng.random() < rate and hit is None:
+                hit = name.replace("_", "-")
+        return hit
+
+
+# Named sets of rates (``--webhook-faults chaos``); a table in TOML or JSON gives any other.
+WEBHOOK_FAULT_PRESETS: dict[str, WebhookFaults] = {
+    "none": WebhookFaults(),
+    # Each fault for one task in twenty: about a third of tasks get one.
+    "chaos": WebhookFaults(
+        duplicate=0.05,
+        out_of_order=0.05,
+        delay=0.05,
+        drop=0.05,
+        bad_signature=0.05,
+        stale=0.05,
+        replay=0.05,
+    ),
+}
 
 
 class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):

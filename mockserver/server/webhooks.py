@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from mockserver.domain.backend import Backend
-from mockserver.domain.deliveries import Attempt
+from mockserver.domain.deliveries import STALE_S, Attempt, Outcome
 from mockserver.domain.errors import WebhookNotFound
 from mockserver.domain.outbox import Delivery
 from mockserver.domain.webhooks import envelope, signed_headers
@@ -199,32 +199,64 @@ class Dispatcher:
             delivery.event, delivery.event_id, speaker.timestamp(delivery.occurred_at), payload
         )
         now = clock.now()
+        fault = delivery.fault
+        if fault == "drop":
+            dropped = _attempt(
+                delivery, endpoint.url, now, None, "never sent", 0.0, "dropped", fault=fault
+            )
+            webhooks.record(delivery, dropped, now)
+            return
+        secret, stamp = endpoint.secret, int(now)
+        if fault == "stale":
+            stamp -= STALE_S
+        elif fault == "bad-signature":
+            secret = "whsec_not-" + secret  # a key the receiver does not hold
+        elif fault == "replaying" and delivery.signed_at is not None:
+            stamp = delivery.signed_at  # the very request sent before
         headers = signed_headers(
-            endpoint.secret,
+            secret,
             delivery.event_id,
-            int(now),
+            stamp,
             body,
             key=dialect.webhook_key,
             digest=dialect.webhook_digest,
         )
-        status: int | None = None
-        error: str | None = None
         timeout = runtime.settings.webhook_timeout
-        started = time.perf_counter()
-        try:
-            response = await client.post(
-                endpoint.url, content=body, headers=headers, timeout=timeout
-            )
-            status = response.status_code
-        except httpx.TimeoutException:
-            error = f"no answer within {timeout:g} s"
-        except (httpx.HTTPError, OSError, AssertionError) as exc:
-            # AssertionError: a test's respx router refusing an unmocked host
-            error = f"{type(exc).__name__}: {exc}"
-        took = (time.perf_counter() - started) * 1000
-        outcome = webhooks.outcome_of(delivery, status)
-        attempt = _attempt(delivery, endpoint.url, now, status, error, took, outcome, headers, body)
+        status, error, took = await _post(client, endpoint.url, body, headers, timeout)
+        if fault == "replaying":
+            outcome: Outcome = "replayed"
+        else:
+            outcome = webhooks.outcome_of(delivery, status)
+        if fault not in ("stale", "bad-signature"):
+            delivery.signed_at = stamp
+        attempt = _attempt(
+            delivery, endpoint.url, now, status, error, took, outcome, headers, body, fault
+        )
         webhooks.record(delivery, attempt, clock.now())
+        if fault == "duplicate" and outcome == "delivered":
+            status, error, took = await _post(client, endpoint.url, body, headers, timeout)
+            again = _attempt(
+                delivery, endpoint.url, now, status, error, took, "duplicate", headers, body, fault
+            )
+            webhooks.log.append(again)
+
+
+async def _post(
+    client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[int | None, str | None, float]:
+    """One POST: the status, or why there was none, and the milliseconds it took."""
+    status: int | None = None
+    error: str | None = None
+    started = time.perf_counter()
+    try:
+        response = await client.post(url, content=body, headers=headers, timeout=timeout)
+        status = response.status_code
+    except httpx.TimeoutException:
+        error = f"no answer within {timeout:g} s"
+    except (httpx.HTTPError, OSError, AssertionError) as exc:
+        # AssertionError: a test's respx router refusing an unmocked host
+        error = f"{type(exc).__name__}: {exc}"
+    return status, error, (time.perf_counter() - started) * 1000
 
 
 def _attempt(
@@ -234,9 +266,10 @@ def _attempt(
     status: int | None,
     error: str | None,
     took_ms: float,
-    outcome: Any,
+    outcome: Outcome,
     headers: dict[str, str] | None = None,
     body: bytes = b"",
+    fault: str | None = None,
 ) -> Attempt:
     return Attempt(
         delivery_id=delivery.id,
@@ -253,6 +286,7 @@ def _attempt(
         outcome=outcome,
         headers=tuple((headers or {}).items()),
         body=body[:MAX_LOGGED_BODY].decode("utf-8", "replace"),
+        fault=fault,
     )
 
 

@@ -28,6 +28,7 @@ from mockserver.domain.settings import (
     load_settings,
     shown,
 )
+from mockserver.domain.webhooks import EVENTS
 
 DESCRIPTION = """\
 A local fake of the MuleRouter wan2.6-i2v image-to-video API: create tasks, poll them to
@@ -74,6 +75,35 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"rewrite the reference table in FILE, between {TABLE_BEGIN} and {TABLE_END}",
     )
     show.set_defaults(parser=show)
+    hook = commands.add_parser(
+        "webhook",
+        help="send a signed webhook event to a receiver now (trigger)",
+        description="Webhook tools for receivers under development.",
+    )
+    actions = hook.add_subparsers(dest="webhook_action", metavar="ACTION", required=True)
+    trigger = actions.add_parser(
+        "trigger",
+        help="send one signed event about a made-up task now",
+        description="POST one signed event about a made-up task to --to, as the fake (and, "
+        "as far as is public, the real service) sends it. Exit status 0 when the receiver "
+        "answered 2xx, 1 when it answered something else, 2 when it could not be reached.",
+    )
+    trigger.add_argument("--to", required=True, metavar="URL", help="the receiver's URL")
+    trigger.add_argument(
+        "--event", default="task.succeeded", choices=EVENTS, help="(default: task.succeeded)"
+    )
+    trigger.add_argument("--secret", required=True, help="the endpoint's signing secret")
+    trigger.add_argument(
+        "--key-reading",
+        default="utf8",
+        choices=("utf8", "base64"),
+        help="HMAC key: the secret's bytes, or the base64 after whsec_ (default: utf8)",
+    )
+    trigger.add_argument(
+        "--digest", default="hex", choices=("hex", "base64"), help="(default: hex)"
+    )
+    trigger.add_argument("--timeout", type=float, default=10.0, help="seconds (default: 10)")
+    trigger.set_defaults(parser=trigger)
     return parser
 
 
@@ -142,12 +172,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "settings":
         return show_settings(args.markdown, args.update, args.config)
+    if args.command == "webhook":
+        return trigger_webhook(args)
     try:
         settings = serve_settings(args, os.environ)
     except SettingsError as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
         return 2
     return serve(settings)
+
+
+def trigger_webhook(args: argparse.Namespace) -> int:
+    """``wan-mock webhook trigger``: one signed event, now."""
+    import time
+
+    import httpx
+
+    from mockserver.server.webhooks import sample_delivery
+
+    headers, body = sample_delivery(
+        args.event, args.secret, time.time(), key=args.key_reading, digest=args.digest
+    )
+    started = time.perf_counter()
+    try:
+        answer = httpx.post(args.to, content=body, headers=headers, timeout=args.timeout)
+    except httpx.HTTPError as exc:
+        print(f"wan-mock: cannot deliver to {args.to}: {exc}", file=sys.stderr)
+        return 2
+    took = (time.perf_counter() - started) * 1000
+    event = headers["X-MuleRouter-Webhook-Id"]
+    print(f"POST {args.to} ({args.event}, {event}) -> {answer.status_code} in {took:.1f} ms")
+    return 0 if 200 <= answer.status_code < 300 else 1
 
 
 def serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:

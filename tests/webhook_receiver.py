@@ -31,6 +31,8 @@ class Receiver:
     # When set, a delivery that fails verify() at this clock's time is answered 400, as a
     # careful receiver answers it.
     clock: Callable[[], float] | None = None
+    # When set, decides every answer from the headers and body (``answer`` is not asked).
+    judge: Callable[[dict[str, str], bytes], int | tuple[int, float]] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def events(self) -> list[dict[str, Any]]:
@@ -78,7 +80,10 @@ def receiver(answer: Callable[[int], int | tuple[int, float]] | None = None) -> 
                 except WebhookVerificationError:
                     refused = True
             with got.lock:
-                said = 400 if refused else got.answer(len(got.received))
+                if got.judge is not None:
+                    said = got.judge(headers, body)
+                else:
+                    said = 400 if refused else got.answer(len(got.received))
                 status, delay = said if isinstance(said, tuple) else (said, 0.0)
                 got.received.append(Received(headers, body, arrived, status))
             if delay:

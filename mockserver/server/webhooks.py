@@ -19,19 +19,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from mockserver.domain.backend import Backend
+from mockserver.domain.behaviour import Dialect
 from mockserver.domain.deliveries import STALE_S, Attempt, Outcome
 from mockserver.domain.errors import WebhookNotFound
 from mockserver.domain.outbox import Delivery
-from mockserver.domain.webhooks import envelope, signed_headers
+from mockserver.domain.scenarios import FAILURES
+from mockserver.domain.tasks import Status, TaskState
+from mockserver.domain.webhooks import EVENTS, DigestForm, KeyReading, envelope, signed_headers
+from mockserver.server.dialects import Speaker
 from mockserver.server.runtime import ApiRuntime
 
+DEFAULT_SPEAKER = Speaker(Dialect())
 IDLE_S = 1.0  # longest wall-clock sleep between looks at the outbox
 MAX_LOGGED_BODY = 16_384  # characters of a delivery's body kept in the log
 
@@ -294,3 +301,35 @@ def _pattern(prefix: str) -> str:
     """httpx mounts match ``scheme://host[:port]``; a prefix is cut to that."""
     scheme, _, rest = prefix.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def sample_delivery(
+    event: str,
+    secret: str,
+    now: float,
+    *,
+    ident: str | None = None,
+    signed_at: int | None = None,
+    key: KeyReading = "utf8",
+    digest: DigestForm = "hex",
+) -> tuple[dict[str, str], bytes]:
+    """The headers and body of one delivery of ``event`` about a made-up task, as the fake
+    sends them (``wan-mock webhook trigger`` and the receiver checks send these). The task's
+    payload is the default dialect's poll answer; ``signed_at`` signs at another moment."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}; use {', '.join(EVENTS)}")
+    task_id = str(uuid.uuid4())
+    status = {"task.created": Status.PENDING, "task.succeeded": Status.SUCCEEDED}.get(
+        event, Status.FAILED
+    )
+    started = now if status is Status.PENDING else now - 90.0
+    state = TaskState(
+        task_id, status, started, now, FAILURES[3002] if status is Status.FAILED else None
+    )
+    video = f"https://wan-mock.invalid/files/{task_id}/sample/output.mp4"
+    speaker = DEFAULT_SPEAKER
+    payload = speaker.envelope(state, video if state.succeeded else None)
+    ident = ident or "evt_" + secrets.token_hex(12)
+    body = envelope(event, ident, speaker.timestamp(now), payload)
+    stamp = int(now) if signed_at is None else signed_at
+    return signed_headers(secret, ident, stamp, body, key=key, digest=digest), body

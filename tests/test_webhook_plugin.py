@@ -5,6 +5,8 @@ an httpx transport the test names, served over real HTTP to a loopback receiver,
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from starlette.routing import Route
 from mockserver import webhooks
 from mockserver.control import ControlError
 from mockserver.testing.api import WanMock
+from tests.doc_blocks import doc_block
 from tests.helpers import body
 from tests.webhook_receiver import receiver
 
@@ -131,3 +134,14 @@ def test_verify_uses_the_wall_clock_unless_told(wan_mock: WanMock) -> None:
         webhooks.verify("whsec_fixed-secret", headers, request.content)
     event = webhooks.verify("whsec_fixed-secret", headers, request.content, now=wan_mock.now().unix)
     assert event["type"] == "task.created"
+
+
+def test_the_docs_verify_example_runs() -> None:
+    script = doc_block("example: webhook-verify")
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert first == "task.created"
+    assert second.startswith("refused: timestamp 1767225600")

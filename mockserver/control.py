@@ -250,8 +250,12 @@ class Control:
         """Change settings live (e.g. ``failure_rate=0.5``, ``dialect="legacy"``)."""
         return self._call("PATCH", "/settings", dict[str, Any], changes)
 
-    def journal(self, limit: int | None = None) -> list[JournalEntry]:
-        params = {} if limit is None else {"limit": limit}
+    def journal(self, limit: int | None = None, *, webhooks: bool = False) -> list[JournalEntry]:
+        """Recent requests, oldest first; with ``webhooks``, the webhook attempts too (method
+        ``WEBHOOK``, the receiver's URL as path)."""
+        params: dict[str, Any] = {} if limit is None else {"limit": limit}
+        if webhooks:
+            params["webhooks"] = 1
         return self._call("GET", "/journal", _Journal, params=params).entries
 
     # Webhooks.

@@ -179,3 +179,17 @@ def test_the_dialect_chooses_the_signature_reading(fake: Fake, hook: Receiver) -
     event = verify(hook.secret, got.headers, got.body, now=stamp, key="base64", digest="base64")
     assert event["type"] == "task.created"
     assert got.headers["x-mulerouter-webhook-signature"].endswith("=")  # base64, not hex
+
+
+def test_the_journal_view_shows_attempts_beside_requests_when_asked(fake: Fake) -> None:
+    fake.create()
+    fake.ok("POST", "/_mock/clock/advance", json={"seconds": 60})
+    plain = fake.ok("GET", "/_mock/journal")["entries"]
+    assert {e["method"] for e in plain} == {"POST"}  # by default the requests only
+    both = fake.ok("GET", "/_mock/journal", params={"webhooks": "1"})["entries"]
+    assert [e["method"] for e in both] == ["POST", "WEBHOOK", "WEBHOOK"]
+    assert [e["event"] for e in both[1:]] == ["task.created", "task.succeeded"]
+    assert both[1]["status"] == 200
+    assert fake.ok("GET", "/_mock/journal", params={"webhooks": "1", "limit": 1})["entries"] == [
+        both[-1]
+    ]

@@ -209,10 +209,16 @@ class ControlPlane:
 
     async def journal(self, request: Request) -> Response:
         limit = _int(request.query_params.get("limit"), "limit", default=None)
-        entries = [
-            {**msgspec.to_builtins(entry), "at": timestamp(entry.at)}
-            for entry in self.backend.journal.entries(limit)
-        ]
+        merge = request.query_params.get("webhooks") in ("1", "true")
+        journal = self.backend.journal.entries(None if merge else limit)
+        found = [(entry.at, msgspec.to_builtins(entry)) for entry in journal]
+        if merge:
+            # Webhook attempts beside the requests, as outgoing entries, in time order.
+            found += [(a.at, {**_outgoing(a), "at": a.at}) for a in self.backend.webhooks.log]
+            found.sort(key=lambda item: item[0])
+            if limit is not None:
+                found = found[-limit:] if limit else []
+        entries = [{**entry, "at": timestamp(at)} for at, entry in found]
         return JSONResponse({"count": len(entries), "entries": entries})
 
     async def _deliver_due(self) -> None:
@@ -245,6 +251,22 @@ class ControlPlane:
             "scenario_source": decision.source if isinstance(decision, Decision) else None,
             "prompt": task.request.prompt,
         }
+
+
+def _outgoing(attempt: Any) -> dict[str, Any]:
+    """A webhook attempt as a journal entry: method ``WEBHOOK``, the receiver's URL as path,
+    status 0 when there was no answer."""
+    return {
+        "method": "WEBHOOK",
+        "path": attempt.url,
+        "status": attempt.status or 0,
+        "duration_ms": attempt.duration_ms,
+        "owner": None,
+        "headers": [list(pair) for pair in attempt.headers],
+        "event": attempt.event,
+        "event_id": attempt.event_id,
+        "outcome": attempt.outcome,
+    }
 
 
 # The control plane's bodies are small JSON documents.

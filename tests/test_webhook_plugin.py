@@ -10,6 +10,7 @@ import sys
 
 import httpx
 import pytest
+import respx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -145,3 +146,18 @@ def test_the_docs_verify_example_runs() -> None:
     first, second = done.stdout.splitlines()
     assert first == "task.created"
     assert second.startswith("refused: timestamp 1767225600")
+
+
+def test_in_process_deliveries_reach_a_url_the_test_routes_with_respx(wan_mock: WanMock) -> None:
+    with respx.mock(assert_all_called=False) as router:
+        hook = router.post("https://app.test/respx-hook").respond(204)
+        wan_mock.webhooks.add("https://app.test/respx-hook", ["task.created"])
+        create(wan_mock)
+        wan_mock.webhooks.deliver_due()
+    assert hook.call_count == 1
+    assert [a.status for a in wan_mock.webhooks.attempts] == [204]
+    # A host nobody routes is still refused, with wan-mock's message.
+    wan_mock.webhooks.add("https://nobody.test/hook", ["task.created"])
+    create(wan_mock)
+    wan_mock.webhooks.deliver_due()
+    assert "was not sent" in str(wan_mock.webhooks.attempts[-1].error)

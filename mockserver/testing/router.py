@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import respx
+from respx.models import AllMockedAssertionError
 
 from mockserver.testing.bridge import AppTransport
 
@@ -20,8 +21,9 @@ DEFAULT_BASE_URLS = ("https://api.mulerouter.ai", "https://api.mulerun.com")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-class UnmockedRequest(AssertionError):
-    """A request left the test for a host wan-mock does not fake."""
+class UnmockedRequest(AllMockedAssertionError):
+    """A request left the test for a host wan-mock does not fake. (respx's own kind of refusal:
+    another respx router the test started, for its own hosts, is asked next.)"""
 
 
 class WanRouter(respx.MockRouter):

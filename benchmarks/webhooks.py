@@ -205,9 +205,9 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     h.install_sigterm_handler()
+    throughput = throughput_phase(args.creates, args.runs)
     delivery = delivery_phase(args.tasks, args.deadline)
     latency = latency_phase(args.latency_tasks)
-    throughput = throughput_phase(args.creates, args.runs)
     checks = [
         ("every event delivered", delivery["missing"] == 0),
         (f"task.created p99 <= {LATENCY_P99_MS:g} ms", latency["p99_ms"] <= LATENCY_P99_MS),

@@ -232,6 +232,9 @@ class Webhooks:
     def claim(self, now: float, wall: float, limit: int = CLAIM_BATCH) -> list[Delivery]:
         """Deliveries due at ``now``, leased to the caller for the receiver's timeout and a
         margin (wall seconds)."""
+        due = self.store.next_due()  # a read: no write lock taken when nothing is due
+        if due is None or due > now:
+            return []
         lease = wall + self._settings.webhook_timeout + 5.0
         return self.store.claim(now, wall, limit, lease)
 

@@ -85,6 +85,8 @@ class MemoryWebhooks:
     def __init__(self) -> None:
         self._endpoints: dict[str, WebhookEndpoint] = {}
         self._deliveries: dict[str, Delivery] = {}
+        # The pending ones again: the scheduler looks at them often, at the rest never.
+        self._pending: dict[str, Delivery] = {}
         self._leases: dict[str, float] = {}
 
     def atomic(self) -> contextlib.AbstractContextManager[object]:
@@ -102,23 +104,31 @@ class MemoryWebhooks:
     def add(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
             self._deliveries[delivery.id] = delivery
+            self._track(delivery)
+
+    def _track(self, delivery: Delivery) -> None:
+        if delivery.state == "pending":
+            self._pending[delivery.id] = delivery
+        else:
+            self._pending.pop(delivery.id, None)
 
     def cancel_unsent(self, task_id: str) -> int:
         gone = [
             d.id
-            for d in self._deliveries.values()
+            for d in self._pending.values()
             if d.task_id == task_id and d.event != "task.created" and d.attempts == 0
         ]
         for ident in gone:
             del self._deliveries[ident]
+            del self._pending[ident]
         return len(gone)
 
     def claim(self, now: float, wall: float, limit: int, lease_until: float) -> list[Delivery]:
         due = sorted(
             (
                 d
-                for d in self._deliveries.values()
-                if d.state == "pending" and d.next_at <= now and self._leases.get(d.id, 0) < wall
+                for d in self._pending.values()
+                if d.next_at <= now and self._leases.get(d.id, 0) < wall
             ),
             key=lambda d: d.next_at,
         )[:limit]
@@ -129,11 +139,11 @@ class MemoryWebhooks:
     def save(self, delivery: Delivery) -> None:
         if delivery.id in self._deliveries:  # a reset in between drops it
             self._deliveries[delivery.id] = delivery
+            self._track(delivery)
         self._leases.pop(delivery.id, None)
 
     def next_due(self) -> float | None:
-        pending = [d.next_at for d in self._deliveries.values() if d.state == "pending"]
-        return min(pending, default=None)
+        return min((d.next_at for d in self._pending.values()), default=None)
 
     def by_event(self, event_id: str) -> list[Delivery]:
         return [d for d in self._deliveries.values() if d.event_id == event_id]
@@ -157,6 +167,7 @@ class MemoryWebhooks:
     def clear(self) -> None:
         self._endpoints.clear()
         self._deliveries.clear()
+        self._pending.clear()
         self._leases.clear()
 
 

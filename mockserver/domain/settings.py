@@ -302,7 +302,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         int,
         msgspec.Meta(ge=1, le=50),
         Option("attempts per webhook delivery before it is marked failed", "N"),
-    ] = 6
+    ] = 10
     webhook_backoff: Annotated[
         Seconds,
         msgspec.Meta(le=86_400),

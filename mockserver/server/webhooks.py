@@ -40,6 +40,11 @@ from mockserver.server.runtime import ApiRuntime
 
 DEFAULT_SPEAKER = Speaker(Dialect())
 IDLE_S = 1.0  # longest wall-clock sleep between looks at the outbox
+# The background task gives way to the API: it sends once no request has been in flight for
+# API_QUIET_S, or once it has waited DEFER_MAX_S (a burst of creates is answered at full speed,
+# and its deliveries follow). Moving the clock or flushing never waits.
+API_QUIET_S = 0.005
+DEFER_MAX_S = 2.0
 MAX_LOGGED_BODY = 16_384  # characters of a delivery's body kept in the log
 
 logger = logging.getLogger(__name__)
@@ -59,6 +64,8 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self._inflight: set[asyncio.Future[Any]] = set()  # attempts being made, on any loop
+        self.api_busy = 0  # API requests in flight (counted by the app)
+        self.api_seen = 0.0  # time.monotonic() when the last one ended
         backend.webhooks.listeners.append(self.wake)
 
     def route(self, prefix: str, transport: httpx.AsyncBaseTransport) -> None:
@@ -71,7 +78,6 @@ class Dispatcher:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
-        self._client = httpx.AsyncClient(follow_redirects=False)
         self._task = asyncio.create_task(self._run(), name="wan-mock-webhooks")
 
     async def stop(self) -> None:
@@ -96,7 +102,7 @@ class Dispatcher:
         while True:
             self._wake.clear()
             try:
-                await self.drain()
+                await self.drain(polite=True)
             except Exception:  # a bug must not stop every later delivery
                 logger.exception("wan-mock: webhook delivery failed unexpectedly")
             with contextlib.suppress(TimeoutError):
@@ -111,12 +117,14 @@ class Dispatcher:
 
     # Delivering.
 
-    async def drain(self, at: float | None = None) -> int:
+    async def drain(self, at: float | None = None, *, polite: bool = False) -> int:
         """Make every attempt due now (or at ``at``, a due time the clock has just been moved
-        to); returns how many were made."""
+        to); returns how many were made. ``polite``: each batch waits for a quiet API."""
         made = 0
         while True:
             await self._settle()
+            if polite:
+                await self._quiet()
             now = self.backend.clock.now() if at is None else max(at, self.backend.clock.now())
             batch = self.backend.webhooks.claim(now, self._wall())
             if not batch:
@@ -131,6 +139,16 @@ class Dispatcher:
                 finally:
                     self._inflight.discard(sending)
             made += len(batch)
+
+    async def _quiet(self) -> None:
+        """Wait until no API request has been in flight for API_QUIET_S (DEFER_MAX_S at most)."""
+        limit = time.monotonic() + DEFER_MAX_S
+        while True:
+            now = time.monotonic()
+            gap = API_QUIET_S - (now - self.api_seen)
+            if (not self.api_busy and gap <= 0) or now >= limit:
+                return
+            await asyncio.sleep(max(gap, 0.002))
 
     async def _settle(self) -> None:
         """Wait for the attempts this loop is already making (the background task's), so
@@ -168,7 +186,9 @@ class Dispatcher:
     @contextlib.asynccontextmanager
     async def _session(self) -> Any:
         running = asyncio.get_running_loop()
-        if self._client is not None and running is self._loop and not self.mounts:
+        if running is self._loop and not self.mounts:
+            if self._client is None:  # made on first use: most apps never send a webhook
+                self._client = httpx.AsyncClient(follow_redirects=False)
             yield self._client
             return
         async with httpx.AsyncClient(follow_redirects=False, mounts=self._mounts()) as client:

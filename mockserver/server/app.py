@@ -9,7 +9,6 @@ runs (uvicorn, in-process ASGI, respx).
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -74,14 +73,6 @@ class MockApp:
         path: str = scope.get("path", "")
         if path.startswith(self._prefix) or path == CONTROL_PREFIX:
             await self._control(scope, receive, send)
-        elif scope["type"] == "http":  # counted: webhook deliveries give way to the API
-            dispatcher = self.dispatcher
-            dispatcher.api_busy += 1
-            try:
-                await self._api(scope, receive, send)
-            finally:
-                dispatcher.api_busy -= 1
-                dispatcher.api_seen = time.monotonic()
         else:  # the API's own app also runs the lifespan (it closes the store)
             await self._api(scope, receive, send)
 

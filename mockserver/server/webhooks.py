@@ -40,11 +40,6 @@ from mockserver.server.runtime import ApiRuntime
 
 DEFAULT_SPEAKER = Speaker(Dialect())
 IDLE_S = 1.0  # longest wall-clock sleep between looks at the outbox
-# The background task gives way to the API: it sends once no request has been in flight for
-# API_QUIET_S, or once it has waited DEFER_MAX_S (a burst of creates is answered at full speed,
-# and its deliveries follow). Moving the clock or flushing never waits.
-API_QUIET_S = 0.005
-DEFER_MAX_S = 2.0
 MAX_LOGGED_BODY = 16_384  # characters of a delivery's body kept in the log
 
 logger = logging.getLogger(__name__)
@@ -64,8 +59,6 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self._inflight: set[asyncio.Future[Any]] = set()  # attempts being made, on any loop
-        self.api_busy = 0  # API requests in flight (counted by the app)
-        self.api_seen = 0.0  # time.monotonic() when the last one ended
         backend.webhooks.listeners.append(self.wake)
 
     def route(self, prefix: str, transport: httpx.AsyncBaseTransport) -> None:
@@ -102,7 +95,7 @@ class Dispatcher:
         while True:
             self._wake.clear()
             try:
-                await self.drain(polite=True)
+                await self.drain()
             except Exception:  # a bug must not stop every later delivery
                 logger.exception("wan-mock: webhook delivery failed unexpectedly")
             with contextlib.suppress(TimeoutError):
@@ -117,14 +110,12 @@ class Dispatcher:
 
     # Delivering.
 
-    async def drain(self, at: float | None = None, *, polite: bool = False) -> int:
+    async def drain(self, at: float | None = None) -> int:
         """Make every attempt due now (or at ``at``, a due time the clock has just been moved
-        to); returns how many were made. ``polite``: each batch waits for a quiet API."""
+        to); returns how many were made."""
         made = 0
         while True:
             await self._settle()
-            if polite:
-                await self._quiet()
             now = self.backend.clock.now() if at is None else max(at, self.backend.clock.now())
             batch = self.backend.webhooks.claim(now, self._wall())
             if not batch:
@@ -139,16 +130,6 @@ class Dispatcher:
                 finally:
                     self._inflight.discard(sending)
             made += len(batch)
-
-    async def _quiet(self) -> None:
-        """Wait until no API request has been in flight for API_QUIET_S (DEFER_MAX_S at most)."""
-        limit = time.monotonic() + DEFER_MAX_S
-        while True:
-            now = time.monotonic()
-            gap = API_QUIET_S - (now - self.api_seen)
-            if (not self.api_busy and gap <= 0) or now >= limit:
-                return
-            await asyncio.sleep(max(gap, 0.002))
 
     async def _settle(self) -> None:
         """Wait for the attempts this loop is already making (the background task's), so

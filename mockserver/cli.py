@@ -28,6 +28,7 @@ from mockserver.domain.settings import (
     load_settings,
     shown,
 )
+from mockserver.domain.webhooks import EVENTS
 
 DESCRIPTION = """\
 A local fake of the MuleRouter wan2.6-i2v image-to-video API: create tasks, poll them to
@@ -74,6 +75,35 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"rewrite the reference table in FILE, between {TABLE_BEGIN} and {TABLE_END}",
     )
     show.set_defaults(parser=show)
+    hook = commands.add_parser(
+        "webhook",
+        help="send a signed webhook event to a receiver now (trigger)",
+        description="Webhook tools for receivers under development.",
+    )
+    actions = hook.add_subparsers(dest="webhook_action", metavar="ACTION", required=True)
+    trigger = actions.add_parser(
+        "trigger",
+        help="send one signed event about a made-up task now",
+        description="POST one signed event about a made-up task to --to, as the fake (and, "
+        "as far as is public, the real service) sends it. Exit status 0 when the receiver "
+        "answered 2xx, 1 when it answered something else, 2 when it could not be reached.",
+    )
+    trigger.add_argument("--to", required=True, metavar="URL", help="the receiver's URL")
+    trigger.add_argument(
+        "--event", default="task.succeeded", choices=EVENTS, help="(default: task.succeeded)"
+    )
+    trigger.add_argument("--secret", required=True, help="the endpoint's signing secret")
+    trigger.add_argument(
+        "--key-reading",
+        default="utf8",
+        choices=("utf8", "base64"),
+        help="HMAC key: the secret's bytes, or the base64 after whsec_ (default: utf8)",
+    )
+    trigger.add_argument(
+        "--digest", default="hex", choices=("hex", "base64"), help="(default: hex)"
+    )
+    trigger.add_argument("--timeout", type=float, default=10.0, help="seconds (default: 10)")
+    trigger.set_defaults(parser=trigger)
     return parser
 
 
@@ -142,12 +172,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "settings":
         return show_settings(args.markdown, args.update, args.config)
+    if args.command == "webhook":
+        return trigger_webhook(args)
     try:
         settings = serve_settings(args, os.environ)
     except SettingsError as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
         return 2
     return serve(settings)
+
+
+def trigger_webhook(args: argparse.Namespace) -> int:
+    """``wan-mock webhook trigger``: one signed event, now."""
+    import time
+
+    import httpx
+
+    from mockserver.server.webhooks import sample_delivery
+
+    headers, body = sample_delivery(
+        args.event, args.secret, time.time(), key=args.key_reading, digest=args.digest
+    )
+    started = time.perf_counter()
+    try:
+        answer = httpx.post(args.to, content=body, headers=headers, timeout=args.timeout)
+    except httpx.HTTPError as exc:
+        print(f"wan-mock: cannot deliver to {args.to}: {exc}", file=sys.stderr)
+        return 2
+    took = (time.perf_counter() - started) * 1000
+    event = headers["X-MuleRouter-Webhook-Id"]
+    print(f"POST {args.to} ({args.event}, {event}) -> {answer.status_code} in {took:.1f} ms")
+    return 0 if 200 <= answer.status_code < 300 else 1
 
 
 def serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
@@ -200,7 +255,8 @@ def serve(settings: Settings) -> int:
     from mockserver.server.serving import StateError, check_state, claim_state
 
     chosen = settings.admin_token
-    settings = secured(settings)
+    secret_made_up = bool(settings.webhooks) and settings.webhook_secret is None
+    settings = secured(with_webhook_secret(settings))
     # Several workers must share state to behave as one fake: without --state they share a
     # temporary file, removed when the server stops.
     temporary = None
@@ -225,7 +281,11 @@ def serve(settings: Settings) -> int:
                     # Only the default place is unusable (a read-only home): not worth failing.
                     print(f"wan-mock: {exc}; using a temporary one instead", file=sys.stderr)
                     settings = msgspec.structs.replace(settings, render_cache_dir=None)
-            return _run(settings, token_made_up=chosen is None and settings.admin_token is not None)
+            return _run(
+                settings,
+                token_made_up=chosen is None and settings.admin_token is not None,
+                secret_made_up=secret_made_up,
+            )
     except (StateError, CacheDirectoryError) as exc:
         print(f"wan-mock: {exc}", file=sys.stderr)
         return 2
@@ -257,7 +317,7 @@ def user_cache_dir(environ: Mapping[str, str]) -> str | None:
     return os.path.join(base, "wan-mock")
 
 
-def _run(settings: Settings, *, token_made_up: bool) -> int:
+def _run(settings: Settings, *, token_made_up: bool, secret_made_up: bool = False) -> int:
     """Bind, print the banner and serve until stopped (the state file already claimed)."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -273,7 +333,8 @@ def _run(settings: Settings, *, token_made_up: bool) -> int:
         return 1
     port = sock.getsockname()[1]
     base_url = f"http://{_url_host(settings.host)}:{port}"
-    print(_banner(settings, base_url, token_made_up=token_made_up), flush=True)
+    banner = _banner(settings, base_url, token_made_up=token_made_up, secret_made_up=secret_made_up)
+    print(banner, flush=True)
     config_args: dict[str, Any] = {
         "lifespan": "on",  # its shutdown closes the store (see create_app)
         "access_log": settings.access_log,
@@ -320,6 +381,16 @@ def secured(settings: Settings) -> Settings:
     return settings
 
 
+def with_webhook_secret(settings: Settings) -> Settings:
+    """Settings with a signing secret made up for the ``--webhook`` endpoints when none was
+    given (printed once at start, as the console shows a new endpoint's secret once)."""
+    if settings.webhooks and settings.webhook_secret is None:
+        from mockserver.domain.webhooks import new_secret
+
+        return msgspec.structs.replace(settings, webhook_secret=new_secret())
+    return settings
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -333,7 +404,13 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _banner(settings: Settings, base_url: str, *, token_made_up: bool = False) -> str:
+def _banner(
+    settings: Settings,
+    base_url: str,
+    *,
+    token_made_up: bool = False,
+    secret_made_up: bool = False,
+) -> str:
     """What ``serve`` prints at start. Credentials are masked: the keys and a token the user
     chose are theirs already; only a token made up for this run is shown whole, once, since
     there is no other way to learn it."""
@@ -363,6 +440,15 @@ def _banner(settings: Settings, base_url: str, *, token_made_up: bool = False) -
         )
     elif settings.admin_token:
         admin = f"  admin token (X-Wan-Mock-Admin-Token): {mask(settings.admin_token)}\n"
+    hooks = ""
+    if settings.webhooks:
+        secret = settings.webhook_secret or ""
+        signed = (
+            f"{secret} (made up for this run; choose one with --webhook-secret)"
+            if secret_made_up
+            else mask(secret)
+        )
+        hooks = f"  webhooks to {', '.join(settings.webhooks)}, secret {signed}\n"
     state = (
         f"  state {settings.state}, {settings.workers} worker(s), tasks kept "
         f"{settings.task_retention:g} s after they finish\n"
@@ -375,6 +461,7 @@ def _banner(settings: Settings, base_url: str, *, token_made_up: bool = False) -
         f"{settings.failure_rate:g}, seed {seed}, strict {'on' if settings.strict else 'off'}, "
         f"clock {settings.clock}\n"
         f"{state}"
+        f"{hooks}"
         f"{keys}"
         f"  contract: {base_url}/openapi.json, control plane: {base_url}/_mock/\n"
         f"{admin}"

@@ -74,6 +74,38 @@ class JournalEntry(msgspec.Struct, frozen=True):
     headers: tuple[tuple[str, str], ...] = ()  # as received: bounded, credentials redacted
 
 
+class WebhookEndpoint(msgspec.Struct, frozen=True):
+    id: str
+    url: str
+    events: list[str]
+    secret: str  # whole only in the answer that created it; masked in listings
+    key: str | None  # the API key's fingerprint, or None for every key
+    description: str
+    source: str  # "settings" (--webhook) or "control"
+
+
+class WebhookAttempt(msgspec.Struct, frozen=True):
+    """One delivery attempt from the delivery log: the request sent and what came back."""
+
+    delivery_id: str
+    event_id: str
+    event: str
+    task_id: str
+    endpoint_id: str
+    url: str
+    attempt: int
+    at: str
+    status: int | None
+    error: str | None
+    duration_ms: float
+    # delivered, retry (due again after the backoff), failed (the last), or a fault's own:
+    # dropped (never sent), duplicate (the second copy), replayed
+    outcome: str
+    headers: list[tuple[str, str]]
+    body: str
+    fault: str | None = None  # the injected fault it carried
+
+
 class ControlError(RuntimeError):
     """The control plane refused a call; ``status`` and ``body`` say why."""
 
@@ -95,6 +127,16 @@ class _Tasks(msgspec.Struct):
 
 class _Queue(msgspec.Struct):
     queue: list[QueuedScenario]
+
+
+class _Webhooks(msgspec.Struct):
+    endpoints: list[WebhookEndpoint]
+    deliveries: dict[str, int]
+
+
+class _Attempts(msgspec.Struct):
+    count: int
+    attempts: list[WebhookAttempt]
 
 
 class _Journal(msgspec.Struct):
@@ -208,9 +250,60 @@ class Control:
         """Change settings live (e.g. ``failure_rate=0.5``, ``dialect="legacy"``)."""
         return self._call("PATCH", "/settings", dict[str, Any], changes)
 
-    def journal(self, limit: int | None = None) -> list[JournalEntry]:
-        params = {} if limit is None else {"limit": limit}
+    def journal(self, limit: int | None = None, *, webhooks: bool = False) -> list[JournalEntry]:
+        """Recent requests, oldest first; with ``webhooks``, the webhook attempts too (method
+        ``WEBHOOK``, the receiver's URL as path)."""
+        params: dict[str, Any] = {} if limit is None else {"limit": limit}
+        if webhooks:
+            params["webhooks"] = 1
         return self._call("GET", "/journal", _Journal, params=params).entries
+
+    # Webhooks.
+
+    def webhooks(self) -> list[WebhookEndpoint]:
+        """Every webhook endpoint (secrets masked)."""
+        return self._call("GET", "/webhooks", _Webhooks).endpoints
+
+    def add_webhook(
+        self,
+        url: str,
+        events: list[str] | None = None,
+        *,
+        key: str | None = None,
+        description: str = "",
+        secret: str | None = None,
+    ) -> WebhookEndpoint:
+        """Register an endpoint (for every key's tasks, or ``key``'s); the answer holds its
+        secret, made up unless given, in full: the only time it is shown."""
+        body: dict[str, Any] = {"url": url, "description": description}
+        for name, value in (("events", events), ("key", key), ("secret", secret)):
+            if value is not None:
+                body[name] = value
+        return self._call("POST", "/webhooks", WebhookEndpoint, body)
+
+    def delete_webhook(self, endpoint_id: str) -> None:
+        self._call("DELETE", f"/webhooks/{endpoint_id}", dict[str, Any])
+
+    def deliveries(
+        self, *, event_id: str | None = None, limit: int | None = None
+    ) -> list[WebhookAttempt]:
+        """The delivery log, oldest first: every attempt, with the request it sent."""
+        params = {
+            name: value
+            for name, value in (("event_id", event_id), ("limit", limit))
+            if value is not None
+        }
+        return self._call("GET", "/webhooks/deliveries", _Attempts, params=params).attempts
+
+    def redeliver(self, event_id: str) -> int:
+        """Send one event again, now, to every endpoint it went to; returns the attempts made."""
+        found = self._call("POST", f"/webhooks/events/{event_id}/redeliver", dict[str, Any])
+        return int(found["attempts"])
+
+    def deliver_due(self) -> int:
+        """Make every webhook attempt due now (the clock's ``advance`` does it on its way);
+        returns how many were made."""
+        return int(self._call("POST", "/webhooks/flush", dict[str, Any])["attempts"])
 
     def _call(
         self,

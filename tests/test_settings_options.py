@@ -42,6 +42,8 @@ def sample(setting: Setting) -> Any:
         return int(value) if setting.kind == "int" else float(value)
     if setting.kind == "str":
         return "http://sample-value.test"  # a URL, a path, a long enough token: all valid
+    if setting.kind == "list" and setting.name == "webhooks":
+        return ["http://127.0.0.1:9/sample-1", "http://127.0.0.1:9/sample-2"]
     if setting.kind == "list":
         return ["sample-key-1", "sample-key-2"]
     assert setting.kind == "tables", setting

@@ -21,10 +21,13 @@ import httpx
 from mockserver.conformance.drift import compare, write_drift
 from mockserver.conformance.drift import markdown as drift_markdown
 from mockserver.conformance.progress import Progress
+from mockserver.conformance.receiver import check_receiver, write_receiver_reports
+from mockserver.conformance.receiver import summary as receiver_summary
 from mockserver.conformance.results import Report, ReportError, load
 from mockserver.conformance.runner import RunOptions, identify, make_plan, run
 from mockserver.conformance.target import check_base_url
 from mockserver.conformance.writers import summary, write_reports
+from mockserver.domain.webhooks import EVENTS
 
 DEFAULT_TOKEN_ENV = "MULEROUTER_API_KEY"
 FAKE_TOKEN = "wan-mock-contract"  # any key works on a fake that was not given keys
@@ -72,7 +75,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask a fake for each outcome with the scenario header (both sides must be fakes); "
         "by default neither side's outcomes are forced, so the two runs are driven alike",
     )
+    hook = commands.add_parser(
+        "webhook",
+        help="check a webhook receiver (signature, staleness, duplicates, time)",
+        description="Send a webhook receiver a genuine event, one signed with another secret, "
+        "a stale one and a duplicate, and judge its answers. Exit status 0 when every check "
+        "passed, 1 when one failed, 2 when the receiver could not be reached.",
+    )
+    hook.add_argument("--to", required=True, metavar="URL", help="the receiver's URL")
+    hook.add_argument("--secret", required=True, help="the endpoint's signing secret")
+    hook.add_argument("--event", default="task.succeeded", choices=EVENTS)
+    hook.add_argument("--timeout", type=_seconds, default=10.0, help="seconds (default: 10)")
+    hook.add_argument("--key-reading", default="utf8", choices=("utf8", "base64"))
+    hook.add_argument("--digest", default="hex", choices=("hex", "base64"))
+    hook.add_argument("--report", type=Path, metavar="DIR", help="write the reports into DIR")
     return parser
+
+
+def _webhook(args: argparse.Namespace, out: TextIO) -> int:
+    if args.report is not None:
+        _written(lambda: [_directory(args.report)])
+    report = check_receiver(
+        args.to,
+        args.secret,
+        event=args.event,
+        timeout=args.timeout,
+        key=args.key_reading,
+        digest=args.digest,
+    )
+    for check in report.checks:
+        note = "" if check.outcome == "pass" else f"  {'; '.join(check.reasons)}"
+        print(f"{check.outcome.upper():4}  {check.name}{note}", file=out)
+    print(f"{receiver_summary(report)}; {report.seconds:.1f} s against {args.to}", file=out)
+    if args.report is not None:
+        for path in _written(lambda: write_receiver_reports(report, args.report)):
+            print(f"wrote {path}", file=out)
+    if report.unreachable:
+        return 2
+    return 0 if report.ok else 1
 
 
 def _target_options(parser: argparse.ArgumentParser) -> None:
@@ -160,6 +200,8 @@ def main(
     try:
         if args.action == "run":
             return _run(args, env, out)
+        if args.action == "webhook":
+            return _webhook(args, out)
         return _drift(args, env, out)
     except (UsageError, ReportError) as exc:
         print(f"wan-mock contract: {exc}", file=sys.stderr)

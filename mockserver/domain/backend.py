@@ -16,6 +16,7 @@ from typing_extensions import TypeVar
 
 from mockserver.domain.behaviour import request_facts
 from mockserver.domain.clock import MockClock
+from mockserver.domain.deliveries import Webhooks
 from mockserver.domain.errors import (
     InvalidRequest,
     ResultExpired,
@@ -29,6 +30,7 @@ from mockserver.domain.generation import GenerationRequest
 from mockserver.domain.journal import Journal
 from mockserver.domain.limits import RateLimiter
 from mockserver.domain.links import ResultLinks, new_secret
+from mockserver.domain.outbox import MemoryWebhooks, SQLiteWebhooks
 from mockserver.domain.planning import Decision, Source
 from mockserver.domain.randomness import Randomness, uuid4_from
 from mockserver.domain.runtime import Runtime, RuntimeBuilder
@@ -41,6 +43,7 @@ from mockserver.domain.scenarios import (
 from mockserver.domain.settings import Settings
 from mockserver.domain.store import MemoryStore, TaskStore
 from mockserver.domain.tasks import Failure, PlanError, Status, Task, TaskState
+from mockserver.domain.webhooks import new_secret as new_webhook_secret
 
 if TYPE_CHECKING:
     from mockserver.domain.shared import ControlState, SharedState
@@ -127,6 +130,14 @@ class Backend(Generic[RT]):
         # Never from the seed: a seed must not let anyone work out another key's links.
         secret = shared.secret("links", new_secret) if shared is not None else new_secret()
         self.links = ResultLinks(secret)
+        # The outbox lives with the tasks: in the state file when there is one.
+        hook_secret = (
+            shared.secret("webhooks", lambda: new_webhook_secret().encode()).decode()
+            if shared is not None
+            else new_webhook_secret()
+        )
+        outbox = SQLiteWebhooks(shared.conn) if shared is not None else MemoryWebhooks()
+        self.webhooks = Webhooks(outbox, self.settings, hook_secret, lambda: self.random.webhooks)
         if shared is not None:
             self.shared = shared
             self.random.unpredictable_ids()  # see _apply
@@ -152,6 +163,7 @@ class Backend(Generic[RT]):
         """Back to the start state: the settings the fake started with, no tasks, no queued
         scenarios, an empty journal, random streams and the virtual clock rewound."""
         self.store.clear()
+        self.webhooks.reset()
         self.queue.clear()
         self.journal.clear()
         self.limiter.reset()
@@ -191,6 +203,8 @@ class Backend(Generic[RT]):
         self._runtime = self._build(checked, self.random, previous)
         self.limiter.configure(checked.limits)
         self.journal.resize(checked.journal_size)
+        if hasattr(self, "webhooks"):  # made after the first runtime
+            self.webhooks.configure(checked)
 
     def authenticate(self, key: str) -> str:
         """Return the canonical owner for an API key, or raise :class:`Unauthorized`."""
@@ -211,12 +225,14 @@ class Backend(Generic[RT]):
         request: GenerationRequest,
         scenario: str | None = None,
         images: Mapping[str, bytes] | None = None,
+        origin: str | None = None,
     ) -> TaskState:
         """Create a task for ``owner``; its whole plan is decided now.
 
         ``scenario`` is the token the client sent in the scenario header, if any. A ``reject``
         scenario raises :class:`ScenarioRejection` and creates nothing. ``images`` are the
         decoded input images by digest: kept for the task's video once the task exists.
+        ``origin`` is the base URL the client called (for result links in webhook events).
         """
         now = self.clock.now()
         # Checked before anything random is drawn, so a refused request shifts no seeded
@@ -230,7 +246,12 @@ class Backend(Generic[RT]):
         task_id = self._new_id()
         plan = self.runtime.planner.plan(request, chosen)
         task = Task(task_id, owner, now, request, plan, decision)
-        self.store.add(task)
+        if self.webhooks.active:  # the task and the events it owes commit together
+            with self.webhooks.atomic():
+                self.store.add(task)
+                self.webhooks.task_created(task, origin)
+        else:
+            self.store.add(task)
         if images and self._images is not None:
             self._images.keep_images(images)
         duration = task.plan.duration
@@ -298,7 +319,12 @@ class Backend(Generic[RT]):
             task.force(outcome, now, failure)
         except PlanError as exc:
             raise InvalidRequest.single("task", "state", str(exc)) from None
-        self.store.save(task)
+        if self.webhooks.active:
+            with self.webhooks.atomic():
+                self.store.save(task)
+                self.webhooks.task_forced(task, now)
+        else:
+            self.store.save(task)
         self.limiter.task_finished(task.owner, task.id, now)
         return task.state_at(now)
 
@@ -328,7 +354,9 @@ class Backend(Generic[RT]):
         """Forget tasks past their retention (``task_retention`` seconds of the fake's clock
         after they finished); returns how many went."""
         self._creates = 0
-        return self.store.purge(self.clock.now() - self.settings.task_retention)
+        before = self.clock.now() - self.settings.task_retention
+        self.webhooks.purge(before)
+        return self.store.purge(before)
 
     # Several processes over one state file (``shared``); all no-ops without one.
 
@@ -349,6 +377,7 @@ class Backend(Generic[RT]):
         if state.epoch != self._epoch:
             if self._epoch != -1:  # another process reset: drop what only this one keeps
                 self.journal.clear()
+                self.webhooks.log.clear()
                 self.limiter.reset()
                 self.clock.reset()
                 self._apply(state.settings, reseed=True)
@@ -356,6 +385,7 @@ class Backend(Generic[RT]):
         if state.settings != self.settings:
             self._apply(state.settings, reseed=state.settings.seed != self.settings.seed)
         self.clock.restore(state.clock)
+        self.webhooks.reload()
         self.queue = deque(
             QueuedScenario(parse_scenario(token), remaining) for token, remaining in state.queue
         )

@@ -80,8 +80,10 @@ class Dialect(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     ``error_body``: default ``{error_code, title, detail}``; envelope (the task envelope with
     ``task_info.error``); detail (a bare ``{"detail": ...}``). ``timestamps``: observed
     (``+00:00`` with microseconds) or z (``2023-11-07T05:31:56Z``). ``create_status``: 202 or
-    200. ``error_placement``: where a failed task's error sits. "random" and "mixed" choices
-    are drawn per response from the seeded random source.
+    200. ``error_placement``: where a failed task's error sits. ``webhook_key`` and
+    ``webhook_digest``: how a webhook secret becomes the HMAC key (its UTF-8 bytes, or the
+    base64 after ``whsec_`` decoded) and how the signature is written (hex or base64).
+    "random" and "mixed" choices are drawn per response from the seeded random source.
     """
 
     statuses: StatusVocabulary = "default"
@@ -89,6 +91,8 @@ class Dialect(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     timestamps: TimestampFormat = "observed"
     create_status: CreateStatus = 202
     error_placement: ErrorPlacement = "task_info"
+    webhook_key: Literal["utf8", "base64"] = "utf8"
+    webhook_digest: Literal["hex", "base64"] = "hex"
 
 
 DIALECT_PROFILES: dict[str, Dialect] = {

@@ -68,6 +68,12 @@ class TaskNotFound(MockError):
         self.task_id = task_id
 
 
+class WebhookNotFound(MockError):
+    """No webhook endpoint, or no webhook event, with that id (control plane)."""
+
+    title = "Not Found"
+
+
 class PayloadTooLarge(MockError):
     """The request body is larger than the configured cap."""
 

@@ -12,7 +12,7 @@ class Randomness:
     from the operating system's generator.
     """
 
-    STREAMS = ("ids", "plans", "traces", "dialect", "faults")
+    STREAMS = ("ids", "plans", "traces", "dialect", "faults", "webhooks")
     # Seen by clients, so unguessable when there is no seed.
     UNPREDICTABLE = ("ids", "traces")
 
@@ -21,6 +21,7 @@ class Randomness:
     traces: random.Random
     dialect: random.Random
     faults: random.Random
+    webhooks: random.Random  # webhook delivery faults drawn by their rates
 
     def __init__(self, seed: int | None) -> None:
         for name in self.STREAMS:

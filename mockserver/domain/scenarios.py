@@ -12,7 +12,14 @@ prompt as ``[wan-mock:<token>]``, queued through the control plane or named by a
 ``stuck``              the task starts running and never finishes
 ``reject:<status>``    the create itself fails with that HTTP status (no task is made)
 ``poll-error:<status>``  polls fail with that status until the task has finished
+``webhook:<fault>``    the task succeeds; its webhook deliveries get a fault (see below)
 =====================  =====================================================================
+
+Webhook faults (``webhook:<fault>``; also drawn by the ``webhook_faults`` rates): ``duplicate``
+(each event sent twice), ``out-of-order`` (``task.created`` after the task's end), ``delay``
+(each event a minute late), ``drop`` (never sent), ``bad-signature`` (the first attempt signed
+with a wrong key), ``stale`` (the first attempt's timestamp ten minutes old), ``replay`` (an
+event sent again ten minutes after it was delivered, with its original signature).
 """
 
 from __future__ import annotations
@@ -26,7 +33,16 @@ from mockserver.domain.tasks import Failure
 SCENARIO_HEADER = "x-wan-mock-scenario"
 PROMPT_TOKEN = re.compile(r"\[wan-mock:([^\]\s]+)\]")
 
-Kind = Literal["succeed", "fail", "slow", "stuck", "reject", "poll-error"]
+Kind = Literal["succeed", "fail", "slow", "stuck", "reject", "poll-error", "webhook"]
+WEBHOOK_FAULTS = (
+    "duplicate",
+    "out-of-order",
+    "delay",
+    "drop",
+    "bad-signature",
+    "stale",
+    "replay",
+)
 
 # The documented task failure codes. 3001-3005: the upstream model provider could not complete
 # the task; 4002 and 4008: MuleRouter itself failed while running it. Titles for 3001 and 3005
@@ -68,7 +84,8 @@ SLOW_FACTOR = 6.0
 TOKENS_HELP = (
     "succeed, fail, fail:<3001-3005|4002|4008|safety>, slow, stuck, "
     f"reject:<{'|'.join(map(str, REJECT_STATUSES))}>, "
-    f"poll-error:<{'|'.join(map(str, POLL_ERROR_STATUSES))}>"
+    f"poll-error:<{'|'.join(map(str, POLL_ERROR_STATUSES))}>, "
+    f"webhook:<{'|'.join(WEBHOOK_FAULTS)}>"
 )
 
 
@@ -83,6 +100,7 @@ class Scenario:
     kind: Kind
     failure: Failure | None = None  # for fail
     status: int | None = None  # for reject and poll-error
+    hook: str | None = None  # for webhook: the delivery fault
 
     @property
     def token(self) -> str:
@@ -90,6 +108,8 @@ class Scenario:
             return "fail:safety" if self.failure == SAFETY_FAILURE else f"fail:{self.failure.code}"
         if self.status is not None:
             return f"{self.kind}:{self.status}"
+        if self.hook is not None:
+            return f"{self.kind}:{self.hook}"
         return self.kind
 
 
@@ -109,6 +129,8 @@ def parse_scenario(text: str) -> Scenario:
         return Scenario("reject", status=int(argument))
     if kind == "poll-error" and argument.isdigit() and int(argument) in POLL_ERROR_STATUSES:
         return Scenario("poll-error", status=int(argument))
+    if kind == "webhook" and argument in WEBHOOK_FAULTS:
+        return Scenario("webhook", hook=argument)
     raise ScenarioError(f"unknown scenario {text!r}; use one of: {TOKENS_HELP}")
 
 

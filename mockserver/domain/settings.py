@@ -28,6 +28,7 @@ from mockserver.domain.behaviour import (
 )
 from mockserver.domain.keys import mask
 from mockserver.domain.options import ENV_PREFIX, Option, Setting, describe, in_words
+from mockserver.domain.webhooks import WEBHOOK_FAULT_PRESETS, WebhookFaults
 
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
 
@@ -275,6 +276,55 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             restart=True,
         ),
     ] = 1
+    webhooks: Annotated[
+        tuple[Annotated[Url, msgspec.Meta(max_length=2048)], ...],
+        Option(
+            "endpoint URL every key's task events are POSTed to, signed (see docs/webhooks.md)",
+            "URL",
+            flag="--webhook",
+            unset="none",
+        ),
+    ] = ()
+    webhook_secret: Annotated[
+        Token | None,
+        Option(
+            "signing secret of the webhooks endpoints (whsec_...)",
+            "SECRET",
+            unset="made up at start and printed",
+            secret=True,
+        ),
+    ] = None
+    webhook_timeout: Annotated[
+        Seconds,
+        msgspec.Meta(le=300),
+        Option("seconds a webhook receiver has to answer before the attempt fails", "SECONDS"),
+    ] = 10.0
+    webhook_attempts: Annotated[
+        int,
+        msgspec.Meta(ge=1, le=50),
+        Option("attempts per webhook delivery before it is marked failed", "N"),
+    ] = 10
+    webhook_backoff: Annotated[
+        Seconds,
+        msgspec.Meta(le=86_400),
+        Option(
+            "seconds (fake clock) before a webhook's first retry; each next waits twice as long",
+            "SECONDS",
+        ),
+    ] = 5.0
+    webhook_faults: Annotated[
+        WebhookFaults,
+        Option(
+            "share of tasks whose webhook deliveries get each fault",
+            "NAME",
+            presets=WEBHOOK_FAULT_PRESETS,
+        ),
+    ] = WebhookFaults()
+    webhook_log_size: Annotated[
+        int,
+        msgspec.Meta(ge=0, le=1_000_000),
+        Option("how many recent webhook delivery attempts the delivery log keeps", "N"),
+    ] = 1000
 
     def __post_init__(self) -> None:
         if self.failure_rate + self.slow_rate + self.stuck_rate > 1 + 1e-9:

@@ -63,6 +63,22 @@ CREATE TABLE IF NOT EXISTS secrets (
     name TEXT PRIMARY KEY,
     value BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    id TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    next_at REAL NOT NULL,
+    lease REAL NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (state, next_at);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_task ON webhook_deliveries (task_id);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_event ON webhook_deliveries (event_id);
 """
 
 # Each table's columns, in order: a file whose tables differ is not a state file of this fake.
@@ -71,6 +87,8 @@ COLUMNS = {
     "control": ("id", "version", "epoch", "initial", "settings", "clock"),
     "queue": ("seq", "token", "remaining"),
     "secrets": ("name", "value"),
+    "webhook_endpoints": ("id", "data"),  # the webhook outbox (outbox.py)
+    "webhook_deliveries": ("id", "event_id", "task_id", "state", "next_at", "lease", "data"),
 }
 COMPANIONS = ("-wal", "-shm")  # SQLite's files beside the database in WAL mode
 BUSY_TIMEOUT_MS = 10_000  # another worker holding the write lock: wait, do not fail

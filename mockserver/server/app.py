@@ -43,6 +43,8 @@ from mockserver.server.faults import FaultMiddleware
 from mockserver.server.guard import ControlGuard
 from mockserver.server.runtime import ApiRuntime
 from mockserver.server.sharing import SharedStateMiddleware
+from mockserver.server.webhook_control import WebhookControl
+from mockserver.server.webhooks import Dispatcher
 
 
 class MockApp:
@@ -56,9 +58,11 @@ class MockApp:
         backend: Backend[ApiRuntime],
         videos: Videos,
         errors: ErrorRenderer,
+        dispatcher: Dispatcher,
     ) -> None:
         self.backend = backend
         self.videos = videos
+        self.dispatcher = dispatcher  # the webhook scheduler
         self.errors = errors  # the API's: the protocol layer answers with it too
         self.state = State({"backend": backend, "videos": videos})
         self._api = api
@@ -145,21 +149,28 @@ class RuntimeFaults(FaultMiddleware):
         return self.backend.random.faults
 
 
-def _closing(backend: Backend[ApiRuntime], videos: Videos) -> Any:
-    """A lifespan that closes (flushes) the store when the server shuts down: uvicorn runs it
-    after draining the requests in flight, and before it re-raises the SIGTERM it caught. A
-    render under way is finished first (its download may still be waiting for it)."""
+def _closing(backend: Backend[ApiRuntime], videos: Videos, dispatcher: Dispatcher) -> Any:
+    """A lifespan that runs the webhook scheduler while the server serves, and closes
+    (flushes) the store when it shuts down: uvicorn runs that after draining the requests in
+    flight, and before it re-raises the SIGTERM it caught. A render under way is finished
+    first (its download may still be waiting for it)."""
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
-        yield
+        await dispatcher.start()
+        try:
+            yield
+        finally:
+            await dispatcher.stop()
         videos.close()
         backend.store.close()
 
     return lifespan
 
 
-def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) -> ASGIApp:
+def _api(
+    backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer, dispatcher: Dispatcher
+) -> ASGIApp:
     """The API: its edge (errors, traceparent, journal), then faults, then the routes. Errors
     are answered at the edge, outside the faults, so an injected answer is journalled and
     traced as the client saw it, and so is a 500."""
@@ -172,17 +183,21 @@ def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) ->
         Route(CONTRACT_PATH, Endpoint(handlers.openapi), methods=["GET"]),
     ]
     # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.
-    router = Router(routes, redirect_slashes=False, lifespan=_closing(backend, videos))
+    router = Router(routes, redirect_slashes=False, lifespan=_closing(backend, videos, dispatcher))
     matched = ApiRoutes(create, poll, router)
     faulted = FaultsWhenSet(matched, RuntimeFaults(matched, backend, errors), backend)
     return ApiEdge(faulted, backend, errors, lambda: backend.random.traces)
 
 
-def _control(backend: Backend[ApiRuntime]) -> ASGIApp:
+def _control(backend: Backend[ApiRuntime], dispatcher: Dispatcher) -> ASGIApp:
     """The control plane behind its guard (Host, origin, content type, admin token), which
     covers every path under the prefix, unknown ones too."""
     errors = ErrorRenderer(lambda: DEFAULT_SPEAKER, backend.clock)
-    app = Starlette(routes=ControlPlane(backend).routes(), exception_handlers=errors.handlers())
+    routes = [
+        *ControlPlane(backend, dispatcher).routes(),
+        *WebhookControl(backend, dispatcher).routes(),
+    ]
+    app = Starlette(routes=routes, exception_handlers=errors.handlers())
     app.router.redirect_slashes = False
     return ControlGuard(app, backend, errors)
 
@@ -209,7 +224,10 @@ def create_app(
         settings, clock, build=ApiRuntime.build, store=store, shared=shared, images=videos
     )
     errors = ErrorRenderer(lambda: backend.runtime.speaker, backend.clock)
-    api, control = _api(backend, videos, errors), _control(backend)
+    dispatcher = Dispatcher(backend)
+    api, control = _api(backend, videos, errors, dispatcher), _control(backend, dispatcher)
     if backend.shared is not None:  # outermost: every layer sees the synced state
         api, control = SharedStateMiddleware(api, backend), SharedStateMiddleware(control, backend)
-    return MockApp(api, control, backend=backend, videos=videos, errors=errors)
+    return MockApp(
+        api, control, backend=backend, videos=videos, errors=errors, dispatcher=dispatcher
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from starlette.requests import Request
@@ -35,13 +35,17 @@ from mockserver.domain.tasks import Status, Task
 from mockserver.server.bodies import decode_json, read_body
 from mockserver.server.wire import JSONResponse, timestamp
 
+if TYPE_CHECKING:
+    from mockserver.server.webhooks import Dispatcher
+
 
 class ControlPlane:
     """Handlers for ``/_mock/*``, bound to one backend and the clock it runs on."""
 
-    def __init__(self, backend: Backend[Any]) -> None:
+    def __init__(self, backend: Backend[Any], dispatcher: Dispatcher | None = None) -> None:
         self.backend = backend
         self.clock = backend.clock
+        self.dispatcher = dispatcher  # moving the clock delivers the webhooks due on the way
 
     def routes(self) -> list[BaseRoute]:
         endpoints = [
@@ -88,7 +92,10 @@ class ControlPlane:
                 "seconds", "type", "seconds: must be a number of seconds >= 0"
             )
         try:
-            self.backend.advance(float(seconds))
+            if self.dispatcher is not None:
+                await self.dispatcher.advance(float(seconds))
+            else:
+                self.backend.advance(float(seconds))
         except ValueError as exc:
             raise InvalidRequest.single("seconds", "range", f"seconds: {exc}") from None
         return JSONResponse(self._clock())
@@ -146,6 +153,7 @@ class ControlPlane:
 
     async def succeed(self, request: Request) -> Response:
         state = self.backend.force(request.path_params["task_id"], Status.SUCCEEDED)
+        await self._deliver_due()
         return JSONResponse({"id": state.id, "status": state.status.value})
 
     async def fail(self, request: Request) -> Response:
@@ -158,6 +166,7 @@ class ControlPlane:
             raise InvalidRequest.single("code", "enum", f"code: {exc}") from None
         failure = scenario.failure or FAILURES[3001]
         state = self.backend.force(request.path_params["task_id"], Status.FAILED, failure)
+        await self._deliver_due()
         return JSONResponse({"id": state.id, "status": state.status.value})
 
     async def scenarios(self, request: Request) -> Response:
@@ -200,11 +209,22 @@ class ControlPlane:
 
     async def journal(self, request: Request) -> Response:
         limit = _int(request.query_params.get("limit"), "limit", default=None)
-        entries = [
-            {**msgspec.to_builtins(entry), "at": timestamp(entry.at)}
-            for entry in self.backend.journal.entries(limit)
-        ]
+        merge = request.query_params.get("webhooks") in ("1", "true")
+        journal = self.backend.journal.entries(None if merge else limit)
+        found = [(entry.at, msgspec.to_builtins(entry)) for entry in journal]
+        if merge:
+            # Webhook attempts beside the requests, as outgoing entries, in time order.
+            found += [(a.at, {**_outgoing(a), "at": a.at}) for a in self.backend.webhooks.log]
+            found.sort(key=lambda item: item[0])
+            if limit is not None:
+                found = found[-limit:] if limit else []
+        entries = [{**entry, "at": timestamp(at)} for at, entry in found]
         return JSONResponse({"count": len(entries), "entries": entries})
+
+    async def _deliver_due(self) -> None:
+        """A forced end's webhook leaves before the call returns (any clock)."""
+        if self.dispatcher is not None:
+            await self.dispatcher.drain()
 
     def _clock(self) -> dict[str, Any]:
         now = self.clock.now()
@@ -231,6 +251,22 @@ class ControlPlane:
             "scenario_source": decision.source if isinstance(decision, Decision) else None,
             "prompt": task.request.prompt,
         }
+
+
+def _outgoing(attempt: Any) -> dict[str, Any]:
+    """A webhook attempt as a journal entry: method ``WEBHOOK``, the receiver's URL as path,
+    status 0 when there was no answer."""
+    return {
+        "method": "WEBHOOK",
+        "path": attempt.url,
+        "status": attempt.status or 0,
+        "duration_ms": attempt.duration_ms,
+        "owner": None,
+        "headers": [list(pair) for pair in attempt.headers],
+        "event": attempt.event,
+        "event_id": attempt.event_id,
+        "outcome": attempt.outcome,
+    }
 
 
 # The control plane's bodies are small JSON documents.

@@ -81,7 +81,8 @@ class Endpoints:
             request, runtime.validator, settings.max_body_bytes, settings.body_timeout
         )
         scenario = header(request, SCENARIO_KEY)
-        state = backend.create_task(owner, parsed.request, scenario, parsed.images)
+        origin = self.base_url(request) if backend.webhooks.active else None
+        state = backend.create_task(owner, parsed.request, scenario, parsed.images, origin)
         return self.task_response(request, state, created=True)
 
     async def get_task(self, request: Request) -> Response:

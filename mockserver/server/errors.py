@@ -40,6 +40,7 @@ from mockserver.domain.errors import (
     TransientPollError,
     Unauthorized,
     UnsupportedMediaType,
+    WebhookNotFound,
 )
 from mockserver.domain.limits import LimitExceeded
 from mockserver.server.dialects import Speaker
@@ -51,6 +52,7 @@ STATUS: dict[type[MockError], tuple[int, int]] = {
     Unauthorized: (401, 401),
     TaskNotFound: (404, 2005),
     ResultNotFound: (404, 404),
+    WebhookNotFound: (404, 404),
     PayloadTooLarge: (413, 413),
     RequestTimeout: (408, 408),
     RangeNotSatisfiable: (416, 416),

@@ -9,7 +9,7 @@ test's own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,14 +17,21 @@ import httpx
 from mockserver.control import ClockState, Control, JournalEntry, TaskDetail
 from mockserver.domain.paths import GENERATION_PATH
 from mockserver.testing.bridge import AppTransport
+from mockserver.testing.webhooks import WanWebhooks
+
+if TYPE_CHECKING:
+    from mockserver.server.webhooks import Dispatcher
 
 
 class WanMock:
     """A running fake under the test's control. ``base_url`` is where clients should point."""
 
-    def __init__(self, base_url: str, control: Control) -> None:
+    def __init__(
+        self, base_url: str, control: Control, *, dispatcher: Dispatcher | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.control = control
+        self.webhooks = WanWebhooks(control, dispatcher)  # endpoints, deliveries, their log
 
     @property
     def api_url(self) -> str:
@@ -114,8 +121,15 @@ class WanMock:
 class WanFake(WanMock):
     """An in-process fake (``wan_mock``, ``wan_fake``): the app, served by ``transport``."""
 
-    def __init__(self, base_urls: Sequence[str], control: Control, transport: AppTransport) -> None:
-        super().__init__(base_urls[0], control)
+    def __init__(
+        self,
+        base_urls: Sequence[str],
+        control: Control,
+        transport: AppTransport,
+        *,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        super().__init__(base_urls[0], control, dispatcher=dispatcher)
         self.base_urls = tuple(url.rstrip("/") for url in base_urls)
         # An httpx transport, sync and async, whose server is the fake:
         # ``httpx.Client(transport=fake.transport)`` reaches it whatever URL the client uses.

@@ -157,10 +157,11 @@ def wan_fake(request: pytest.FixtureRequest) -> Iterator[WanFake]:
         *request.config.getini("wan_mock_base_urls"),
         *request.config.getoption("wan_mock_base_url"),
     ]
-    transport = AppTransport(create_app(settings))
+    app = create_app(settings)
+    transport = AppTransport(app)
     control = Control(base_urls[0], transport=transport)
     try:
-        yield WanFake(base_urls, control, transport)
+        yield WanFake(base_urls, control, transport, dispatcher=app.dispatcher)
     finally:
         control.close()
         transport.close()

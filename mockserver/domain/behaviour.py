@@ -70,6 +70,7 @@ ErrorBody = Literal["default", "envelope", "detail", "random"]
 TimestampFormat = Literal["observed", "z", "random"]
 CreateStatus = Literal[202, 200, 0]  # 0: either, at random
 ErrorPlacement = Literal["task_info", "top_level", "both", "random"]
+FailureCode = Literal[3001, 3002, 3003, 3004, 3005, 4002, 4008]
 
 
 class Dialect(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -80,8 +81,9 @@ class Dialect(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     ``error_body``: default ``{error_code, title, detail}``; envelope (the task envelope with
     ``task_info.error``); detail (a bare ``{"detail": ...}``). ``timestamps``: observed
     (``+00:00`` with microseconds) or z (``2023-11-07T05:31:56Z``). ``create_status``: 202 or
-    200. ``error_placement``: where a failed task's error sits. "random" and "mixed" choices
-    are drawn per response from the seeded random source.
+    200. ``error_placement``: where a failed task's error sits. ``unreadable_input``: the
+    failure code of a task whose URL input the service could not read (3003 as documented).
+    "random" and "mixed" choices are drawn per response from the seeded random source.
     """
 
     statuses: StatusVocabulary = "default"
@@ -89,6 +91,7 @@ class Dialect(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     timestamps: TimestampFormat = "observed"
     create_status: CreateStatus = 202
     error_placement: ErrorPlacement = "task_info"
+    unreadable_input: FailureCode = 3003
 
 
 DIALECT_PROFILES: dict[str, Dialect] = {

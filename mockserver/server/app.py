@@ -208,7 +208,11 @@ def create_app(
     backend = Backend(
         settings, clock, build=ApiRuntime.build, store=store, shared=shared, images=videos
     )
-    errors = ErrorRenderer(lambda: backend.runtime.speaker, backend.clock)
+    errors = ErrorRenderer(
+        lambda: backend.runtime.speaker,
+        backend.clock,
+        lambda: backend.runtime.settings.explain_errors,
+    )
     api, control = _api(backend, videos, errors), _control(backend)
     if backend.shared is not None:  # outermost: every layer sees the synced state
         api, control = SharedStateMiddleware(api, backend), SharedStateMiddleware(control, backend)

@@ -81,8 +81,11 @@ class Dialect(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     ``error_body``: default ``{error_code, title, detail}``; envelope (the task envelope with
     ``task_info.error``); detail (a bare ``{"detail": ...}``). ``timestamps``: observed
     (``+00:00`` with microseconds) or z (``2023-11-07T05:31:56Z``). ``create_status``: 202 or
-    200. ``error_placement``: where a failed task's error sits. ``unreadable_input``: the
-    failure code of a task whose URL input the service could not read (3003 as documented).
+    200. ``error_placement``: where a failed task's error sits. ``unreachable_urls``: fail
+    (the task of a URL input on a loopback, private or local-network host fails, as the real
+    service cannot download it) or accept (URL inputs are judged by syntax only).
+    ``unreadable_input``: the failure code of a task whose input the service could not read
+    (3003 as documented).
     "random" and "mixed" choices are drawn per response from the seeded random source.
     """
 
@@ -91,6 +94,7 @@ class Dialect(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     timestamps: TimestampFormat = "observed"
     create_status: CreateStatus = 202
     error_placement: ErrorPlacement = "task_info"
+    unreachable_urls: Literal["fail", "accept"] = "fail"
     unreadable_input: FailureCode = 3003
 
 

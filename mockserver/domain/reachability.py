@@ -52,21 +52,24 @@ def label(field: str) -> str:
     return field if field.endswith("_url") else f"{field} URL"
 
 
-def unreachable_input(request: GenerationRequest) -> InputProblem | None:
-    """The first URL input of ``request`` that the real service could not reach, if any."""
+def unreachable_input(
+    request: GenerationRequest, *, loopback: bool = False
+) -> InputProblem | None:
+    """The first URL input of ``request`` that the real service could not reach, if any;
+    ``loopback``: the fake's own machine counts as reachable (a test's image server)."""
     for field, url in (
         ("image", request.image.url),
         ("last_frame", request.last_frame.url if request.last_frame is not None else None),
         ("audio_url", request.audio_url),
     ):
         if url is not None:
-            reason = url_reason(url)
+            reason = url_reason(url, loopback=loopback)
             if reason is not None:
                 return InputProblem(field, reason)
     return None
 
 
-def url_reason(url: str) -> str | None:
+def url_reason(url: str, *, loopback: bool = False) -> str | None:
     """Why the service could not reach ``url`` (an http(s) URL already checked for syntax),
     or None when it is a public name or address."""
     try:
@@ -75,10 +78,10 @@ def url_reason(url: str) -> str | None:
         host = None
     if not host:
         return "has no host the service could reach"
-    return host_reason(host)
+    return host_reason(host, loopback=loopback)
 
 
-def host_reason(host: str) -> str | None:
+def host_reason(host: str, *, loopback: bool = False) -> str | None:
     """Why ``host`` (a name or an address literal, without brackets) is unreachable from the
     internet, or None when it may be reachable."""
     host = host.lower().rstrip(".") if host != "." else host
@@ -92,7 +95,9 @@ def host_reason(host: str) -> str | None:
             return f"has a host that is not a valid IPv4 address ({host})"
         address = parsed
     if address is not None:
-        return address_reason(address)
+        return address_reason(address, loopback=loopback)
+    if loopback and (host == "localhost" or host.endswith(".localhost")):
+        return None
     if host in LOCAL_NAMES or host.endswith(LOCAL_SUFFIXES):
         return f"points to a local network name ({host}) the service cannot resolve"
     if "." not in host:
@@ -100,10 +105,11 @@ def host_reason(host: str) -> str | None:
     return None
 
 
-def address_reason(address: IPAddress) -> str | None:
-    """Why the service cannot reach ``address``, or None for a public one."""
+def address_reason(address: IPAddress, *, loopback: bool = False) -> str | None:
+    """Why the service cannot reach ``address``, or None for a public one (or a loopback one,
+    with ``loopback``)."""
     kind = address_kind(address)
-    if kind is None:
+    if kind is None or (loopback and kind == "loopback"):
         return None
     inner = _embedded(address) if isinstance(address, ipaddress.IPv6Address) else None
     shown = f"{inner} inside {address}" if inner is not None else str(address)

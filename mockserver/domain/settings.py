@@ -189,8 +189,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     allow_private_urls: Annotated[
         bool,
         Option(
-            "accept URL inputs on loopback, private and local-network hosts, which the real "
-            "service cannot reach (their tasks fail with 3003 otherwise)"
+            "accept URL inputs on this machine (loopback addresses, localhost), e.g. a test's "
+            "own image server; other private hosts still fail (dialect unreachable_urls)"
         ),
     ] = False
     fetch_urls: Annotated[

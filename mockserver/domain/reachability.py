@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit
 
 from mockserver.domain.generation import GenerationRequest
@@ -52,9 +53,7 @@ def label(field: str) -> str:
     return field if field.endswith("_url") else f"{field} URL"
 
 
-def unreachable_input(
-    request: GenerationRequest, *, loopback: bool = False
-) -> InputProblem | None:
+def unreachable_input(request: GenerationRequest, *, loopback: bool = False) -> InputProblem | None:
     """The first URL input of ``request`` that the real service could not reach, if any;
     ``loopback``: the fake's own machine counts as reachable (a test's image server)."""
     for field, url in (
@@ -149,7 +148,7 @@ def _embedded(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-def parse_ipv4(host: str) -> ipaddress.IPv4Address | bool | None:
+def parse_ipv4(host: str) -> ipaddress.IPv4Address | Literal[False] | None:
     """``host`` read as an IPv4 address the way URL parsers do (decimal, ``0x`` hex and
     leading-zero octal parts, one to four of them); None when it is a name, False when it
     ends in a number but is no valid address (no client would resolve it as a name)."""

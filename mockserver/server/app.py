@@ -40,6 +40,7 @@ from mockserver.server.edge import ApiEdge
 from mockserver.server.endpoints import Endpoints
 from mockserver.server.errors import DEFAULT_SPEAKER, ErrorRenderer
 from mockserver.server.faults import FaultMiddleware
+from mockserver.server.fetching import Fetcher
 from mockserver.server.guard import ControlGuard
 from mockserver.server.runtime import ApiRuntime
 from mockserver.server.sharing import SharedStateMiddleware
@@ -56,9 +57,11 @@ class MockApp:
         backend: Backend[ApiRuntime],
         videos: Videos,
         errors: ErrorRenderer,
+        fetcher: Fetcher,
     ) -> None:
         self.backend = backend
         self.videos = videos
+        self.fetcher = fetcher  # downloads URL inputs with fetch_urls (its resolver: tests)
         self.errors = errors  # the API's: the protocol layer answers with it too
         self.state = State({"backend": backend, "videos": videos})
         self._api = api
@@ -145,7 +148,7 @@ class RuntimeFaults(FaultMiddleware):
         return self.backend.random.faults
 
 
-def _closing(backend: Backend[ApiRuntime], videos: Videos) -> Any:
+def _closing(backend: Backend[ApiRuntime], videos: Videos, fetcher: Fetcher) -> Any:
     """A lifespan that closes (flushes) the store when the server shuts down: uvicorn runs it
     after draining the requests in flight, and before it re-raises the SIGTERM it caught. A
     render under way is finished first (its download may still be waiting for it)."""
@@ -153,17 +156,20 @@ def _closing(backend: Backend[ApiRuntime], videos: Videos) -> Any:
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[None]:
         yield
+        fetcher.close()
         videos.close()
         backend.store.close()
 
     return lifespan
 
 
-def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) -> ASGIApp:
+def _api(
+    backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer, fetcher: Fetcher
+) -> ASGIApp:
     """The API: its edge (errors, traceparent, journal), then faults, then the routes. Errors
     are answered at the edge, outside the faults, so an injected answer is journalled and
     traced as the client saw it, and so is a 500."""
-    handlers = Endpoints(backend, videos)
+    handlers = Endpoints(backend, videos, fetcher)
     create, poll = Endpoint(handlers.create_task), Endpoint(handlers.get_task)
     routes = [
         Route(GENERATION_PATH, create, methods=["POST"]),
@@ -172,7 +178,7 @@ def _api(backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer) ->
         Route(CONTRACT_PATH, Endpoint(handlers.openapi), methods=["GET"]),
     ]
     # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.
-    router = Router(routes, redirect_slashes=False, lifespan=_closing(backend, videos))
+    router = Router(routes, redirect_slashes=False, lifespan=_closing(backend, videos, fetcher))
     matched = ApiRoutes(create, poll, router)
     faulted = FaultsWhenSet(matched, RuntimeFaults(matched, backend, errors), backend)
     return ApiEdge(faulted, backend, errors, lambda: backend.random.traces)
@@ -213,7 +219,8 @@ def create_app(
         backend.clock,
         lambda: backend.runtime.settings.explain_errors,
     )
-    api, control = _api(backend, videos, errors), _control(backend)
+    fetcher = Fetcher()
+    api, control = _api(backend, videos, errors, fetcher), _control(backend)
     if backend.shared is not None:  # outermost: every layer sees the synced state
         api, control = SharedStateMiddleware(api, backend), SharedStateMiddleware(control, backend)
-    return MockApp(api, control, backend=backend, videos=videos, errors=errors)
+    return MockApp(api, control, backend=backend, videos=videos, errors=errors, fetcher=fetcher)

@@ -23,6 +23,7 @@ from mockserver.domain.scenarios import SCENARIO_HEADER
 from mockserver.domain.tasks import TaskState
 from mockserver.media.videos import Videos
 from mockserver.server.bodies import header, read_generation
+from mockserver.server.fetching import Fetcher
 from mockserver.server.ranges import check_range
 from mockserver.server.runtime import ApiRuntime
 from mockserver.server.wire import JSONResponse
@@ -46,9 +47,10 @@ SCENARIO_KEY = SCENARIO_HEADER.lower().encode("latin-1")
 class Endpoints:
     """Handlers bound to one backend (no module-level state)."""
 
-    def __init__(self, backend: Backend[ApiRuntime], videos: Videos) -> None:
+    def __init__(self, backend: Backend[ApiRuntime], videos: Videos, fetcher: Fetcher) -> None:
         self.backend = backend
         self.videos = videos
+        self.fetcher = fetcher
         self.contract = json.dumps(load_contract(), ensure_ascii=False).encode()
         self._base_urls: dict[tuple[object, ...], str] = {}
 
@@ -81,8 +83,11 @@ class Endpoints:
         parsed = await read_generation(
             request, runtime.validator, settings.max_body_bytes, settings.body_timeout
         )
+        problem = None
+        if settings.fetch_urls:  # as the service would; checks each host before connecting
+            parsed, problem = await self.fetcher.fetch(parsed, settings)
         scenario = header(request, SCENARIO_KEY)
-        state = backend.create_task(owner, parsed.request, scenario, parsed.images)
+        state = backend.create_task(owner, parsed.request, scenario, parsed.images, problem)
         return self.task_response(request, state, created=True)
 
     async def get_task(self, request: Request) -> Response:

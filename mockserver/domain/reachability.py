@@ -131,9 +131,11 @@ def address_kind(address: IPAddress) -> str | None:
         return "link-local"
     if address.is_multicast:
         return "multicast"
+    if address.is_reserved:
+        return "reserved"
     if address.is_private:
         return "private"
-    if address.is_reserved or not address.is_global:
+    if not address.is_global:  # shared address space (100.64.0.0/10), and the like
         return "reserved"
     return None
 

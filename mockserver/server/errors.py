@@ -141,7 +141,7 @@ def problem_for(exc: Exception, method: str, path: str) -> Problem:
         return Problem(status, code, exc.title, exc.detail, extra, headers)
     if isinstance(exc, LimitExceeded):  # a configured rate limit: the exact seconds to wait
         wait = math.ceil(exc.retry_after)
-        detail = f"Rate limit exceeded: {exc.detail}; retry after {wait} s"
+        detail = f"Rate limit exceeded ({exc.limit}: {exc.detail}); retry after {wait} s"
         extra = {"limit": exc.limit}
         return Problem(429, 429, "Too Many Requests", detail, extra, {"Retry-After": str(wait)})
     if isinstance(exc, HTTPException):  # Starlette's own: no route, or the wrong method

@@ -138,7 +138,8 @@ def test_the_dialect_switches_the_rule_off_and_picks_the_code() -> None:
     other = Settings(seed=1, dialect=Dialect(unreadable_input=3001))
     with fake_app(other) as fake:
         error = created_failure(fake, image="http://10.0.0.5/cat.png")
-        assert error is not None and error["code"] == 3001
+        assert error is not None
+        assert error["code"] == 3001
 
 
 def test_the_rule_changes_live_through_the_control_plane() -> None:
@@ -153,7 +154,8 @@ def test_allow_private_urls_accepts_this_machine_only() -> None:
         assert created_failure(fake, image="http://127.0.0.1:9/cat.png") is None
         assert created_failure(fake, image="http://localhost:9/cat.png") is None
         error = created_failure(fake, image="http://192.168.1.20/cat.png")
-        assert error is not None and "private address" in error["detail"]
+        assert error is not None
+        assert "private address" in error["detail"]
 
 
 def test_without_fetching_nothing_connects_even_to_loopback() -> None:

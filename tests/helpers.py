@@ -460,5 +460,5 @@ def wav_bytes(seconds: float, rate: int = 8000) -> bytes:
 def failure_of(fake: Fake, task_id: str, after: float = 3600.0) -> dict[str, Any] | None:
     """A task's error once its plan has run out (``after`` seconds on its ManualClock)."""
     fake.backend.clock.advance(after)
-    info = fake.poll(task_id)["task_info"]
-    return info.get("error")
+    error = fake.poll(task_id)["task_info"].get("error")
+    return None if error is None else dict(error)

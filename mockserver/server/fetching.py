@@ -193,11 +193,11 @@ class Fetcher:
                     return self._get(client, current, cap, deadline, timeout)
                 except _Redirect as moved:
                     if hop == MAX_REDIRECTS:
-                        raise Unreadable(f"redirected more than {MAX_REDIRECTS} times") from None
+                        raise Unreadable(f"was redirected more than {MAX_REDIRECTS} times") from None
                     current = current.join(moved.location)
                     if current.scheme not in ("http", "https"):
                         raise Unreadable(
-                            f"redirected to a URL that is not http(s) ({current.scheme}:)"
+                            f"was redirected to a URL that is not http(s) ({current.scheme}:)"
                         ) from None
                 except Unreadable as exc:
                     if hop == 0:

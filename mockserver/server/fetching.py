@@ -193,7 +193,8 @@ class Fetcher:
                     return self._get(client, current, cap, deadline, timeout)
                 except _Redirect as moved:
                     if hop == MAX_REDIRECTS:
-                        raise Unreadable(f"was redirected more than {MAX_REDIRECTS} times") from None
+                        many = f"was redirected more than {MAX_REDIRECTS} times"
+                        raise Unreadable(many) from None
                     current = current.join(moved.location)
                     if current.scheme not in ("http", "https"):
                         raise Unreadable(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from mockserver import Settings
+from mockserver.domain.behaviour import Limits
 from mockserver.media.shape import output_size
 from mockserver.server.fetching import Fetcher, Policy, Unreadable
 from tests.helpers import (
@@ -221,3 +222,18 @@ def test_fetching_can_be_switched_on_live(server: FileServer) -> None:
         _, error = outcome(live, image=server.url("/cat.png"))
     assert error is not None
     assert error["code"] == 3001
+
+
+def test_a_rate_limited_create_downloads_nothing(server: FileServer) -> None:
+    server.routes["/cat.png"] = Served(image_bytes(), headers=PNG)
+    limited = Settings(
+        seed=1, fetch_urls=True, allow_private_urls=True, limits=Limits(submissions_per_second=1)
+    )
+    with fake_app(limited) as fake:
+        assert (
+            fake.client.post(CREATE_PATH, json=body(image=server.url("/cat.png"))).status_code
+            == 202
+        )
+        refused = fake.client.post(CREATE_PATH, json=body(image=server.url("/cat.png")))
+    assert refused.status_code == 429
+    assert server.hits == {"/cat.png": 1}

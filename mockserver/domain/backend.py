@@ -207,6 +207,11 @@ class Backend(Generic[RT]):
             self._owners.clear()
         return owner
 
+    def admit(self, owner: str) -> None:
+        """Raise :class:`LimitExceeded` if ``owner`` may not submit a task now (checked again
+        by :meth:`create_task`): a refused create must not download its inputs first."""
+        self.limiter.check_submission(owner, self.clock.now())
+
     def create_task(
         self,
         owner: str,

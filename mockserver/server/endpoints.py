@@ -85,6 +85,7 @@ class Endpoints:
         )
         problem = None
         if settings.fetch_urls:  # as the service would; checks each host before connecting
+            backend.admit(owner)
             parsed, problem = await self.fetcher.fetch(parsed, settings)
         scenario = header(request, SCENARIO_KEY)
         state = backend.create_task(owner, parsed.request, scenario, parsed.images, problem)

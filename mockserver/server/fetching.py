@@ -176,7 +176,12 @@ class Fetcher:
     async def _run(self, url: str, cap: int, settings: Settings) -> bytes:
         pool = self._executor()
         job = pool.submit(self.download, url, cap, settings.fetch_timeout, Policy.of(settings))
-        return await asyncio.wrap_future(job)
+        try:
+            return await asyncio.wrap_future(job)
+        except (Unreadable, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a download must fail its task, never the create (a 500)
+            raise Unreadable(f"could not be downloaded ({_why(exc)})") from None
 
     def download(self, url: str, cap: int, timeout: float, policy: Policy) -> bytes:
         """``url``'s body (at most ``cap`` bytes, within ``timeout`` seconds), following up to

@@ -34,7 +34,7 @@ def test_eight_31_mb_bodies_of_tiny_lists_are_refused_within_bounded_memory() ->
     for reply in replies:
         assert reply.status_code == 400, reply.text[:300]
         error = reply.json()
-        assert (error["field"], error["rule"]) == ("body", "json")
+        assert error["detail"].startswith("body: ")
         assert "more than 10000" in error["detail"]
     # Each body is held while it arrives (at most twice over, in uvicorn's buffer and ours);
     # decoding it as objects would take about 30 times its size (1.9 GB for these eight).

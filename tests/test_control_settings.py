@@ -114,6 +114,8 @@ def test_patch_dialect_as_a_table(fake: Fake) -> None:
         "timestamps": "observed",
         "create_status": 202,
         "error_placement": "task_info",
+        "unreachable_urls": "fail",
+        "unreadable_input": 3003,
     }
     assert fake.poll(task_id)["task_info"]["status"] == "queued"
     fake.ok("PATCH", "/_mock/settings", json={"dialect": {"create_status": 200}})

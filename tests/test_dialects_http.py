@@ -143,9 +143,13 @@ def test_default_error_bodies() -> None:
             assert isinstance(error["title"], str)
             assert isinstance(error["detail"], str)
             ERROR.validate(error)
+            assert set(error) == {"error_code", "title", "detail"}, name  # nothing else
         invalid = fake.client.post(CREATE_PATH, json=body(duration=7)).json()
-        assert (invalid["field"], invalid["rule"]) == ("duration", "enum")
-        assert invalid["errors"][0]["field"] == "duration"
+        assert invalid["detail"].startswith("duration: must be one of 5, 10, 15")
+        fake.ok("PATCH", "/_mock/settings", json={"explain_errors": True})
+        explained = fake.client.post(CREATE_PATH, json=body(duration=7)).json()
+        assert (explained["field"], explained["rule"]) == ("duration", "enum")
+        assert explained["errors"][0]["field"] == "duration"
 
 
 def test_detail_error_bodies() -> None:
@@ -172,7 +176,10 @@ def test_envelope_error_bodies() -> None:
             assert info["error"]["code"] == code, name
             assert OBSERVED.match(info["created_at"])
         invalid = fake.client.post(CREATE_PATH, json=body(duration=7)).json()["task_info"]["error"]
-        assert (invalid["field"], invalid["rule"]) == ("duration", "enum")
+        assert set(invalid) == {"code", "title", "detail"}
+        fake.ok("PATCH", "/_mock/settings", json={"explain_errors": True})
+        explained = fake.client.post(CREATE_PATH, json=body(duration=7)).json()
+        assert explained["task_info"]["error"]["field"] == "duration"
 
 
 def test_injected_fault_bodies_follow_the_dialect_over_get() -> None:

@@ -132,14 +132,26 @@ def test_task_finished_frees_a_slot_early_and_ignores_unknown_tasks() -> None:
     assert rejection(lambda: limiter.check_submission("k", T0 + 2)).retry_after == 198.0
 
 
-def test_rate_is_reported_before_concurrency_with_the_later_retry() -> None:
+def test_when_both_limits_hold_the_longer_wait_is_reported_with_its_limit() -> None:
+    # Proves a 429 names the limit whose wait its Retry-After is: concurrency (3 s) outlasts
+    # the rate (1 s), so concurrency is named, and the retry is exactly when both allow it.
     limiter = RateLimiter(REALISTIC)
     for i in range(5):
         submit(limiter, "k", T0, f"t{i}", T0 + 3)
     error = rejection(lambda: limiter.check_submission("k", T0))
-    assert (error.limit, error.retry_after) == ("submissions_per_second", 3.0)
+    assert (error.limit, error.retry_after) == ("concurrent_tasks", 3.0)
     assert rejection(lambda: limiter.check_submission("k", T0 + 1)).limit == "concurrent_tasks"
     limiter.check_submission("k", T0 + 3)
+
+
+def test_when_the_rate_waits_longer_the_rate_is_named() -> None:
+    # Five tasks that finish at once leave only the rate window: it is named, with its wait.
+    limiter = RateLimiter(REALISTIC)
+    for i in range(5):
+        submit(limiter, "k", T0, f"t{i}", T0 + 0.5)
+    error = rejection(lambda: limiter.check_submission("k", T0 + 0.25))
+    assert (error.limit, error.retry_after) == ("submissions_per_second", 0.75)
+    limiter.check_submission("k", T0 + 1)
 
 
 # Polls
@@ -273,12 +285,24 @@ class Model:
         return [end for end in ends if end is None or now < end]
 
     def submission(self, key: str, now: float) -> str | None:
-        if not self.room(self.limits.submissions_per_second, self.submits.get(key, []), now):
-            return "submissions_per_second"
+        """The limit refusing a submission: when both do, the one that keeps it waiting
+        longer (concurrency on a tie)."""
+        rate, times = self.limits.submissions_per_second, self.submits.get(key, [])
+        rate_wait = 0.0
+        if rate is not None and not self.room(rate, times, now):
+            burst, span = window(rate)
+            inside = sorted(t for t in times if now < t + span)
+            rate_wait = inside[-burst] + span - now
         cap = self.limits.concurrent_tasks
-        if cap is not None and len(self.unfinished(key, now)) >= cap:
+        ends = self.unfinished(key, now)
+        run_wait = 0.0
+        if cap is not None and len(ends) >= cap:
+            finite = sorted(end for end in ends if end is not None)
+            excess = len(ends) - cap
+            run_wait = finite[excess] - now if len(finite) > excess else math.inf
+        if run_wait and run_wait >= rate_wait:
             return "concurrent_tasks"
-        return None
+        return "submissions_per_second" if rate_wait else None
 
     def poll(self, key: str, now: float) -> str | None:
         allowed = self.room(self.limits.polls_per_second, self.polls.get(key, []), now)

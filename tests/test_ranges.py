@@ -65,7 +65,7 @@ def test_download_refusals_are_json(client: TestClient, clock: ManualClock) -> N
     assert "Range" in past.json()["detail"]
     malformed = client.get(url, headers={"Range": "bytes=abc"})
     assert malformed.status_code == 400
-    assert (malformed.json()["field"], malformed.json()["rule"]) == ("Range", "format")
+    assert malformed.json()["detail"].startswith("Range: ")
     partial = client.get(url, headers={"Range": "bytes=0-99"})
     assert partial.status_code == 206
     assert len(partial.content) == 100

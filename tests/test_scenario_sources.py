@@ -156,7 +156,7 @@ def test_an_unknown_header_token_wins_over_a_valid_prompt_token(make: Make) -> N
     fake = make()
     response = fake.create("explode", prompt="A fox [wan-mock:slow]")
     assert response.status_code == 400
-    assert response.json()["field"] == SCENARIO_HEADER
+    assert response.json()["detail"].startswith(f"{SCENARIO_HEADER}: ")
 
 
 # --- live changes through the control plane -----------------------------------------------------

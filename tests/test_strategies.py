@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from starlette.testclient import TestClient
 
+from mockserver import Settings
 from mockserver.domain.contract import load_contract
 from mockserver.testing import strategies as wst
 from tests.helpers import CREATE_PATH, fake_app
@@ -24,7 +25,7 @@ FAST = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @pytest.fixture(scope="module")
 def api() -> Iterator[TestClient]:
     """One fake for the module: the hypothesis tests share it across their examples."""
-    with fake_app() as made:
+    with fake_app(Settings(seed=1, explain_errors=True)) as made:  # the tests read each rule
         yield made.client
 
 

@@ -24,6 +24,14 @@ from tests.helpers import (
     make_client,
 )
 
+
+@pytest.fixture
+def mock_settings() -> Settings:
+    """These tests read each violation's field and rule: the diagnostics switched on (the
+    documented default body is covered in test_error_bodies.py)."""
+    return Settings(seed=7, explain_errors=True)
+
+
 # --- body-level rules ----------------------------------------------------------------------------
 
 BODY_REJECTED = [
@@ -107,7 +115,7 @@ def test_nesting_deep_enough_to_pass_json_but_not_the_schema_library(
 
 def test_deep_nesting_in_an_unknown_field_in_strict_mode() -> None:
     # The same recursion limit, in a field only strict mode looks at.
-    strict = make_client(Settings(seed=1, strict=True))
+    strict = make_client(Settings(seed=1, strict=True, explain_errors=True))
     content = json.dumps(body(extra="@@")).replace('"@@"', "[" * 300 + "]" * 300).encode()
     assert_invalid(strict.post(CREATE_PATH, content=content), "extra", "additionalProperties")
 
@@ -148,7 +156,7 @@ def test_unknown_fields_are_ignored_by_default(client: TestClient) -> None:
 
 
 def test_strict_mode_rejects_an_unknown_field() -> None:
-    strict = make_client(Settings(seed=1, strict=True))
+    strict = make_client(Settings(seed=1, strict=True, explain_errors=True))
     error = assert_invalid(
         strict.post(CREATE_PATH, json=body(model="wan2.6")), "model", "additionalProperties"
     )
@@ -156,7 +164,7 @@ def test_strict_mode_rejects_an_unknown_field() -> None:
 
 
 def test_strict_mode_accepts_every_documented_field() -> None:
-    strict = make_client(Settings(seed=1, strict=True))
+    strict = make_client(Settings(seed=1, strict=True, explain_errors=True))
     payload = body(
         negative_prompt="blurry",
         resolution="1080P",
@@ -176,7 +184,7 @@ def test_strict_mode_accepts_every_documented_field() -> None:
 
 def test_strict_mode_lists_each_unknown_field() -> None:
     # Each unknown field gets an entry of its own in `errors`.
-    strict = make_client(Settings(seed=1, strict=True))
+    strict = make_client(Settings(seed=1, strict=True, explain_errors=True))
     error = assert_invalid(
         strict.post(CREATE_PATH, json=body(alpha=1, beta=2)), "alpha", "additionalProperties"
     )
@@ -252,7 +260,7 @@ NEAR_VALID_BODIES = st.dictionaries(FIELD_NAMES, JSON_VALUES, max_size=6).map(
 @functools.cache
 def fuzz_client() -> TestClient:
     return TestClient(
-        create_app(Settings(seed=5)),
+        create_app(Settings(seed=5, explain_errors=True)),
         headers=AUTH,
         base_url="http://wan-mock.test",
         raise_server_exceptions=False,

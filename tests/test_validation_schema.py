@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from mockserver import Settings
 from mockserver.domain.backend import Backend
 from tests.helpers import (
     CREATE_PATH,
@@ -57,6 +58,13 @@ SCHEMA_REJECTED = [
 ]
 
 
+@pytest.fixture
+def mock_settings() -> Settings:
+    """These tests read each violation's field and rule: the diagnostics switched on (the
+    documented default body is covered in test_error_bodies.py)."""
+    return Settings(seed=7, explain_errors=True)
+
+
 @pytest.mark.parametrize(("field", "value", "rule"), SCHEMA_REJECTED)
 def test_schema_rule_rejected(client: TestClient, field: str, value: object, rule: str) -> None:
     assert_invalid(client.post(CREATE_PATH, json=with_field(field, value)), field, rule)
@@ -100,7 +108,9 @@ def test_schema_value_accepted(client: TestClient, field: str, value: object) ->
 
 def test_duration_type_and_enum_are_both_reported(client: TestClient) -> None:
     error = assert_invalid(client.post(CREATE_PATH, json=body(duration="5")), "duration", "type")
-    assert error["detail"] == "duration: must be an integer, got a string"
+    assert error["detail"] == (
+        'duration: must be an integer, got a string; duration: must be one of 5, 10, 15; got "5"'
+    )
     assert [(e["field"], e["rule"]) for e in error["errors"]] == [
         ("duration", "type"),
         ("duration", "enum"),

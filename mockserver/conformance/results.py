@@ -28,6 +28,8 @@ DESCRIPTIONS: dict[str, str] = {
     "contract.answers_in_time": "every request is answered within the run's --timeout",
     "contract.error_explained": "every error answer says why: a detail, error, message or "
     "task_info.error in its body",
+    "contract.error_keys": "error bodies carry only keys the public record shows (error_code, "
+    "title, detail, error, message, task_info); others are listed",
     "rules.invalid_rejected": "schema-invalid requests (schemathesis negative data) get a 4xx",
     "rules.every_rule_rejected": "one invalid body per request rule gets a 4xx",
     "rules.malformed_rejected": "malformed JSON, an empty body, a form-encoded body and a "

@@ -255,6 +255,7 @@ class Target:
             self._created(response)
         if response.status_code >= 400 and self.tally is not None:
             self._explained(response)
+            check_error_keys(self.tally, response)
         return response
 
     def _explained(self, response: httpx.Response) -> None:
@@ -327,3 +328,26 @@ class Target:
         if wait > 0:
             self._sleep(wait)
         self._last = now + max(wait, 0.0)
+
+
+# The top-level keys of the error bodies in the public record (see the contract's Error).
+DOCUMENTED_ERROR_KEYS = frozenset(
+    {"error_code", "title", "detail", "error", "message", "task_info"}
+)
+
+
+def check_error_keys(tally: Any, response: httpx.Response) -> None:
+    """``contract.error_keys``: an error body sends no key the public record does not show, so
+    a client written against the fake reads nothing the service never sends. Against the live
+    API, a failure lists the keys it does send."""
+    body = parse_json(response)
+    if not isinstance(body, dict):
+        return  # contract.error_explained reports bodies that are not JSON objects
+    extra = sorted(set(body) - DOCUMENTED_ERROR_KEYS)
+    where = f"{response.request.method} {response.request.url.path} -> {response.status_code}"
+    tally.check(
+        "contract.error_keys",
+        not extra,
+        f"{where} sent undocumented keys {', '.join(extra)} (all: {', '.join(sorted(body))})",
+        response,
+    )

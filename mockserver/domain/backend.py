@@ -33,8 +33,10 @@ from mockserver.domain.links import ResultLinks, new_secret
 from mockserver.domain.outbox import MemoryWebhooks, SQLiteWebhooks
 from mockserver.domain.planning import Decision, Source
 from mockserver.domain.randomness import Randomness, uuid4_from
+from mockserver.domain.reachability import InputProblem, unreachable_input
 from mockserver.domain.runtime import Runtime, RuntimeBuilder
 from mockserver.domain.scenarios import (
+    FAILURES,
     Scenario,
     ScenarioError,
     parse_scenario,
@@ -219,6 +221,11 @@ class Backend(Generic[RT]):
             self._owners.clear()
         return owner
 
+    def admit(self, owner: str) -> None:
+        """Raise :class:`LimitExceeded` if ``owner`` may not submit a task now (checked again
+        by :meth:`create_task`): a refused create must not download its inputs first."""
+        self.limiter.check_submission(owner, self.clock.now())
+
     def create_task(
         self,
         owner: str,
@@ -226,6 +233,7 @@ class Backend(Generic[RT]):
         scenario: str | None = None,
         images: Mapping[str, bytes] | None = None,
         origin: str | None = None,
+        problem: InputProblem | None = None,
     ) -> TaskState:
         """Create a task for ``owner``; its whole plan is decided now.
 
@@ -233,16 +241,26 @@ class Backend(Generic[RT]):
         scenario raises :class:`ScenarioRejection` and creates nothing. ``images`` are the
         decoded input images by digest: kept for the task's video once the task exists.
         ``origin`` is the base URL the client called (for result links in webhook events).
+        ``problem`` is why an input could not be downloaded (when the caller fetched them).
+        A task whose input the real service could not read (that, or a URL it could not
+        reach: see domain/reachability.py) is accepted and fails at its planned time.
         """
         now = self.clock.now()
         # Checked before anything random is drawn, so a refused request shifts no seeded
         # stream; raises LimitExceeded (a 429).
         self.limiter.check_submission(owner, now)
-        decision = self._decide(request, scenario)
+        settings = self.settings
+        if problem is None and settings.dialect.unreachable_urls == "fail":
+            problem = unreachable_input(request, loopback=settings.allow_private_urls)
+        # A task doomed by its input takes nothing from the queue, the rules or the weights.
+        decision = self._decide(request, scenario, consult=problem is None)
         chosen = decision.scenario if decision else None
         if chosen is not None and chosen.kind == "reject":
             assert chosen.status is not None
             raise ScenarioRejection(chosen.status)
+        if problem is not None:
+            chosen = Scenario("fail", failure=self._input_failure(problem))
+            decision = Decision(chosen, "input")
         task_id = self._new_id()
         plan = self.runtime.planner.plan(request, chosen)
         task = Task(task_id, owner, now, request, plan, decision)
@@ -391,12 +409,21 @@ class Backend(Generic[RT]):
         )
         self._version = state.version
 
-    def _decide(self, request: GenerationRequest, header: str | None) -> Decision | None:
+    def _input_failure(self, problem: InputProblem) -> Failure:
+        code = problem.code or self.settings.dialect.unreadable_input
+        title = FAILURES[code].title
+        return Failure(code, title, f"Video generation failed: {problem.detail}")
+
+    def _decide(
+        self, request: GenerationRequest, header: str | None, *, consult: bool = True
+    ) -> Decision | None:
         if header is not None:
             return Decision(_parse(header, "X-Wan-Mock-Scenario"), "header")
         in_prompt = scenario_in_prompt(request.prompt)
         if in_prompt is not None:
             return Decision(_parse(in_prompt, "prompt"), "prompt")
+        if not consult:
+            return None
         if self.queue and self.shared is not None:
             token = self.shared.take()  # atomic: other processes take from the same queue
             if token is not None:

@@ -70,6 +70,7 @@ ErrorBody = Literal["default", "envelope", "detail", "random"]
 TimestampFormat = Literal["observed", "z", "random"]
 CreateStatus = Literal[202, 200, 0]  # 0: either, at random
 ErrorPlacement = Literal["task_info", "top_level", "both", "random"]
+FailureCode = Literal[3001, 3002, 3003, 3004, 3005, 4002, 4008]
 
 
 class Dialect(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -83,6 +84,10 @@ class Dialect(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     200. ``error_placement``: where a failed task's error sits. ``webhook_key`` and
     ``webhook_digest``: how a webhook secret becomes the HMAC key (its UTF-8 bytes, or the
     base64 after ``whsec_`` decoded) and how the signature is written (hex or base64).
+    ``unreachable_urls``: fail (the task of a URL input on a loopback, private or
+    local-network host fails, as the real service cannot download it) or accept (URL inputs are
+    judged by syntax only). ``unreadable_input``: the failure code of a task whose input the
+    service could not read (3003 as documented).
     "random" and "mixed" choices are drawn per response from the seeded random source.
     """
 
@@ -93,6 +98,8 @@ class Dialect(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     error_placement: ErrorPlacement = "task_info"
     webhook_key: Literal["utf8", "base64"] = "utf8"
     webhook_digest: Literal["hex", "base64"] = "hex"
+    unreachable_urls: Literal["fail", "accept"] = "fail"
+    unreadable_input: FailureCode = 3003
 
 
 DIALECT_PROFILES: dict[str, Dialect] = {

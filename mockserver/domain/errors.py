@@ -28,15 +28,27 @@ class Violation:
     detail: str
 
 
+# How many violations a 400's detail spells out; the rest are counted.
+DETAILED_VIOLATIONS = 10
+
+
 class InvalidRequest(MockError):
-    """The request body is malformed or breaks a documented rule (first violation first)."""
+    """The request body is malformed or breaks a documented rule (first violation first).
+
+    The detail names every broken field (each violation's detail, joined by ``; ``), since the
+    documented error body has no other place for them."""
 
     title = "Invalid Request"
 
     def __init__(self, violations: list[Violation]) -> None:
         if not violations:
             raise ValueError("InvalidRequest needs at least one violation")
-        super().__init__(violations[0].detail)
+        shown = [v.detail for v in violations[:DETAILED_VIOLATIONS]]
+        if len(violations) > DETAILED_VIOLATIONS:
+            rest = violations[DETAILED_VIOLATIONS:]
+            names = ", ".join(dict.fromkeys(v.field for v in rest))
+            shown.append(f"and {len(rest)} more ({names})")
+        super().__init__("; ".join(shown))
         self.violations = violations
 
     @classmethod

@@ -68,7 +68,7 @@ def read_image(field: str, value: str) -> tuple[ImageRef, bytes | None]:
     if head.startswith(("http://", "https://")):
         return ImageRef(source="url", url=check_url(field, value)), None
     if head.startswith("data:"):
-        return _inspect_bytes(field, _decode_base64(field, _data_uri_payload(field, value)))
+        return check_image_bytes(field, _decode_base64(field, _data_uri_payload(field, value)))
     # Base64 never contains ':', so anything that starts like "scheme:" was meant as a URL
     # (including near misses such as "http:/host" or " https://host").
     scheme = _SCHEME.match(value)
@@ -80,7 +80,7 @@ def read_image(field: str, value: str) -> tuple[ImageRef, bytes | None]:
             "url",
             f"{field}: only http(s) URLs or base64 images are accepted, got {_preview(value)}",
         )
-    return _inspect_bytes(field, _decode_base64(field, value))
+    return check_image_bytes(field, _decode_base64(field, value))
 
 
 def _data_uri_payload(field: str, value: str) -> str:
@@ -123,7 +123,7 @@ def _decode_base64(field: str, text: str) -> bytes:
         raise InvalidRequest.single(field, "base64", f"{field}: not valid base64 ({exc})") from None
 
 
-def _inspect_bytes(field: str, data: bytes) -> tuple[ImageRef, bytes]:
+def check_image_bytes(field: str, data: bytes) -> tuple[ImageRef, bytes]:
     if not data:
         raise InvalidRequest.single(field, "base64", f"{field}: the base64 data is empty")
     if len(data) > MAX_IMAGE_BYTES:

@@ -221,18 +221,19 @@ class RateLimiter:
     def check_submission(self, key: str, now: float) -> None:
         """Raise :class:`LimitExceeded` if ``key`` may not submit a task now; records nothing.
 
-        The submission rate is reported first, then concurrency; ``retry_after`` is the time
-        until both allow it (each only loosens as time passes, so that is the later of the two).
+        When both limits hold the key back, the one with the longer wait is reported, with
+        that wait as ``retry_after``: it is the time until both allow it (each only loosens as
+        time passes), and the limit named is the one whose wait it is.
         """
         rate, running = self._submissions, self._running
         if rate is None and running is None:
             return
         rate_wait = 0.0 if rate is None else rate.wait(key, now)
         run_wait = 0.0 if running is None else running.wait(key, now)
-        if rate is not None and rate_wait:
-            raise rate.exceeded(max(rate_wait, run_wait))
-        if running is not None and run_wait:
+        if running is not None and run_wait and run_wait >= rate_wait:
             raise running.exceeded(run_wait)
+        if rate is not None and rate_wait:
+            raise rate.exceeded(rate_wait)
 
     def record_submission(
         self, key: str, task_id: str, now: float, finishes_at: float | None

@@ -20,7 +20,8 @@ from mockserver.domain.settings import Settings, Timing
 from mockserver.domain.tasks import Plan, Status
 
 FAILURES = tuple(FAILURE_CODES.values())
-Source = Literal["header", "prompt", "queue", "rule", "weights"]
+# "input": the task fails because its input could not be read (domain/reachability.py).
+Source = Literal["header", "prompt", "queue", "rule", "weights", "input"]
 
 _SUCCESS = (Status.PENDING, Status.RUNNING, Status.SUCCEEDED)
 _FAILURE = (Status.PENDING, Status.RUNNING, Status.FAILED)

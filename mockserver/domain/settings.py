@@ -187,6 +187,32 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             presets=DIALECT_PROFILES,
         ),
     ] = Dialect()
+    allow_private_urls: Annotated[
+        bool,
+        Option(
+            "accept URL inputs on this machine (loopback addresses, localhost), e.g. a test's "
+            "own image server; other private hosts still fail (dialect unreachable_urls)"
+        ),
+    ] = False
+    fetch_urls: Annotated[
+        bool,
+        Option(
+            "download URL inputs and check them as the real service does (otherwise only "
+            "their syntax and host are checked, and nothing goes over the network)"
+        ),
+    ] = False
+    fetch_timeout: Annotated[
+        Seconds,
+        msgspec.Meta(le=300),
+        Option("seconds a URL input has to download whole (with fetch_urls)", "SECONDS"),
+    ] = 10.0
+    explain_errors: Annotated[
+        bool,
+        Option(
+            "add diagnostics the real API does not send to error bodies: field, rule and "
+            "errors on a 400, limit on a 429"
+        ),
+    ] = False
     admin_token: Annotated[
         Token | None,
         Option(

@@ -40,6 +40,7 @@ from mockserver.server.edge import ApiEdge
 from mockserver.server.endpoints import Endpoints
 from mockserver.server.errors import DEFAULT_SPEAKER, ErrorRenderer
 from mockserver.server.faults import FaultMiddleware
+from mockserver.server.fetching import Fetcher
 from mockserver.server.guard import ControlGuard
 from mockserver.server.runtime import ApiRuntime
 from mockserver.server.sharing import SharedStateMiddleware
@@ -59,10 +60,12 @@ class MockApp:
         videos: Videos,
         errors: ErrorRenderer,
         dispatcher: Dispatcher,
+        fetcher: Fetcher,
     ) -> None:
         self.backend = backend
         self.videos = videos
         self.dispatcher = dispatcher  # the webhook scheduler
+        self.fetcher = fetcher  # downloads URL inputs with fetch_urls (its resolver: tests)
         self.errors = errors  # the API's: the protocol layer answers with it too
         self.state = State({"backend": backend, "videos": videos})
         self._api = api
@@ -149,7 +152,9 @@ class RuntimeFaults(FaultMiddleware):
         return self.backend.random.faults
 
 
-def _closing(backend: Backend[ApiRuntime], videos: Videos, dispatcher: Dispatcher) -> Any:
+def _closing(
+    backend: Backend[ApiRuntime], videos: Videos, dispatcher: Dispatcher, fetcher: Fetcher
+) -> Any:
     """A lifespan that runs the webhook scheduler while the server serves, and closes
     (flushes) the store when it shuts down: uvicorn runs that after draining the requests in
     flight, and before it re-raises the SIGTERM it caught. A render under way is finished
@@ -162,6 +167,7 @@ def _closing(backend: Backend[ApiRuntime], videos: Videos, dispatcher: Dispatche
             yield
         finally:
             await dispatcher.stop()
+            fetcher.close()
         videos.close()
         backend.store.close()
 
@@ -169,12 +175,16 @@ def _closing(backend: Backend[ApiRuntime], videos: Videos, dispatcher: Dispatche
 
 
 def _api(
-    backend: Backend[ApiRuntime], videos: Videos, errors: ErrorRenderer, dispatcher: Dispatcher
+    backend: Backend[ApiRuntime],
+    videos: Videos,
+    errors: ErrorRenderer,
+    dispatcher: Dispatcher,
+    fetcher: Fetcher,
 ) -> ASGIApp:
     """The API: its edge (errors, traceparent, journal), then faults, then the routes. Errors
     are answered at the edge, outside the faults, so an injected answer is journalled and
     traced as the client saw it, and so is a 500."""
-    handlers = Endpoints(backend, videos)
+    handlers = Endpoints(backend, videos, fetcher)
     create, poll = Endpoint(handlers.create_task), Endpoint(handlers.get_task)
     routes = [
         Route(GENERATION_PATH, create, methods=["POST"]),
@@ -183,7 +193,9 @@ def _api(
         Route(CONTRACT_PATH, Endpoint(handlers.openapi), methods=["GET"]),
     ]
     # `/generation/` must be a JSON 404 like any unknown path, not an empty 307 redirect.
-    router = Router(routes, redirect_slashes=False, lifespan=_closing(backend, videos, dispatcher))
+    router = Router(
+        routes, redirect_slashes=False, lifespan=_closing(backend, videos, dispatcher, fetcher)
+    )
     matched = ApiRoutes(create, poll, router)
     faulted = FaultsWhenSet(matched, RuntimeFaults(matched, backend, errors), backend)
     return ApiEdge(faulted, backend, errors, lambda: backend.random.traces)
@@ -223,11 +235,23 @@ def create_app(
     backend = Backend(
         settings, clock, build=ApiRuntime.build, store=store, shared=shared, images=videos
     )
-    errors = ErrorRenderer(lambda: backend.runtime.speaker, backend.clock)
+    errors = ErrorRenderer(
+        lambda: backend.runtime.speaker,
+        backend.clock,
+        lambda: backend.runtime.settings.explain_errors,
+    )
     dispatcher = Dispatcher(backend)
-    api, control = _api(backend, videos, errors, dispatcher), _control(backend, dispatcher)
+    fetcher = Fetcher()
+    api = _api(backend, videos, errors, dispatcher, fetcher)
+    control = _control(backend, dispatcher)
     if backend.shared is not None:  # outermost: every layer sees the synced state
         api, control = SharedStateMiddleware(api, backend), SharedStateMiddleware(control, backend)
     return MockApp(
-        api, control, backend=backend, videos=videos, errors=errors, dispatcher=dispatcher
+        api,
+        control,
+        backend=backend,
+        videos=videos,
+        errors=errors,
+        dispatcher=dispatcher,
+        fetcher=fetcher,
     )

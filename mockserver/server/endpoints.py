@@ -22,6 +22,7 @@ from mockserver.domain.tasks import TaskState
 from mockserver.media.videos import Videos
 from mockserver.server.bodies import header, read_generation
 from mockserver.server.downloads import VideoResponse
+from mockserver.server.fetching import Fetcher
 from mockserver.server.ranges import byte_ranges
 from mockserver.server.runtime import ApiRuntime
 from mockserver.server.wire import JSONResponse
@@ -45,9 +46,10 @@ SCENARIO_KEY = SCENARIO_HEADER.lower().encode("latin-1")
 class Endpoints:
     """Handlers bound to one backend (no module-level state)."""
 
-    def __init__(self, backend: Backend[ApiRuntime], videos: Videos) -> None:
+    def __init__(self, backend: Backend[ApiRuntime], videos: Videos, fetcher: Fetcher) -> None:
         self.backend = backend
         self.videos = videos
+        self.fetcher = fetcher
         self.contract = json.dumps(load_contract(), ensure_ascii=False).encode()
         self._base_urls: dict[tuple[object, ...], str] = {}
 
@@ -80,9 +82,15 @@ class Endpoints:
         parsed = await read_generation(
             request, runtime.validator, settings.max_body_bytes, settings.body_timeout
         )
+        problem = None
+        if settings.fetch_urls:  # as the service would; checks each host before connecting
+            backend.admit(owner)
+            parsed, problem = await self.fetcher.fetch(parsed, settings)
         scenario = header(request, SCENARIO_KEY)
         origin = self.base_url(request) if backend.webhooks.active else None
-        state = backend.create_task(owner, parsed.request, scenario, parsed.images, origin)
+        state = backend.create_task(
+            owner, parsed.request, scenario, parsed.images, origin=origin, problem=problem
+        )
         return self.task_response(request, state, created=True)
 
     async def get_task(self, request: Request) -> Response:

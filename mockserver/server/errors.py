@@ -5,9 +5,11 @@ faults and scenarios, Starlette's 404 and 405, the protocol layer's 408, 413 and
 unexpected exception. :func:`problem_for` is the single mapping from an exception to a
 :class:`Problem` (status, business code, title, detail, headers); the renderer turns a problem
 into a JSON body in the active dialect (``Speaker.error_body``). The default body is
-``{"error_code", "title", "detail"}``, plus ``field``, ``rule`` and ``errors`` for a 400.
-``error_code`` is the API's business code where one is known (2001 invalid request, 2005 task
-not found) and the HTTP status otherwise.
+``{"error_code", "title", "detail"}``, the keys the real API has been seen to send; a problem's
+``extra`` diagnostics (``field``, ``rule`` and ``errors`` for a 400, ``limit`` for a 429) are
+added only when the renderer is told to explain (``explain_errors`` on the API, always on the
+control plane, which is the fake's own). ``error_code`` is the API's business code where one is
+known (2001 invalid request, 2005 task not found) and the HTTP status otherwise.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ def problem_for(exc: Exception, method: str, path: str) -> Problem:
         return Problem(status, code, exc.title, exc.detail, extra, headers)
     if isinstance(exc, LimitExceeded):  # a configured rate limit: the exact seconds to wait
         wait = math.ceil(exc.retry_after)
-        detail = f"Rate limit exceeded: {exc.detail}; retry after {wait} s"
+        detail = f"Rate limit exceeded ({exc.limit}: {exc.detail}); retry after {wait} s"
         extra = {"limit": exc.limit}
         return Problem(429, 429, "Too Many Requests", detail, extra, {"Retry-After": str(wait)})
     if isinstance(exc, HTTPException):  # Starlette's own: no route, or the wrong method
@@ -169,16 +171,25 @@ ANSWERED: tuple[type[Exception], ...] = (MockError, LimitExceeded, HTTPException
 DEFAULT_SPEAKER = Speaker(Dialect())
 
 
-class ErrorRenderer:
-    """Renders problems in the dialect of ``speaker()`` (read per answer: settings change)."""
+def always() -> bool:
+    return True
 
-    def __init__(self, speaker: Callable[[], Speaker], clock: Clock) -> None:
+
+class ErrorRenderer:
+    """Renders problems in the dialect of ``speaker()``, with their diagnostics when
+    ``explain()`` (both read per answer: settings change)."""
+
+    def __init__(
+        self, speaker: Callable[[], Speaker], clock: Clock, explain: Callable[[], bool] = always
+    ) -> None:
         self.speaker = speaker
         self.clock = clock
+        self.explain = explain
 
     def body(self, problem: Problem) -> dict[str, Any]:
+        extra = problem.extra if self.explain() else None
         return self.speaker().error_body(
-            problem.code, problem.title, problem.detail, problem.extra, now=self.clock.now()
+            problem.code, problem.title, problem.detail, extra, now=self.clock.now()
         )
 
     def response(self, problem: Problem) -> JSONResponse:

@@ -74,7 +74,8 @@ def images(
 
 
 _names = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,15}", fullmatch=True)
-_hosts = st.sampled_from(["example.com", "cdn.example.org", "example.com:8443", "127.0.0.1"])
+# Public hosts only: a URL on loopback or a private network fails its task (domain/reachability).
+_hosts = st.sampled_from(["example.com", "cdn.example.org", "example.com:8443", "93.184.215.14"])
 
 
 def _urls(extensions: Collection[str]) -> st.SearchStrategy[str]:
@@ -89,7 +90,8 @@ def _urls(extensions: Collection[str]) -> st.SearchStrategy[str]:
 
 
 def image_urls() -> st.SearchStrategy[str]:
-    """Absolute http(s) URLs of image files (the fake checks URL syntax only)."""
+    """Absolute http(s) URLs of image files on public hosts (not fetched unless ``fetch_urls``:
+    their tasks succeed)."""
     return _urls(["jpg", "jpeg", "png", "bmp", "webp"])
 
 

@@ -36,7 +36,8 @@ import _harness as h
 import httpx
 
 from mockserver.control import Control
-from mockserver.domain.settings import Settings, merge_settings
+from mockserver.domain.loading import merge_settings
+from mockserver.domain.settings import Settings
 from mockserver.server.app import create_app
 from mockserver.testing.bridge import AppTransport
 from mockserver.testing.router import DEFAULT_BASE_URLS, WanRouter

@@ -16,7 +16,8 @@ from mockserver.domain.backend import Backend
 from mockserver.domain.clock import Clock, ManualClock, MockClock, SystemClock
 from mockserver.domain.errors import InvalidRequest, MockError
 from mockserver.domain.generation import GenerationRequest
-from mockserver.domain.settings import Settings, SettingsError, load_settings
+from mockserver.domain.loading import SettingsError, load_settings
+from mockserver.domain.settings import Settings
 from mockserver.domain.tasks import Failure, Plan, Status, TaskState
 from mockserver.server.app import create_app
 

@@ -18,16 +18,10 @@ import msgspec
 
 from mockserver.__about__ import __version__
 from mockserver.domain.keys import mask
+from mockserver.domain.loading import CONFIG_ENV, SettingsError, load_settings, shown
 from mockserver.domain.options import Setting, markdown_table
 from mockserver.domain.paths import GENERATION_PATH
-from mockserver.domain.settings import (
-    CONFIG_ENV,
-    SETTINGS,
-    Settings,
-    SettingsError,
-    load_settings,
-    shown,
-)
+from mockserver.domain.settings import SETTINGS, Settings
 from mockserver.domain.webhooks import EVENTS
 
 DESCRIPTION = """\

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from mockserver import Settings
-from mockserver.domain.settings import SettingsError, load_settings
+from mockserver.domain.loading import SettingsError, load_settings
 from mockserver.testing.server import ServerThread
 from tests.helpers import (
     AUTH,

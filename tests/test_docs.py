@@ -14,7 +14,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockserver import ManualClock, Settings, create_app
-from mockserver.domain.settings import FIELDS, load_settings
+from mockserver.domain.loading import load_settings
+from mockserver.domain.settings import FIELDS
 from tests.doc_blocks import KINDS, ROOT, Block, all_blocks, doc_block, find_block
 from tests.helpers import CREATE_PATH, body
 

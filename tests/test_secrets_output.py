@@ -11,7 +11,7 @@ import pytest
 
 from mockserver import Settings, cli
 from mockserver.domain.keys import mask
-from mockserver.domain.settings import SettingsError, load_settings
+from mockserver.domain.loading import SettingsError, load_settings
 from mockserver.server.logs import AccessLogRedactor, redact_query
 from tests.server_process import running_server
 

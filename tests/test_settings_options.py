@@ -15,15 +15,9 @@ from starlette.testclient import TestClient
 from mockserver.cli import TABLE_BEGIN, TABLE_END, build_parser, serve_settings
 from mockserver.domain.behaviour import DIALECT_PROFILES, LIMIT_PRESETS
 from mockserver.domain.clock import ManualClock
+from mockserver.domain.loading import SettingsError, load_settings
 from mockserver.domain.options import Option, Setting, describe, markdown_table
-from mockserver.domain.settings import (
-    FIXED_PER_TEST,
-    RESTART_ONLY,
-    SETTINGS,
-    Settings,
-    SettingsError,
-    load_settings,
-)
+from mockserver.domain.settings import FIXED_PER_TEST, RESTART_ONLY, SETTINGS, Settings
 from mockserver.server.app import create_app
 
 pytest_plugins = ["pytester"]

@@ -1,8 +1,5 @@
-"""The one typed settings object, and how flags, environment and a TOML file fill it.
-
-Precedence, highest first: command-line flags, ``WAN_MOCK_*`` environment variables, the TOML
-config file, the defaults below. Nothing reads the environment at import time: callers pass the
-environment in, so tests can hand over a plain dict.
+"""The one typed settings object: every setting, its type, range, default and documentation
+(domain/loading.py fills it from flags, environment and a TOML file).
 
 msgspec checks types and ranges (it imports in a fraction of pydantic's time, which matters for
 a server that must answer within half a second of launch).
@@ -10,11 +7,7 @@ a server that must answer within half a second of launch).
 
 from __future__ import annotations
 
-import re
-import tomllib
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -26,11 +19,8 @@ from mockserver.domain.behaviour import (
     Limits,
     Rule,
 )
-from mockserver.domain.keys import mask
-from mockserver.domain.options import ENV_PREFIX, Option, Setting, describe, in_words
+from mockserver.domain.options import Option, Setting, describe
 from mockserver.domain.webhooks import WEBHOOK_FAULT_PRESETS, WebhookFaults
-
-CONFIG_ENV = ENV_PREFIX + "CONFIG"
 
 Timing = Literal["dev", "realistic"]
 ClockMode = Literal["real", "virtual"]
@@ -361,7 +351,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     def validated(self) -> Settings:
         """These settings after every type and range check; raises :class:`SettingsError`."""
-        return _convert(msgspec.to_builtins(self), {})
+        from mockserver.domain.loading import convert  # it builds Settings: imported late
+
+        return convert(msgspec.to_builtins(self), {})
 
 
 SETTINGS: tuple[Setting, ...] = describe(Settings)
@@ -373,138 +365,3 @@ FIELDS: tuple[str, ...] = tuple(BY_NAME)
 RESTART_ONLY = frozenset(s.name for s in SETTINGS if s.option.restart)
 SECRET = frozenset(s.name for s in SETTINGS if s.option.secret)
 FIXED_PER_TEST = frozenset(s.name for s in SETTINGS if s.option.restart or not s.option.per_test)
-
-
-class SettingsError(ValueError):
-    """A setting could not be read; the message names the setting and where it came from."""
-
-
-def load_settings(
-    flags: Mapping[str, Any] | None = None,
-    env: Mapping[str, str] | None = None,
-    config_file: Path | str | None = None,
-) -> Settings:
-    """Build settings from flags (only those given), the environment and an optional TOML file.
-
-    The config file may also be named by ``WAN_MOCK_CONFIG``. Unknown keys and bad values raise
-    :class:`SettingsError` naming the key and its source.
-    """
-    env = env or {}
-    sources: dict[str, str] = {}
-    merged: dict[str, Any] = {}
-
-    path = config_file if config_file is not None else env.get(CONFIG_ENV)
-    if path:
-        for key, value in _read_toml(Path(path)).items():
-            merged[key] = value
-            sources[key] = f"{path}: key {key!r}"
-
-    for name, value in env.items():
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
-            continue
-        if name not in BY_ENV:
-            raise SettingsError(f"unknown setting in environment variable {name}")
-        setting = BY_ENV[name]
-        merged[setting.name] = _from_env(setting, value)
-        shown = "" if setting.option.secret else f"={value!r}"
-        sources[setting.name] = f"environment variable {name}{shown}"
-
-    for key, value in (flags or {}).items():
-        if value is None:
-            continue
-        if key not in BY_NAME:
-            raise SettingsError(f"unknown setting {key!r}")
-        flag = BY_NAME[key].flag
-        if flag is None:
-            raise SettingsError(f"setting {key!r} has no option: give it in a config file")
-        merged[key] = value
-        sources[key] = f"option {flag}"
-
-    return _convert(merged, sources)
-
-
-def shown(settings: Settings) -> dict[str, Any]:
-    """``settings`` as plain data for output, every credential masked (:func:`mask`)."""
-    data: dict[str, Any] = msgspec.to_builtins(settings)
-    for name in SECRET:
-        value = data.get(name)
-        if isinstance(value, str):
-            data[name] = mask(value)
-        elif isinstance(value, list | tuple):
-            data[name] = [mask(item) for item in value]
-    return data
-
-
-def merge_settings(settings: Settings, changes: Mapping[str, Any], source: str) -> Settings:
-    """``settings`` with ``changes`` (field name to value, as in a TOML file) applied and
-    checked; errors name the field and ``source``."""
-    unknown = sorted(set(changes) - set(BY_NAME))
-    if unknown:
-        raise SettingsError(f"unknown setting(s) {', '.join(map(repr, unknown))} ({source})")
-    merged = {**msgspec.to_builtins(settings), **changes}
-    return _convert(merged, dict.fromkeys(changes, source))
-
-
-def _from_env(setting: Setting, value: str) -> Any:
-    if setting.env_form == "comma-separated":
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if setting.env_form != "text" and value.lstrip()[:1] in ("{", "["):
-        try:
-            return msgspec.json.decode(value)
-        except msgspec.DecodeError as exc:
-            raise SettingsError(
-                f"environment variable {setting.env} is not valid JSON: {exc}"
-            ) from None
-    return value
-
-
-def _resolve_presets(values: Mapping[str, Any], sources: Mapping[str, str]) -> dict[str, Any]:
-    resolved = dict(values)
-    for key, value in values.items():
-        presets = BY_NAME[key].option.presets if key in BY_NAME else None
-        if presets is not None and isinstance(value, str):
-            if value not in presets:
-                where = sources.get(key, "given directly")
-                names = ", ".join(map(repr, presets))
-                raise SettingsError(
-                    f"invalid setting {key!r} ({where}): unknown name {value!r}; use {names}"
-                )
-            resolved[key] = msgspec.to_builtins(presets[value])
-    return resolved
-
-
-def _convert(values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
-    resolved = _resolve_presets(values, sources)
-    try:
-        settings = msgspec.convert(resolved, Settings, strict=False)
-    except (msgspec.ValidationError, ValueError) as exc:  # ValueError: a struct's own check
-        message = str(exc)
-        match = re.search(r" - at `\$\.([\w.\[\]]+)`", message)
-        if not match:  # a check across several settings
-            rates = ("failure_rate", "slow_rate", "stuck_rate")
-            where = ", ".join(sources[k] for k in rates if k in sources) or "given directly"
-            raise SettingsError(f"invalid settings ({where}): {message}") from None
-        path = match.group(1)
-        key = path.split(".")[0].split("[")[0]
-        where = sources.get(key, "given directly")
-        reason = in_words(message[: match.start()], Settings, path)
-        raise SettingsError(f"invalid setting {path!r} ({where}): {reason}") from None
-    if settings.public_url:
-        settings = msgspec.structs.replace(settings, public_url=settings.public_url.rstrip("/"))
-    return settings
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise SettingsError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise SettingsError(f"config file {path} cannot be read: {exc.strerror}") from None
-    unknown = sorted(set(data) - set(BY_NAME))
-    if unknown:
-        raise SettingsError(f"{path}: unknown setting(s) {', '.join(map(repr, unknown))}")
-    return data

@@ -21,16 +21,11 @@ from mockserver.__about__ import __version__
 from mockserver.domain.backend import Backend
 from mockserver.domain.errors import InvalidRequest
 from mockserver.domain.keys import fingerprint
+from mockserver.domain.loading import SettingsError, merge_settings, shown
 from mockserver.domain.paths import CONTROL_PREFIX
 from mockserver.domain.planning import Decision
 from mockserver.domain.scenarios import FAILURES, ScenarioError, parse_scenario
-from mockserver.domain.settings import (
-    RESTART_ONLY,
-    SECRET,
-    SettingsError,
-    merge_settings,
-    shown,
-)
+from mockserver.domain.settings import RESTART_ONLY, SECRET
 from mockserver.domain.tasks import Status, Task
 from mockserver.server.bodies import decode_json, read_body
 from mockserver.server.wire import JSONResponse, timestamp

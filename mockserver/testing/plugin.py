@@ -130,7 +130,7 @@ def _render_cache_dir(config: pytest.Config) -> str | None:
 
 
 def _settings(changes: dict[str, Any], base: Any) -> Any:
-    from mockserver.domain.settings import SettingsError, merge_settings
+    from mockserver.domain.loading import SettingsError, merge_settings
 
     try:
         return merge_settings(base, changes, "@pytest.mark.wan_mock / wan-mock options")

@@ -163,7 +163,22 @@ def _fields() -> dict[str, dict[str, Any]]:
     """The contract's schema of each request field, ``$ref`` resolved (read, never restated)."""
     schemas = load_contract()["components"]["schemas"]
     properties = schemas["GenerationRequest"]["properties"].items()
-    return {f: schemas[s["$ref"].rsplit("/", 1)[1]] if "$ref" in s else s for f, s in properties}
+    resolved = {
+        f: schemas[s["$ref"].rsplit("/", 1)[1]] if "$ref" in s else s for f, s in properties
+    }
+    return {f: _flat(s) for f, s in resolved.items()}
+
+
+def _flat(schema: dict[str, Any]) -> dict[str, Any]:
+    """A field whose ``oneOf`` alternatives are each one JSON type (``multi_shots``: a boolean
+    or a word) seen as one schema: their types, and every value when each is enumerable."""
+    if "type" in schema or "oneOf" not in schema:
+        return schema
+    alternatives = schema["oneOf"]
+    flat: dict[str, Any] = {"type": [a["type"] for a in alternatives]}
+    if all("enum" in a or a["type"] == "boolean" for a in alternatives):
+        flat["enum"] = [v for a in alternatives for v in a.get("enum", [True, False])]
+    return flat
 
 
 def _types(schema: dict[str, Any]) -> set[str]:

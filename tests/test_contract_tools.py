@@ -98,6 +98,8 @@ def test_plain_schemathesis_with_positive_data_finds_no_other_failure() -> None:
         if not (status == "400" and IMAGE_CONTENT.search(text))
     ]
     assert "Loaded specification" in output, output
+    assert "Test cases:" in output, output  # the run ended with its summary
+    assert "ERRORS" not in output, output  # no operation or check crashed
     assert set(failures) <= {"ST202 Schema-valid request rejected"}, output
     assert unexplained == [], output
     assert result.returncode in (0, 1), output

@@ -47,6 +47,31 @@ def request_schema(*, strict: bool) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{REQUEST_SCHEMA}", "components": components}
 
 
+def request_fields() -> dict[str, dict[str, Any]]:
+    """Each request field's schema, ``$ref`` resolved, a ``oneOf`` of single-typed alternatives
+    (``multi_shots``: a boolean or a word) seen as one schema: their types, and every value
+    when each alternative is enumerable (so a test-data generator reads ``type`` and ``enum``
+    whatever the contract's spelling)."""
+    schemas = load_contract()["components"]["schemas"]
+    fields = schemas[REQUEST_SCHEMA]["properties"].items()
+    resolved = {f: schemas[s["$ref"].rsplit("/", 1)[1]] if "$ref" in s else s for f, s in fields}
+    return {field: _flat(schema) for field, schema in resolved.items()}
+
+
+_ENUMERABLE: dict[str, list[Any]] = {"boolean": [True, False], "null": [None]}
+
+
+def _flat(schema: dict[str, Any]) -> dict[str, Any]:
+    if "type" in schema or "oneOf" not in schema:
+        return schema
+    alternatives = schema["oneOf"]
+    flat = {k: v for k, v in schema.items() if k != "oneOf"}
+    flat["type"] = [a["type"] for a in alternatives]
+    if all("enum" in a or a["type"] in _ENUMERABLE for a in alternatives):
+        flat["enum"] = [v for a in alternatives for v in a.get("enum") or _ENUMERABLE[a["type"]]]
+    return flat
+
+
 def documented_fields() -> tuple[str, ...]:
     """The request fields the contract documents, in contract order."""
     schema = load_contract()["components"]["schemas"][REQUEST_SCHEMA]

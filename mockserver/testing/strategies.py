@@ -25,7 +25,7 @@ from typing import Any, Literal
 from hypothesis import strategies as st
 from PIL import Image
 
-from mockserver.domain.contract import load_contract
+from mockserver.domain.contract import load_contract, request_fields
 from mockserver.domain.images import ALLOWED_FORMATS, MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE
 
 Encoding = Literal["bare", "data-uri"]
@@ -160,25 +160,8 @@ def _json(types: Iterable[str]) -> st.SearchStrategy[Any]:
 
 @functools.cache
 def _fields() -> dict[str, dict[str, Any]]:
-    """The contract's schema of each request field, ``$ref`` resolved (read, never restated)."""
-    schemas = load_contract()["components"]["schemas"]
-    properties = schemas["GenerationRequest"]["properties"].items()
-    resolved = {
-        f: schemas[s["$ref"].rsplit("/", 1)[1]] if "$ref" in s else s for f, s in properties
-    }
-    return {f: _flat(s) for f, s in resolved.items()}
-
-
-def _flat(schema: dict[str, Any]) -> dict[str, Any]:
-    """A field whose ``oneOf`` alternatives are each one JSON type (``multi_shots``: a boolean
-    or a word) seen as one schema: their types, and every value when each is enumerable."""
-    if "type" in schema or "oneOf" not in schema:
-        return schema
-    alternatives = schema["oneOf"]
-    flat: dict[str, Any] = {"type": [a["type"] for a in alternatives]}
-    if all("enum" in a or a["type"] == "boolean" for a in alternatives):
-        flat["enum"] = [v for a in alternatives for v in a.get("enum", [True, False])]
-    return flat
+    """The contract's schema of each request field (read, never restated)."""
+    return request_fields()
 
 
 def _types(schema: dict[str, Any]) -> set[str]:

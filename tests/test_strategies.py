@@ -14,7 +14,7 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from mockserver import Settings
-from mockserver.domain.contract import load_contract
+from mockserver.domain.contract import load_contract, request_fields
 from mockserver.testing import strategies as wst
 from tests.helpers import CREATE_PATH, fake_app
 
@@ -57,10 +57,8 @@ def test_invalid_requests_are_refused_for_the_tagged_rule(
 
 def _contract_rules() -> list[tuple[str, str]]:
     request = load_contract()["components"]["schemas"]["GenerationRequest"]
-    image = load_contract()["components"]["schemas"]["ImageInput"]
     pairs = [(field, "required") for field in request["required"]]
-    for field, schema in request["properties"].items():
-        keywords = image if "$ref" in schema else schema
+    for field, keywords in request_fields().items():
         pairs += [(field, k) for k in ("type", "enum", "minLength", "maxLength") if k in keywords]
         pairs += [(field, k) for k in ("minimum", "maximum") if k in keywords]
     content = ("format", "transparency", "dimensions", "size", "base64", "url")

@@ -26,7 +26,7 @@ from mockserver.conformance.budget import BudgetExceeded
 from mockserver.conformance.fuzzing import CREATE, GET, Contract
 from mockserver.conformance.results import RunAborted, Tally
 from mockserver.conformance.target import NoAnswer, Target, parse_json
-from mockserver.domain.contract import load_contract
+from mockserver.domain.contract import request_fields
 from mockserver.domain.paths import GENERATION_PATH
 from mockserver.testing.strategies import invalid_requests, rules, valid_requests
 
@@ -186,7 +186,7 @@ def enum_neighbours() -> list[tuple[str, Any]]:
     """``(field, value)``: each enum of the contract's request schema probed beside and between
     its allowed values: every whole number from one below the least to one above the greatest
     that is not allowed (a ``duration`` of 7), and each allowed word in another case."""
-    fields = load_contract()["components"]["schemas"]["GenerationRequest"]["properties"]
+    fields = request_fields()  # a oneOf field (multi_shots) read as its types and values
     probes: list[tuple[str, Any]] = []
     for field, schema in fields.items():
         allowed = schema.get("enum") or []

@@ -152,6 +152,8 @@ def _violations(error: jsonschema_rs.ValidationError) -> list[Violation]:
     path = [str(part) for part in error.instance_path]
     rule = str(error.schema_path[-1]) if error.schema_path else "schema"
     kind: Any = error.kind  # the stubs do not type each kind's attributes
+    if rule in ("oneOf", "anyOf") and getattr(kind, "context", None):
+        return _alternatives(error, kind.context)
     got: Any = error.instance
     if rule == "required":
         field = ".".join([*path, str(kind.property)])
@@ -181,6 +183,28 @@ def _violations(error: jsonschema_rs.ValidationError) -> list[Violation]:
     else:
         detail = error.message[:200]
     return [Violation(field, rule, f"{field}: {detail}")]
+
+
+def _alternatives(
+    error: jsonschema_rs.ValidationError, branches: list[list[jsonschema_rs.ValidationError]]
+) -> list[Violation]:
+    """A value no alternative of a ``oneOf`` (a field of several types, such as
+    ``multi_shots``) admits: the complaints of the alternatives of its JSON type, or one
+    ``type`` violation naming every type allowed when none has its type."""
+    typed = [b for b in branches if not any(str(e.schema_path[-1]) == "type" for e in b)]
+    if typed:
+        return [v for branch in typed for e in branch for v in _violations(e)]
+    field = ".".join(str(part) for part in error.instance_path) or "body"
+    wanted: list[str] = []
+    for branch in branches:
+        for failed in branch:
+            kind: Any = failed.kind
+            if str(failed.schema_path[-1]) == "type":
+                wanted += [
+                    _TYPE_NAMES.get(t, t) for t in kind.types if _TYPE_NAMES.get(t, t) not in wanted
+                ]
+    detail = f"must be {' or '.join(wanted)}, got {_json_type(error.instance)}"
+    return [Violation(field, "type", f"{field}: {detail}")]
 
 
 _TYPE_NAMES = {

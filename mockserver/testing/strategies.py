@@ -25,7 +25,7 @@ from typing import Any, Literal
 from hypothesis import strategies as st
 from PIL import Image
 
-from mockserver.domain.contract import load_contract
+from mockserver.domain.contract import load_contract, request_fields
 from mockserver.domain.images import ALLOWED_FORMATS, MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE
 
 Encoding = Literal["bare", "data-uri"]
@@ -162,10 +162,8 @@ def _json(types: Iterable[str]) -> st.SearchStrategy[Any]:
 
 @functools.cache
 def _fields() -> dict[str, dict[str, Any]]:
-    """The contract's schema of each request field, ``$ref`` resolved (read, never restated)."""
-    schemas = load_contract()["components"]["schemas"]
-    properties = schemas["GenerationRequest"]["properties"].items()
-    return {f: schemas[s["$ref"].rsplit("/", 1)[1]] if "$ref" in s else s for f, s in properties}
+    """The contract's schema of each request field (read, never restated)."""
+    return request_fields()
 
 
 def _types(schema: dict[str, Any]) -> set[str]:

@@ -65,12 +65,15 @@ def test_the_fake_passes_every_check(breakable: tuple[ServerThread, Breaker]) ->
 
 def test_every_spelling_the_fake_varies_is_within_the_contract() -> None:
     """The chaos profile varies spellings, create status, error bodies and timestamp precision
-    per response; none of that may count as a failure. Its virtual clock moves only when the
-    suite moves it."""
+    per response; none of that may count as a failure against the contract. Its virtual clock
+    moves only when the suite moves it. The one failure is a create answered 200: the contract
+    allows it (some clients expect it), the documentation says 202, and the suite says so."""
     chaos = Settings(access_log=False, seed=3, clock="virtual", dialect=DIALECT_PROFILES["chaos"])
     with ServerThread(chaos) as server:
         report = _run(server)
-    assert report.ok, [(c.name, c.reasons) for c in report.failures()]
+    failures = {c.name: c.reasons for c in report.failures()}
+    assert list(failures) == ["lifecycle.accepted_202"], failures
+    assert all("accepted with 200" in reason for reason in failures["lifecycle.accepted_202"])
     assert len(report.observations.timestamp_formats) == 2
     assert report.observations.create_status_codes == [200, 202]
     assert len(report.observations.error_shapes["400"]) == 3  # default, envelope, detail

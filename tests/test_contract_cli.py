@@ -59,7 +59,11 @@ def test_full_suite_passes_against_the_fake_in_a_subprocess(tmp_path: Path) -> N
     assert "lifecycle: following tasks ..." in result.stderr  # plain lines when CI is set
     reports = tmp_path / "contract-report"
     report = json.loads((reports / "report.json").read_text())
-    assert report["budget"]["creates"] == 4 + 25 + len(CONTENT_RULES)
+    # The lifecycle, the generated creates and the content rules; a generated invalid body
+    # whose only flaw is a contract pattern the fake does not enforce could be accepted, so it
+    # counts too.
+    planned = 4 + 25 + len(CONTENT_RULES)
+    assert planned <= report["budget"]["creates"] <= report["budget"]["max_creates"]
     suite = ET.parse(reports / "junit.xml").getroot()
     assert suite.find("testsuite") is not None
     for text in [result.stdout, result.stderr] + [p.read_text() for p in reports.iterdir()]:
@@ -98,7 +102,7 @@ def test_dry_run_sends_nothing_and_states_the_cost() -> None:
     assert "lifecycle: skipped (no creates allowed; pass --max-creates N)" in out
     assert "cost: at most 0 requests that could create a task" in out
     assert out.rstrip().endswith("nothing")
-    assert "pace: at most 4 requests a second; every Retry-After obeyed" in out
+    assert "pace: at most 4 creates and 10 queries a second; every Retry-After obeyed" in out
     status, out = contract(
         "run", "--base-url", "http://127.0.0.1:9", "--dry-run", "--max-creates", "2"
     )

@@ -114,6 +114,8 @@ def test_patch_dialect_as_a_table(fake: Fake) -> None:
         "timestamps": "observed",
         "create_status": 202,
         "error_placement": "task_info",
+        "webhook_key": "utf8",
+        "webhook_digest": "hex",
         "unreachable_urls": "fail",
         "unreadable_input": 3003,
     }

@@ -112,7 +112,7 @@ class Contract:
         request = self.request(case)
         if request is None:
             return False  # unsendable (a header name httpx refuses): nothing sent
-        self.target.pause()
+        self.target.pause(case.operation.method)
         try:
             response = self.target.send(request)
         except BudgetExceeded as exc:

@@ -25,7 +25,7 @@ from hypothesis.errors import HypothesisWarning
 from mockserver.conformance.budget import BudgetExceeded
 from mockserver.conformance.fuzzing import CREATE, GET, Contract
 from mockserver.conformance.results import RunAborted, Tally
-from mockserver.conformance.target import NoAnswer, Target, parse_json
+from mockserver.conformance.target import QUICK, NoAnswer, Target, parse_json
 from mockserver.domain.contract import request_fields
 from mockserver.domain.paths import GENERATION_PATH
 from mockserver.testing.strategies import invalid_requests, rules, valid_requests
@@ -45,7 +45,6 @@ BAD_AUTH: dict[str, str | None] = {
 }
 # The auth probes' create body lacks the required image: no server may create a task from it.
 AUTH_PROBE_BODY = {"prompt": "wan-mock contract suite: auth probe"}
-QUICK = 5.0  # seconds a malformed request may wait for its answer (or --timeout, if less)
 MALFORMED: dict[str, dict[str, Any]] = {
     "malformed JSON": {
         "content": b'{"prompt": "wan-mock", "image": ',

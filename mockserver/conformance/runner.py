@@ -42,14 +42,21 @@ from mockserver.conformance.results import (
     RunAborted,
     Tally,
 )
-from mockserver.conformance.target import Observer, Redactor, Target, check_base_url, curl
+from mockserver.conformance.target import (
+    QUERY_GAP,
+    Observer,
+    Redactor,
+    Target,
+    check_base_url,
+    curl,
+)
 from mockserver.control import Control, ControlError
 from mockserver.domain.contract import load_contract
 from mockserver.domain.paths import VENDOR_HOSTS
 from mockserver.testing.strategies import rules
 
 LIVE_MIN_INTERVAL = 5.0  # the floor of --poll-interval against a billed target
-LIVE_MIN_GAP = 0.25  # at most 4 requests a second to a live API (its upstream allows 5 creates/s)
+LIVE_MIN_GAP = 0.25  # at most 4 creates a second to a live API (its upstream allows 5 creates/s)
 FREE_INTERVAL = 1.0  # polls of a free target that is not the fake (its clock cannot be moved)
 FAKE_SCENARIOS: list[str | None] = ["succeed", "fail", "poll-error:429", None]
 FAKE_MAX_CREATES = 200
@@ -131,7 +138,9 @@ class Plan:
             lines.append(f"fuzz: up to {self.positive_creates} schema-valid creates ({cost})")
         if self.min_gap:
             lines.append(
-                f"pace: at most {1 / self.min_gap:g} requests a second; every Retry-After obeyed"
+                f"pace: at most {1 / self.min_gap:g} creates and "
+                f"{1 / min(self.min_gap, QUERY_GAP):g} queries a second; every Retry-After "
+                "obeyed"
             )
         lines.append(f"timeout: {self.timeout:g} s per request (past it: a failed check)")
         lines.append(
@@ -344,9 +353,9 @@ def _phases(
     check_unknown_ids(target, contract, tally)
     sanity(target)  # nothing more is sent when the key or the path is wrong
     progress.finish()
-    # The lifecycle's tasks are created first and followed last: their wait overlaps the rest.
-    progress.phase("lifecycle: creating tasks")
-    spend.reserved = 0
+    # Against a target whose clock the run cannot move, the lifecycle's tasks are created first
+    # and followed last, so their wait overlaps the rest of the run. A fake whose clock it
+    # moves is driven in one go at the end: its tasks progress only when the run says so.
     lifecycle = Lifecycle(
         target,
         contract,
@@ -358,9 +367,8 @@ def _phases(
         progress=progress,
         deadline_note=deadline_note(options, plan.live),
     )
-    lifecycle.start(plan.lifecycle_tasks)
-    target.between = lifecycle.tick
-    progress.finish(f"{len(lifecycle.tasks)} tasks")
+    if advance is None:
+        _start(lifecycle, plan, target, spend, progress)
     progress.phase("request rules")
     check_rules(target, contract, tally, progress)
     check_malformed(target, tally)
@@ -370,6 +378,8 @@ def _phases(
     contract.fuzz(GET, "negative", plan.examples, options.seed)
     contract.fuzz(GET, "positive", plan.examples, options.seed)
     progress.finish()
+    if advance is not None:
+        _start(lifecycle, plan, target, spend, progress)
     progress.phase("lifecycle: following tasks")
     target.between = None
     lifecycle.follow()
@@ -396,6 +406,18 @@ def _phases(
     tally.skip("lifecycle.retry_after", "the target sent no 429 or 503")
     tally.skip("lifecycle.distinct_ids", "fewer than two creates were accepted")
     tally.skip("lifecycle.accepted_202", "no create was accepted")
+
+
+def _start(
+    lifecycle: Lifecycle, plan: Plan, target: Target, spend: Spend, progress: Progress
+) -> None:
+    """Create the lifecycle's tasks (their share of the budget is no longer held back), and
+    follow them between the run's other requests from then on."""
+    progress.phase("lifecycle: creating tasks")
+    spend.reserved = 0
+    lifecycle.start(plan.lifecycle_tasks)
+    target.between = lifecycle.tick
+    progress.finish(f"{len(lifecycle.tasks)} tasks")
 
 
 def _advancer(control: Control | None) -> Any:

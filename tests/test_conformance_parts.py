@@ -12,7 +12,13 @@ import pytest
 from mockserver.conformance.drift import compare
 from mockserver.conformance.progress import Progress
 from mockserver.conformance.results import Budget, Observations, Report, Tally
-from mockserver.conformance.target import Observer, Redactor, Target, timestamp_format
+from mockserver.conformance.target import (
+    QUERY_GAP,
+    Observer,
+    Redactor,
+    Target,
+    timestamp_format,
+)
 from mockserver.testing.strategies import rules
 
 
@@ -114,10 +120,27 @@ def test_target_keeps_its_minimum_gap_between_requests() -> None:
         transport=httpx.MockTransport(lambda request: httpx.Response(404)),
         min_gap=2.0,
     )
+    target.call("POST", "/a")
+    target.call("POST", "/b")
+    assert len(slept) == 1
+    assert 1.5 < slept[0] <= 2.0
+
+
+def test_target_keeps_a_shorter_gap_between_queries() -> None:
+    # A GET keeps at most QUERY_GAP: the upstream allows four times as many queries as creates.
+    slept: list[float] = []
+    target = Target(
+        "http://target.test",
+        "k",
+        observer=Observer(),
+        sleep=slept.append,
+        transport=httpx.MockTransport(lambda request: httpx.Response(404)),
+        min_gap=2.0,
+    )
     target.call("GET", "/a")
     target.call("GET", "/b")
     assert len(slept) == 1
-    assert 1.5 < slept[0] <= 2.0
+    assert 0.05 < slept[0] <= QUERY_GAP
 
 
 def _report(**seen: object) -> Report:

@@ -333,7 +333,8 @@ class Lifecycle:
                 ok = response.status_code == 200 and kind.startswith("video/mp4")
                 ok = ok and head[4:8] == b"ftyp"
                 reason = f"{url} -> {response.status_code} {kind!r}, starts {head[:12]!r}"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
+            # The link is the target's: unreachable, or not even a URL httpx can address.
             ok, reason = False, f"{url}: {exc!r}"
         self.tally.check("lifecycle.video_downloads", ok, f"task {task.id}: {reason}", response)
 

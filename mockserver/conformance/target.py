@@ -123,14 +123,33 @@ class Observer:
         return seen
 
 
-def _transport(base_url: str) -> httpx.HTTPTransport:
-    """The transport to ``base_url``, through the proxy the environment names for it, if any."""
-    url = httpx.URL(base_url)
-    host = url.host
-    if host in ("127.0.0.1", "::1", "localhost") or urllib.request.proxy_bypass(host):
-        return httpx.HTTPTransport()
-    proxy = urllib.request.getproxies().get(url.scheme)
-    return httpx.HTTPTransport(proxy=proxy) if proxy else httpx.HTTPTransport()
+class EnvironmentProxies(httpx.BaseTransport):
+    """Sends each request through the proxy the environment names for its host, or directly
+    (loopback, ``NO_PROXY``, no proxy named): the target and the video links it hands out
+    (which may be on any host) alike."""
+
+    def __init__(self) -> None:
+        self._direct = httpx.HTTPTransport()
+        self._proxied: dict[str, httpx.HTTPTransport] = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._for(request.url).handle_request(request)
+
+    def _for(self, url: httpx.URL) -> httpx.HTTPTransport:
+        host = url.host
+        if host in ("127.0.0.1", "::1", "localhost") or urllib.request.proxy_bypass(host):
+            return self._direct
+        proxy = urllib.request.getproxies().get(url.scheme)
+        if not proxy:
+            return self._direct
+        if proxy not in self._proxied:
+            self._proxied[proxy] = httpx.HTTPTransport(proxy=proxy)
+        return self._proxied[proxy]
+
+    def close(self) -> None:
+        self._direct.close()
+        for transport in self._proxied.values():
+            transport.close()
 
 
 class _Unanswered:
@@ -224,7 +243,7 @@ class Target:
         # Called before each request: the lifecycle polls its tasks in the gaps of other work.
         self.between: Callable[[], None] | None = None
         self._last = float("-inf")
-        inner = transport if transport is not None else _transport(self.base_url)
+        inner = transport if transport is not None else EnvironmentProxies()
         self.http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,

@@ -110,9 +110,9 @@ def test_target_waits_out_retry_after_before_the_next_request() -> None:
     assert 2.5 < slept[0] <= 3
 
 
-def test_target_keeps_its_minimum_gap_between_requests() -> None:
-    slept: list[float] = []
-    target = Target(
+def _paced(slept: list[float]) -> Target:
+    """A target 2 s apart between creates, that records its sleeps instead of sleeping."""
+    return Target(
         "http://target.test",
         "k",
         observer=Observer(),
@@ -120,6 +120,11 @@ def test_target_keeps_its_minimum_gap_between_requests() -> None:
         transport=httpx.MockTransport(lambda request: httpx.Response(404)),
         min_gap=2.0,
     )
+
+
+def test_target_keeps_its_minimum_gap_between_requests() -> None:
+    slept: list[float] = []
+    target = _paced(slept)
     target.call("POST", "/a")
     target.call("POST", "/b")
     assert len(slept) == 1
@@ -129,14 +134,7 @@ def test_target_keeps_its_minimum_gap_between_requests() -> None:
 def test_target_keeps_a_shorter_gap_between_queries() -> None:
     # A GET keeps at most QUERY_GAP: the upstream allows four times as many queries as creates.
     slept: list[float] = []
-    target = Target(
-        "http://target.test",
-        "k",
-        observer=Observer(),
-        sleep=slept.append,
-        transport=httpx.MockTransport(lambda request: httpx.Response(404)),
-        min_gap=2.0,
-    )
+    target = _paced(slept)
     target.call("GET", "/a")
     target.call("GET", "/b")
     assert len(slept) == 1

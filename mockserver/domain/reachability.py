@@ -187,8 +187,13 @@ def _number(part: str) -> int | None:
         digits, base = part, 10
     if digits == "":
         return 0 if base != 10 else None
+    if not digits.isascii():
+        return None
+    if base != 16:  # checked, not tried: a name's last label ("com") is the common case
+        valid = digits.isdigit() and (base == 10 or not ("8" in digits or "9" in digits))
+        return int(digits, base) if valid else None
     try:
-        return int(digits, base) if digits.isascii() and digits.isalnum() else None
+        return int(digits, 16) if digits.isalnum() else None
     except ValueError:
         return None
 

@@ -78,10 +78,6 @@ class Lifecycle:
 
     started: float | None = None  # when the first create was sent: the deadline runs from it
 
-    def run(self, scenarios: list[str | None]) -> None:
-        self.start(scenarios)
-        self.follow()
-
     def start(self, scenarios: list[str | None]) -> None:
         """Create the tasks. The run does its other work while they progress, then follows
         them (:meth:`follow`): a task's wait overlaps the rest of the run."""

@@ -21,7 +21,7 @@ from mockserver.domain.keys import mask
 from mockserver.domain.loading import CONFIG_ENV, SettingsError, load_settings, shown
 from mockserver.domain.options import Setting, markdown_table
 from mockserver.domain.paths import GENERATION_PATH
-from mockserver.domain.settings import SETTINGS, Settings
+from mockserver.domain.settings import SETTINGS, Settings, is_redis, shown_state
 from mockserver.domain.webhooks import EVENTS
 
 DESCRIPTION = """\
@@ -292,7 +292,11 @@ def media_beside_state(settings: Settings) -> Settings:
     """With a state file and no cache directory, the cache beside the state: every worker, and
     the server after a restart, then finds the input images kept for the tasks it serves, and
     the videos already rendered."""
-    if settings.state is not None and settings.render_cache_dir is None:
+    if (
+        settings.state is not None
+        and not is_redis(settings.state)
+        and settings.render_cache_dir is None
+    ):
         media = settings.state + ".media"
         return msgspec.structs.replace(settings, render_cache_dir=media)
     return settings
@@ -444,7 +448,7 @@ def _banner(
         )
         hooks = f"  webhooks to {', '.join(settings.webhooks)}, secret {signed}\n"
     state = (
-        f"  state {settings.state}, {settings.workers} worker(s), tasks kept "
+        f"  state {shown_state(settings.state)}, {settings.workers} worker(s), tasks kept "
         f"{settings.task_retention:g} s after they finish\n"
         if settings.state
         else ""

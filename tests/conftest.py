@@ -22,6 +22,7 @@ from mockserver.domain.backend import Backend
 from mockserver.server.app import MockApp
 from tests.fuzz_driver import Driver, succeeded_task
 from tests.helpers import AUTH, BASE_URL, Fake, Make, ScenarioFake, fake_app
+from tests.redis_server import RedisServer
 from tests.targets.batch import Job, deadline, launch, result
 from tests.targets.prism import prism_command
 from tests.targets.runs import Run
@@ -185,3 +186,13 @@ def target_run(request: pytest.FixtureRequest, target_runs: TargetRuns | None) -
     if job is None or target_runs is None:
         raise pytest.UsageError("the target_run fixture needs a @pytest.mark.target_run(job)")
     return target_runs.result(job)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the session (no persistence); each test takes its own key
+    prefix from it (``redis_server.prefix()``). Tests that stop Redis start their own."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()

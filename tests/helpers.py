@@ -23,6 +23,8 @@ from starlette.testclient import TestClient
 from mockserver import ManualClock, MockClock, Settings, create_app
 from mockserver.domain.backend import Backend
 from mockserver.domain.generation import GenerationRequest, ImageRef
+from mockserver.domain.redis_shared import RedisShared
+from mockserver.domain.redis_store import RedisStore, connect
 from mockserver.domain.shared import SharedState
 from mockserver.domain.sqlite_store import SQLiteStore, open_database
 from mockserver.domain.tasks import Plan, Status, Task
@@ -371,6 +373,14 @@ def open_backend(path: Path, settings: Settings = SHARED_SETTINGS) -> Backend:
     conn = open_database(path)
     clock = MockClock(settings.clock, speed=settings.speed, virtual_start=settings.virtual_start)
     return Backend(settings, clock, store=SQLiteStore(conn), shared=SharedState(conn))
+
+
+def open_redis_backend(url: str, prefix: str, settings: Settings = SHARED_SETTINGS) -> Backend:
+    """A backend on Redis at ``url`` under ``prefix``, as one replica opens it."""
+    client = connect(url)
+    clock = MockClock(settings.clock, speed=settings.speed, virtual_start=settings.virtual_start)
+    store, shared = RedisStore(client, prefix), RedisShared(client, prefix)
+    return Backend(settings, clock, store=store, shared=shared)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:

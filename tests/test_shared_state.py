@@ -1,5 +1,6 @@
-"""Several backends over one state file act as one fake (as ``--workers`` processes do), and a
-backend opened on an existing file carries on where the last one stopped."""
+"""Several backends over one state act as one fake (as ``--workers`` processes over a file, or
+replicas over Redis, do), and a backend opened on an existing file carries on where the last
+one stopped."""
 
 from __future__ import annotations
 
@@ -17,14 +18,21 @@ from mockserver.domain.scenarios import SAFETY_FAILURE
 from mockserver.domain.settings import Settings
 from mockserver.domain.sqlite_store import SQLiteStore, open_database
 from mockserver.domain.tasks import Status
-from tests.helpers import SHARED_SETTINGS, open_backend
+from tests.helpers import SHARED_SETTINGS, open_backend, open_redis_backend
+from tests.redis_server import RedisServer
 
 REQUEST = GenerationRequest("a cat", ImageRef("url", url="https://example.com/cat.png"))
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Backend, Backend]]:
-    a, b = open_backend(tmp_path / "db"), open_backend(tmp_path / "db")
+@pytest.fixture(params=["sqlite", "redis"])
+def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Backend, Backend]]:
+    """Two processes' backends over one state: a SQLite file, or Redis (two replicas)."""
+    if request.param == "sqlite":
+        a, b = open_backend(tmp_path / "db"), open_backend(tmp_path / "db")
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        prefix = server.prefix()
+        a, b = open_redis_backend(server.url, prefix), open_redis_backend(server.url, prefix)
     yield a, b
     a.store.close()
     b.store.close()

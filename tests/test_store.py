@@ -1,4 +1,5 @@
-"""One suite for every TaskStore: the in-memory default and the SQLite file behave alike."""
+"""One suite for every TaskStore: the in-memory default, the SQLite file and Redis behave
+alike."""
 
 from __future__ import annotations
 
@@ -9,21 +10,28 @@ import pytest
 
 from mockserver.domain.generation import GenerationRequest, ImageRef
 from mockserver.domain.planning import Decision
+from mockserver.domain.redis_store import RedisStore, connect
 from mockserver.domain.scenarios import SAFETY_FAILURE, parse_scenario
 from mockserver.domain.sqlite_store import SQLiteStore, decode_task, encode_task, open_database
 from mockserver.domain.store import MemoryStore, TaskStore, retired_at
 from mockserver.domain.tasks import Plan, Status, Task
 from tests.helpers import START, task
+from tests.redis_server import RedisServer
 
 T0 = START
 STUCK = Plan((Status.PENDING, Status.RUNNING), (0.0, 1.0))
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TaskStore]:
-    made: TaskStore = (
-        MemoryStore() if request.param == "memory" else SQLiteStore(open_database(tmp_path / "db"))
-    )
+    made: TaskStore
+    if request.param == "memory":
+        made = MemoryStore()
+    elif request.param == "sqlite":
+        made = SQLiteStore(open_database(tmp_path / "db"))
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        made = RedisStore(connect(server.url), server.prefix())
     yield made
     made.close()
 

@@ -28,9 +28,9 @@ from mockserver.domain.errors import (
 )
 from mockserver.domain.generation import GenerationRequest
 from mockserver.domain.journal import Journal
-from mockserver.domain.limits import RateLimiter
+from mockserver.domain.limits import Limiter, RateLimiter
 from mockserver.domain.links import ResultLinks, new_secret
-from mockserver.domain.outbox import MemoryWebhooks, SQLiteWebhooks
+from mockserver.domain.outbox import MemoryWebhooks
 from mockserver.domain.planning import Decision, Source
 from mockserver.domain.randomness import Randomness, uuid4_from
 from mockserver.domain.reachability import InputProblem, unreachable_input
@@ -48,7 +48,7 @@ from mockserver.domain.tasks import Failure, PlanError, Status, Task, TaskState
 from mockserver.domain.webhooks import new_secret as new_webhook_secret
 
 if TYPE_CHECKING:
-    from mockserver.domain.shared import ControlState, SharedState
+    from mockserver.domain.shared import ControlState, Shared
 
 # Tasks past their retention are purged every this many creates (and at start), never by a
 # timer: one range delete, or a scan of the oldest in-memory tasks, per thousand creates.
@@ -86,7 +86,7 @@ class Backend(Generic[RT]):
         *,
         store: TaskStore | None = None,
         randomness: Randomness | None = None,
-        shared: SharedState | None = None,
+        shared: Shared | None = None,
         images: ImageKeeper | None = None,
     ) -> None: ...
 
@@ -99,7 +99,7 @@ class Backend(Generic[RT]):
         build: RuntimeBuilder[RT],
         store: TaskStore | None = None,
         randomness: Randomness | None = None,
-        shared: SharedState | None = None,
+        shared: Shared | None = None,
         images: ImageKeeper | None = None,
     ) -> None: ...
 
@@ -111,16 +111,18 @@ class Backend(Generic[RT]):
         build: Any = Runtime.build,
         store: TaskStore | None = None,
         randomness: Randomness | None = None,
-        shared: SharedState | None = None,
+        shared: Shared | None = None,
         images: ImageKeeper | None = None,
     ) -> None:
-        self.shared: SharedState | None = None  # joined below, once everything else is set
+        self.shared: Shared | None = None  # joined below, once everything else is set
         self.clock = clock
         self.store: TaskStore = store if store is not None else MemoryStore()
         self.random = randomness or Randomness(settings.seed)
         self.queue: deque[QueuedScenario] = deque()
         self.journal = Journal(settings.journal_size)
-        self.limiter = RateLimiter(settings.limits)
+        self.limiter: Limiter = (
+            shared.limiter(settings.limits) if shared is not None else RateLimiter(settings.limits)
+        )
         self._build: RuntimeBuilder[RT] = build
         self._images = images
         self._owners: dict[str, str] = {}
@@ -138,7 +140,7 @@ class Backend(Generic[RT]):
             if shared is not None
             else new_webhook_secret()
         )
-        outbox = SQLiteWebhooks(shared.conn) if shared is not None else MemoryWebhooks()
+        outbox = shared.outbox() if shared is not None else MemoryWebhooks()
         self.webhooks = Webhooks(outbox, self.settings, hook_secret, lambda: self.random.webhooks)
         if shared is not None:
             self.shared = shared
@@ -264,17 +266,23 @@ class Backend(Generic[RT]):
         task_id = self._new_id()
         plan = self.runtime.planner.plan(request, chosen)
         task = Task(task_id, owner, now, request, plan, decision)
-        if self.webhooks.active:  # the task and the events it owes commit together
-            with self.webhooks.atomic():
-                self.store.add(task)
-                self.webhooks.task_created(task, origin)
-        else:
-            self.store.add(task)
-        if images and self._images is not None:
-            self._images.keep_images(images)
         duration = task.plan.duration
         finishes_at = None if duration is None else now + duration
+        # Counted before it is stored: a limiter shared by replicas decides again here, in one
+        # atomic step, and a task that then fails to be stored is taken back.
         self.limiter.record_submission(owner, task_id, now, finishes_at)
+        try:
+            if self.webhooks.active:  # the task and the events it owes commit together
+                with self.webhooks.atomic():
+                    self.store.add(task)
+                    self.webhooks.task_created(task, origin)
+            else:
+                self.store.add(task)
+        except BaseException:
+            self.limiter.cancel_submission(owner, task_id)
+            raise
+        if images and self._images is not None:
+            self._images.keep_images(images)
         self._creates += 1
         if self._creates >= PURGE_EVERY:
             self.purge()

@@ -8,6 +8,7 @@ only when told, so a five-minute render can be tested without waiting.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -223,3 +224,16 @@ class ManualClock(MockClock):
 
     def __init__(self, start: float = 1_790_000_000.0) -> None:
         super().__init__("virtual", virtual_start=start)
+
+
+def carried_over(
+    state: ClockSnapshot,
+    *,
+    wall: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> ClockSnapshot:
+    """``state`` as set on another machine, for this one: its monotonic origin re-anchored on
+    this machine's monotonic clock from its wall-clock origin (machines keep their wall clocks
+    synchronised; their monotonic clocks have nothing in common)."""
+    origin_mono = monotonic() - (wall() - state.origin_wall)
+    return dataclasses.replace(state, origin_mono=origin_mono)

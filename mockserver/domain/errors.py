@@ -172,3 +172,14 @@ class RenderQueueFull(MockError):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class StateUnavailable(MockError):
+    """The shared state (Redis) cannot be reached or answered too late: a 503 with
+    ``Retry-After``, never a 500, so a client retries; the next request tries it again."""
+
+    title = "Service Unavailable"
+    retry_after = 1
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the fake's shared state is unavailable ({reason}); retry shortly")

@@ -18,7 +18,7 @@ import abc
 import heapq
 import math
 from collections import deque
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from mockserver.domain.behaviour import Limits
 
@@ -46,6 +46,30 @@ def _until(moment: float, now: float) -> float:
     while now + wait < moment:
         wait = math.nextafter(wait, math.inf)
     return wait
+
+
+class Limiter(Protocol):
+    """What the backend asks of its rate limits: in memory (:class:`RateLimiter`, per process)
+    or shared by every replica (``redis_limits.RedisRateLimiter``)."""
+
+    def reset(self) -> None: ...
+
+    def configure(self, limits: Limits) -> None: ...
+
+    def check_submission(self, key: str, now: float) -> None:
+        """Raise :class:`LimitExceeded` if ``key`` may not submit a task now."""
+
+    def record_submission(
+        self, key: str, task_id: str, now: float, finishes_at: float | None
+    ) -> None:
+        """Count an accepted task (a shared limiter decides again, atomically, and may raise
+        :class:`LimitExceeded`)."""
+
+    def cancel_submission(self, key: str, task_id: str) -> None: ...
+
+    def task_finished(self, key: str, task_id: str, now: float) -> None: ...
+
+    def check_poll(self, key: str, now: float) -> None: ...
 
 
 S = TypeVar("S")
@@ -100,6 +124,12 @@ class _Window(_PerKey[deque[float]]):
         if log is None:
             log = self._new_key(key, deque(), now)
         log.append(now + self.span)
+
+    def untake(self, key: str) -> None:
+        """Forget the last request taken for ``key``."""
+        log = self._keys.get(key)
+        if log:
+            log.pop()
 
     def _prune(self, state: deque[float], now: float) -> bool:
         while state and state[0] <= now:
@@ -244,6 +274,13 @@ class RateLimiter:
             self._submissions.take(key, now)
         if self._running is not None:
             self._running.add(key, task_id, now, finishes_at)
+
+    def cancel_submission(self, key: str, task_id: str) -> None:
+        """Take back the submission just recorded for ``task_id`` (its task was not stored)."""
+        if self._submissions is not None:
+            self._submissions.untake(key)
+        if self._running is not None:
+            self._running.finish(key, task_id)
 
     def task_finished(self, key: str, task_id: str, now: float) -> None:
         """A task finished before its planned time (forced by the control plane)."""

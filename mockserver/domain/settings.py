@@ -8,6 +8,7 @@ a server that must answer within half a second of launch).
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
@@ -43,6 +44,13 @@ HostName = Annotated[
     msgspec.Meta(
         pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?)$",
         description="must be a host name or address, without scheme, port or path",
+    ),
+]
+StatePrefix = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z0-9_.:{}-]{1,64}$",
+        description="must be 1 to 64 letters, digits or _ . : { } -",
     ),
 ]
 Token = Annotated[
@@ -277,10 +285,29 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     state: Annotated[
         Text | None,
         Option(
-            "SQLite file keeping tasks and live settings across restarts",
-            "PATH",
+            "SQLite file keeping tasks and live settings across restarts, or a "
+            "redis://HOST:PORT/DB (rediss:// for TLS) URL shared by replicas on several machines",
+            "PATH|URL",
             unset="none: memory only",
             restart=True,
+        ),
+    ] = None
+    state_prefix: Annotated[
+        StatePrefix,
+        Option(
+            "with Redis state: the prefix of every key, so that several fakes can share one Redis",
+            "PREFIX",
+            restart=True,
+        ),
+    ] = "wan-mock:"
+    state_password: Annotated[
+        Text | None,
+        Option(
+            "with Redis state: the password, when the URL has none",
+            "PASSWORD",
+            unset="the URL's, if any",
+            restart=True,
+            secret=True,
         ),
     ] = None
     workers: Annotated[
@@ -354,6 +381,24 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         from mockserver.domain.loading import convert  # it builds Settings: imported late
 
         return convert(msgspec.to_builtins(self), {})
+
+
+REDIS_SCHEMES = ("redis", "rediss")
+
+
+def is_redis(state: str | None) -> bool:
+    """Whether a ``state`` setting names Redis (``redis://``, ``rediss://``), not a file."""
+    return state is not None and urlsplit(state).scheme in REDIS_SCHEMES
+
+
+def shown_state(state: str) -> str:
+    """A ``state`` setting as output shows it: a Redis URL's password masked."""
+    parts = urlsplit(state)
+    if not is_redis(state) or parts.password is None:
+        return state
+    user = f"{parts.username}:***" if parts.username else ":***"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
 SETTINGS: tuple[Setting, ...] = describe(Settings)

@@ -17,10 +17,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import msgspec
 
+from mockserver.domain.behaviour import Limits
 from mockserver.domain.clock import ClockSnapshot
+from mockserver.domain.limits import Limiter, RateLimiter
+from mockserver.domain.outbox import SQLiteWebhooks, WebhookStore
 from mockserver.domain.scenarios import ScenarioError, parse_scenario
 from mockserver.domain.settings import Settings
 from mockserver.domain.sqlite_store import StateFileError, transaction
@@ -37,11 +41,47 @@ class ControlState:
     queue: tuple[tuple[str, int], ...]  # (scenario token, tasks remaining), oldest first
 
 
+class Shared(Protocol):
+    """What the backend needs of state shared by several processes: the SQLite file's
+    :class:`SharedState`, or Redis's (``redis_shared.RedisShared``)."""
+
+    def join(self, initial: Settings, clock: ClockSnapshot) -> ControlState: ...
+
+    def secret(self, name: str, make: Callable[[], bytes]) -> bytes: ...
+
+    def version(self) -> int: ...
+
+    def load(self) -> ControlState: ...
+
+    def publish(self, settings: Settings, clock: ClockSnapshot) -> None: ...
+
+    def reset(self, settings: Settings, clock: ClockSnapshot) -> None: ...
+
+    def push(self, token: str, count: int) -> None: ...
+
+    def clear_queue(self) -> None: ...
+
+    def take(self) -> str | None: ...
+
+    def outbox(self) -> WebhookStore:
+        """Where webhook deliveries live, beside the tasks."""
+
+    def limiter(self, limits: Limits) -> Limiter:
+        """The rate limits: per process, or shared when the state can keep them exactly."""
+
+
 class SharedState:
     """The control row and queue of a state file, over one connection."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+
+    def outbox(self) -> WebhookStore:
+        return SQLiteWebhooks(self.conn)
+
+    def limiter(self, limits: Limits) -> Limiter:
+        """Per process: a limiter on the hot path must not take the file's write lock."""
+        return RateLimiter(limits)
 
     def join(self, initial: Settings, clock: ClockSnapshot) -> ControlState:
         """Called once per process at start. A file last run with the same starting settings

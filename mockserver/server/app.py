@@ -31,7 +31,7 @@ from mockserver.domain.paths import (
     TASK_PATH,
 )
 from mockserver.domain.settings import Settings
-from mockserver.domain.shared import SharedState
+from mockserver.domain.shared import Shared
 from mockserver.domain.store import TaskStore
 from mockserver.media.cache import MediaCache
 from mockserver.media.videos import Videos
@@ -219,7 +219,7 @@ def create_app(
     *,
     clock: MockClock | None = None,
     store: TaskStore | None = None,
-    shared: SharedState | None = None,
+    shared: Shared | None = None,
 ) -> MockApp:
     """Build the fake (its state is ``app.backend``). Pass a ``clock`` to control time, a
     ``store`` and ``shared`` state to keep tasks elsewhere than in memory."""

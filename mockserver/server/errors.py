@@ -38,6 +38,7 @@ from mockserver.domain.errors import (
     ResultExpired,
     ResultNotFound,
     ScenarioRejection,
+    StateUnavailable,
     TaskNotFound,
     TransientPollError,
     Unauthorized,
@@ -63,6 +64,7 @@ STATUS: dict[type[MockError], tuple[int, int]] = {
     ForeignRequest: (403, 403),
     UnsupportedMediaType: (415, 415),
     RenderQueueFull: (503, 503),
+    StateUnavailable: (503, 503),
 }
 
 # What the API would plausibly say for each status a scenario or a fault can inject:
@@ -138,7 +140,7 @@ def problem_for(exc: Exception, method: str, path: str) -> Problem:
             headers["WWW-Authenticate"] = "Bearer"
         if isinstance(exc, RangeNotSatisfiable):
             headers["Content-Range"] = f"bytes */{exc.size}"
-        if isinstance(exc, RenderQueueFull):
+        if isinstance(exc, (RenderQueueFull, StateUnavailable)):
             headers["Retry-After"] = str(exc.retry_after)
         return Problem(status, code, exc.title, exc.detail, extra, headers)
     if isinstance(exc, LimitExceeded):  # a configured rate limit: the exact seconds to wait

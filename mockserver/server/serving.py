@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import msgspec
 
-from mockserver.domain.settings import Settings
+from mockserver.domain.settings import Settings, is_redis, shown_state
 from mockserver.domain.shared import SharedState
 from mockserver.domain.sqlite_store import (
     SQLiteStore,
@@ -42,7 +42,10 @@ class StateError(Exception):
 def check_state(path: str, initial: Settings) -> None:
     """Open and check the state file once before serving with ``initial`` settings, so that a
     bad path or a damaged file is one clear message (and the tables exist before several
-    workers start)."""
+    workers start). For Redis, check that it answers and that what it holds can be read."""
+    if is_redis(path):
+        _check_redis(initial)
+        return
     try:
         conn = open_database(path)
         try:
@@ -62,6 +65,29 @@ def check_state(path: str, initial: Settings) -> None:
         raise StateError(f"cannot use state file {path}: {exc}") from None
 
 
+def _check_redis(initial: Settings) -> None:
+    import redis
+
+    from mockserver.domain.errors import StateUnavailable
+    from mockserver.domain.redis_shared import RedisShared
+    from mockserver.domain.redis_store import connect
+
+    assert initial.state is not None
+    shown = shown_state(initial.state)
+    try:
+        client = connect(initial.state, initial.state_password)
+    except ValueError as exc:
+        raise StateError(f"cannot use Redis state {shown}: {exc}") from None
+    try:
+        RedisShared(client, initial.state_prefix).check(initial)
+    except (StateUnavailable, StateFileError) as exc:
+        raise StateError(f"cannot use Redis state {shown}: {exc}") from None
+    except redis.RedisError as exc:  # a wrong password, an unknown database
+        raise StateError(f"cannot use Redis state {shown}: {exc}") from None
+    finally:
+        client.close()
+
+
 @contextlib.contextmanager
 def claim_state(path: str) -> Iterator[None]:
     """Hold the state file for one server (its ``--workers`` included) while the block runs.
@@ -72,6 +98,9 @@ def claim_state(path: str) -> Iterator[None]:
     any way, ``kill -9`` included. The lock file stays (removing it would race a starting
     server) and holds the owner's pid, for the refusal to name it.
     """
+    if is_redis(path):  # replicas share Redis on purpose: nothing to claim
+        yield
+        return
     lock_path = f"{path}.lock"
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -100,6 +129,8 @@ def build_app(settings: Settings) -> MockApp:
     """The app for one server process: in memory, or over the state file."""
     if settings.state is None:
         app = application.create_app(settings)
+    elif is_redis(settings.state):
+        app = _redis_app(settings, settings.state)
     else:
         conn = open_database(settings.state)
         store, shared = SQLiteStore(conn), SharedState(conn)
@@ -113,6 +144,19 @@ def build_app(settings: Settings) -> MockApp:
     # 10,000 allocations instead of 700 spends measurably less time in the collector.
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
+    return app
+
+
+def _redis_app(settings: Settings, url: str) -> MockApp:
+    from mockserver.domain.redis_shared import RedisShared
+    from mockserver.domain.redis_store import RedisStore, connect, retention_expiry
+
+    client = connect(url, settings.state_password)
+    store = RedisStore(client, settings.state_prefix)
+    shared = RedisShared(client, settings.state_prefix)
+    app = application.create_app(settings, store=store, shared=shared)
+    backend = app.backend
+    store.expiry = retention_expiry(backend.clock, lambda: backend.settings.task_retention)
     return app
 
 

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware for a fake running as several processes over one state file.
+"""Pure ASGI middleware for a fake running as several processes over shared state (a state
+file, or Redis).
 
 Before each request the backend adopts whatever another worker changed (settings, clock,
 scenario queue, a reset), so every worker answers the same; each response names the worker
@@ -17,6 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.domain.backend import Backend
+from mockserver.domain.errors import StateUnavailable
 from mockserver.server.wire import adding_headers
 
 WORKER_HEADER = b"x-wan-mock-worker"
@@ -34,9 +36,10 @@ class SharedStateMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # The file busy past its timeout (or failing): answer from the state last seen rather
-        # than fail a request that may not even touch it; the next request tries again. (This
+        # The file busy past its timeout (or failing), Redis unreachable: answer from the state
+        # last seen rather than fail a request that may not even touch it (one that does gets
+        # its own 503); the next request tries again. (This
         # sits outside the app's error handling, where a failure would be a bare 500.)
-        with contextlib.suppress(sqlite3.Error):
+        with contextlib.suppress(sqlite3.Error, StateUnavailable):
             self.backend.sync()
         await self.app(scope, receive, adding_headers(send, [(WORKER_HEADER, self.worker)]))

@@ -1,5 +1,6 @@
 """The webhook outbox and schedule in the backend: what a create owes, when each attempt is due,
-backoff, terminal failure, leases; the same for the in-memory and the state-file outbox."""
+backoff, terminal failure, leases; the same for the in-memory, the state-file and the Redis
+outbox."""
 
 from __future__ import annotations
 
@@ -19,18 +20,22 @@ from mockserver.domain.scenarios import FAILURES
 from mockserver.domain.settings import Settings
 from mockserver.domain.tasks import Status
 from mockserver.domain.webhooks import event_id
-from tests.helpers import open_backend
+from tests.helpers import open_backend, open_redis_backend
+from tests.redis_server import RedisServer
 
 URL = "http://127.0.0.1:9/hook"
 SETTINGS = Settings(clock="virtual", seed=3, webhook_backoff=5.0, webhook_attempts=3)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "memory":
         made = Backend(SETTINGS, ManualClock(1_800_000_000.0))
-    else:
+    elif request.param == "sqlite":
         made = open_backend(tmp_path / "state.db", SETTINGS)
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        made = open_redis_backend(server.url, server.prefix(), SETTINGS)
     yield made
     made.store.close()
 

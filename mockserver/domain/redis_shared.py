@@ -31,9 +31,10 @@ from redis.typing import EncodableT, FieldT
 from mockserver.domain.behaviour import Limits
 from mockserver.domain.clock import ClockSnapshot, carried_over
 from mockserver.domain.limits import Limiter
-from mockserver.domain.outbox import MemoryWebhooks, WebhookStore
+from mockserver.domain.outbox import WebhookStore
 from mockserver.domain.redis_limits import RedisRateLimiter
-from mockserver.domain.redis_store import PAGE, blob, reachable, text
+from mockserver.domain.redis_outbox import RedisWebhooks
+from mockserver.domain.redis_store import PAGE, blob, matching, reachable, text
 from mockserver.domain.scenarios import ScenarioError, parse_scenario
 from mockserver.domain.settings import Settings
 from mockserver.domain.shared import ControlState
@@ -77,7 +78,7 @@ class RedisShared:
         self._secrets: dict[str, bytes] = {}
 
     def outbox(self) -> WebhookStore:
-        return MemoryWebhooks()
+        return RedisWebhooks(self.client, self.prefix, self.control)
 
     def limiter(self, limits: Limits) -> Limiter:
         """Shared and exact: a load balancer spreads one key's requests over replicas."""
@@ -189,7 +190,7 @@ class RedisShared:
         with reachable():
             names = [
                 name
-                for name in self.client.scan_iter(match=f"{_glob(self.prefix)}*", count=PAGE)
+                for name in self.client.scan_iter(match=matching(self.prefix), count=PAGE)
                 if name not in kept
             ]
             for start in range(0, len(names), PAGE):
@@ -218,11 +219,6 @@ class RedisShared:
         with reachable():
             token = self._take(keys=[self.queue, self.control])
         return None if token is None else bytes(token).decode()
-
-
-def _glob(prefix: str) -> str:
-    """``prefix`` with the glob's special characters escaped, for SCAN's MATCH."""
-    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix)
 
 
 def _kept_clock(

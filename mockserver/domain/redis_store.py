@@ -74,6 +74,12 @@ def text(value: object) -> str:
     return blob(value).decode()
 
 
+def matching(prefix: str) -> str:
+    """SCAN's MATCH pattern for every key starting with ``prefix`` (its glob characters
+    escaped)."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix) + "*"
+
+
 @contextlib.contextmanager
 def reachable() -> Iterator[None]:
     """Turn Redis being unable to serve into :class:`StateUnavailable`."""

@@ -30,7 +30,7 @@ import httpx
 from mockserver.domain.backend import Backend
 from mockserver.domain.behaviour import Dialect
 from mockserver.domain.deliveries import STALE_S, Attempt, Outcome
-from mockserver.domain.errors import WebhookNotFound
+from mockserver.domain.errors import StateUnavailable, WebhookNotFound
 from mockserver.domain.outbox import Delivery
 from mockserver.domain.scenarios import FAILURES
 from mockserver.domain.tasks import Status, TaskState
@@ -96,6 +96,8 @@ class Dispatcher:
             self._wake.clear()
             try:
                 await self.drain()
+            except StateUnavailable as exc:  # Redis away for a moment: look again shortly
+                logger.warning("wan-mock: webhook deliveries wait: %s", exc.detail)
             except Exception:  # a bug must not stop every later delivery
                 logger.exception("wan-mock: webhook delivery failed unexpectedly")
             with contextlib.suppress(TimeoutError):
@@ -103,7 +105,10 @@ class Dispatcher:
 
     def _sleep_s(self) -> float:
         clock = self.backend.clock
-        due = self.backend.webhooks.next_due()
+        try:
+            due = self.backend.webhooks.next_due()
+        except StateUnavailable:
+            return IDLE_S
         if due is None or clock.frozen:
             return IDLE_S
         return min(max((due - clock.now()) / clock.speed, 0.0), IDLE_S)

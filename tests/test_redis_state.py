@@ -5,6 +5,7 @@ which run against both.)"""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,10 +92,8 @@ def test_concurrent_creates_on_many_replicas_never_pass_the_limit(
     def hammer(backend: Backend) -> None:
         start.wait()
         for _ in range(10):
-            try:
+            with contextlib.suppress(LimitExceeded):
                 accepted.append(backend.create_task("key", REQUEST).id)
-            except LimitExceeded:
-                pass
 
     threads = [threading.Thread(target=hammer, args=(backend,)) for backend in backends]
     for thread in threads:
@@ -206,8 +205,10 @@ def test_a_clock_set_on_another_machine_is_re_anchored(redis_server: RedisServer
 
 
 def test_state_urls() -> None:
-    assert is_redis("redis://cache:6379/0") and is_redis("rediss://cache/1")
-    assert not is_redis("state.db") and not is_redis(None)
+    assert is_redis("redis://cache:6379/0")
+    assert is_redis("rediss://cache/1")
+    assert not is_redis("state.db")
+    assert not is_redis(None)
     assert shown_state("redis://:hunter2@cache:6379/0") == "redis://:***@cache:6379/0"
     assert shown_state("rediss://me:hunter2@cache/0") == "rediss://me:***@cache/0"
     assert shown_state("state.db") == "state.db"

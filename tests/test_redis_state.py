@@ -9,6 +9,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -34,7 +35,7 @@ from tests.redis_server import RedisServer
 REQUEST = GenerationRequest("a cat", ImageRef("url", url="https://example.com/cat.png"))
 
 
-def limited(**limits: int | float) -> Settings:
+def limited(**limits: Any) -> Settings:
     return msgspec.structs.replace(SHARED_SETTINGS, limits=Limits(**limits))
 
 

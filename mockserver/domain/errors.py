@@ -183,3 +183,4 @@ class StateUnavailable(MockError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"the fake's shared state is unavailable ({reason}); retry shortly")
+        self.reason = reason

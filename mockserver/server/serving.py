@@ -80,7 +80,9 @@ def _check_redis(initial: Settings) -> None:
         raise StateError(f"cannot use Redis state {shown}: {exc}") from None
     try:
         RedisShared(client, initial.state_prefix).check(initial)
-    except (StateUnavailable, StateFileError) as exc:
+    except StateUnavailable as exc:
+        raise StateError(f"cannot use Redis state {shown}: {exc.reason}") from None
+    except StateFileError as exc:
         raise StateError(f"cannot use Redis state {shown}: {exc}") from None
     except redis.RedisError as exc:  # a wrong password, an unknown database
         raise StateError(f"cannot use Redis state {shown}: {exc}") from None

@@ -1,0 +1,107 @@
+"""Replicas of ``wan-mock serve --state redis://...`` on different ports, with no shared disk,
+behave as one fake; a replica killed with -9 loses nothing another acknowledged; Redis
+restarting gives 503 with Retry-After (never a 500, never a hang) and the replicas recover by
+themselves."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mockserver.control import Control
+from tests.redis_server import RedisServer
+from tests.server_process import ServerProcess, running_server
+
+API = "/vendors/alibaba/v1/wan2.6-i2v/generation"
+AUTH = {"Authorization": "Bearer replicas"}
+BODY = {"prompt": "a cat", "image": "https://example.com/cat.png"}
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path, persistent=True)  # restarted by a test: keeps what it had
+    server.start()
+    yield server
+    server.stop()
+
+
+@contextlib.contextmanager
+def replicas(server: RedisServer, count: int, *extra: str) -> Iterator[list[ServerProcess]]:
+    prefix = server.prefix()
+    args = ("--state", server.url, "--state-prefix", prefix, "--no-access-log", *extra)
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(running_server(*args)) for _ in range(count)]
+
+
+def create(client: httpx.Client, **headers: str) -> str:
+    response = client.post(API, json=BODY, headers={**AUTH, **headers})
+    assert response.status_code in (200, 201, 202), response.text
+    task_id: str = response.json()["task_info"]["id"]
+    return task_id
+
+
+def status(client: httpx.Client, task_id: str) -> str:
+    response = client.get(f"{API}/{task_id}", headers=AUTH)
+    assert response.status_code == 200, response.text
+    found: str = response.json()["task_info"]["status"]
+    return found
+
+
+def test_replicas_share_tasks_outcomes_clock_settings_and_reset(redis: RedisServer) -> None:
+    with replicas(redis, 2, "--clock", "virtual") as (one, two):
+        a, b = httpx.Client(base_url=one.base_url), httpx.Client(base_url=two.base_url)
+        control_a, control_b = Control(one.base_url), Control(two.base_url)
+        made = create(a)
+        assert status(b, made) == "pending"
+        control_b.fail(made, 3002)  # forced through one, seen through the other
+        assert status(a, made) == "failed"
+        control_a.advance(120)
+        assert control_b.clock().unix == control_a.clock().unix
+        control_b.update_settings(failure_rate=1.0)
+        assert control_a.settings()["failure_rate"] == 1.0
+        control_b.queue("stuck", 1)
+        stuck, doomed = create(a), create(b)
+        control_a.advance(3600)
+        assert (status(b, stuck), status(a, doomed)) == ("running", "failed")
+        control_a.reset()
+        assert b.get(f"{API}/{made}", headers=AUTH).status_code == 404
+        assert control_b.settings()["failure_rate"] == 0.0
+        for closing in (a, b, control_a, control_b):
+            closing.close()
+
+
+def test_kill_9_of_a_replica_loses_nothing_it_acknowledged(redis: RedisServer) -> None:
+    with replicas(redis, 2) as (one, two):
+        with httpx.Client(base_url=one.base_url) as a:
+            made = [create(a) for _ in range(100)]
+        one.process.send_signal(signal.SIGKILL)
+        one.process.wait(5)
+        with httpx.Client(base_url=two.base_url) as b:
+            assert all(status(b, task_id) for task_id in made)
+            assert Control(two.base_url).health()["tasks"] == 100
+
+
+def test_redis_restarting_is_503_with_retry_after_then_recovered(redis: RedisServer) -> None:
+    with replicas(redis, 1) as (one,), httpx.Client(base_url=one.base_url, timeout=5) as client:
+        made = create(client)
+        redis.stop()
+        started = time.monotonic()
+        answers = [
+            client.post(API, json=BODY, headers=AUTH),
+            client.get(f"{API}/{made}", headers=AUTH),
+            client.get("/_mock/tasks"),
+        ]
+        assert time.monotonic() - started < 3.0  # short timeouts: no hang
+        for answer in answers:
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["Retry-After"] == "1"
+            assert "shared state is unavailable" in answer.json()["detail"]
+        redis.start()
+        assert status(client, made) == "pending"  # by itself, on the next request
+        create(client)

@@ -63,12 +63,13 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(
-        self, method: str, path: str, body: bytes = b""
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
     ) -> tuple[int, dict[str, str], bytes]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(h.HOST, self.port)
         assert self.reader is not None
-        head = "".join(f"{k}: {v}\r\n" for k, v in h.CREATE_HEADERS.items())
+        sent = h.CREATE_HEADERS if headers is None else headers
+        head = "".join(f"{k}: {v}\r\n" for k, v in sent.items())
         self.writer.write(
             f"{method} {path} HTTP/1.1\r\nHost: {h.HOST}\r\n{head}"
             f"Content-Length: {len(body)}\r\n\r\n".encode()
@@ -77,17 +78,17 @@ class Connection:
         try:
             raw = await self.reader.readuntil(b"\r\n\r\n")
             status_line, *lines = raw.decode("latin-1").split("\r\n")
-            headers = {}
+            answered = {}
             for line in lines:
                 name, _, value = line.partition(":")
-                headers[name.strip().lower()] = value.strip()
-            data = await self.reader.readexactly(int(headers.get("content-length", "0")))
+                answered[name.strip().lower()] = value.strip()
+            data = await self.reader.readexactly(int(answered.get("content-length", "0")))
         except BaseException:
             self.close()
             raise
-        if headers.get("connection", "").lower() == "close":
+        if answered.get("connection", "").lower() == "close":
             self.close()
-        return int(status_line.split(" ", 2)[1]), headers, data
+        return int(status_line.split(" ", 2)[1]), answered, data
 
     def close(self) -> None:
         if self.writer is not None:

@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 # A Redis that cannot serve now (down, restarting, still loading its data, a replica turned
 # read-only, a failed snapshot refusing writes): the request is answered 503.
 _DOWN = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError)
-_DOWN_REPLIES = ("LOADING", "MISCONF", "MASTERDOWN", "READONLY", "NOREPLICAS")
+_DOWN_REPLIES = ("LOADING", "MISCONF", "MASTERDOWN", "READONLY", "NOREPLICAS", "OOM")
 
 
 def connect(url: str, password: str | None = None) -> redis.Redis:

@@ -49,8 +49,8 @@ HostName = Annotated[
 StatePrefix = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[A-Za-z0-9_.:{}-]{1,64}$",
-        description="must be 1 to 64 letters, digits or _ . : { } -",
+        pattern=r"^\S{1,64}$",
+        description="must be 1 to 64 characters without spaces",
     ),
 ]
 Token = Annotated[

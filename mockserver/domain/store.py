@@ -2,7 +2,7 @@
 
 Kept deliberately small (add, get, save, count, iterate, purge, clear, close) so that a durable
 or shared store can stand in for it without the backend changing: ``sqlite_store.py`` holds
-the SQLite one, and a network store (Redis) would implement the same calls.
+the SQLite one, ``redis_store.py`` the Redis one.
 """
 
 from __future__ import annotations

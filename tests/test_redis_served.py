@@ -53,12 +53,14 @@ def status(client: httpx.Client, task_id: str) -> str:
     return found
 
 
-def test_replicas_share_tasks_outcomes_clock_settings_and_reset(redis: RedisServer) -> None:
+def test_replicas_share_tasks_outcomes_clock_settings_journal_and_reset(redis: RedisServer) -> None:
     with replicas(redis, 2, "--clock", "virtual") as (one, two):
         a, b = httpx.Client(base_url=one.base_url), httpx.Client(base_url=two.base_url)
         control_a, control_b = Control(one.base_url), Control(two.base_url)
         made = create(a)
         assert status(b, made) == "pending"
+        seen = [(entry.method, entry.status) for entry in control_b.journal()]
+        assert ("POST", 202) in seen  # the create answered by the other replica
         control_b.fail(made, 3002)  # forced through one, seen through the other
         assert status(a, made) == "failed"
         control_a.advance(120)

@@ -215,3 +215,27 @@ def test_state_urls() -> None:
     assert shown_state("state.db") == "state.db"
     with pytest.raises(ValueError, match="redis:// or rediss://"):
         connect("http://cache:6379")
+
+
+def test_the_journal_is_one_for_every_replica(redis_server: RedisServer) -> None:
+    a, b = replicas(redis_server, 2, SHARED_SETTINGS)
+    a.journal.record((1.0, "POST", "/one", 202, 1.5, [(b"authorization", b"Bearer sk-secret")]))
+    b.journal.record((2.0, "GET", "/two", 200, 0.5, [(b"cookie", b"session=1")]))
+    entries = b.journal.entries()
+    assert [(e.method, e.path) for e in entries] == [("POST", "/one"), ("GET", "/two")]
+    assert b"sk-secret" not in b"".join(redis_server.client().lrange(b.journal.key, 0, -1))  # type: ignore[attr-defined]
+    assert entries[1].headers == (("cookie", "***"),)
+    assert [e.path for e in a.journal.entries(1)] == ["/two"]
+    a.configure(msgspec.structs.replace(a.settings, journal_size=1))
+    assert len(b.journal) == 1
+    a.reset()
+    b.sync()
+    assert len(a.journal) == len(b.journal) == 0
+
+
+def test_a_journal_entry_is_dropped_not_raised_when_redis_is_away(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path)
+    server.start()
+    backend = open_redis_backend(server.url, server.prefix())
+    server.stop()
+    backend.journal.record((1.0, "GET", "/x", 503, 0.1, []))  # no exception: the answer goes out

@@ -27,7 +27,7 @@ from mockserver.domain.errors import (
     Unauthorized,
 )
 from mockserver.domain.generation import GenerationRequest
-from mockserver.domain.journal import Journal
+from mockserver.domain.journal import Journal, Journals
 from mockserver.domain.limits import Limiter, RateLimiter
 from mockserver.domain.links import ResultLinks, new_secret
 from mockserver.domain.outbox import MemoryWebhooks
@@ -119,7 +119,11 @@ class Backend(Generic[RT]):
         self.store: TaskStore = store if store is not None else MemoryStore()
         self.random = randomness or Randomness(settings.seed)
         self.queue: deque[QueuedScenario] = deque()
-        self.journal = Journal(settings.journal_size)
+        self.journal: Journals = (
+            shared.journal(settings.journal_size)
+            if shared is not None
+            else Journal(settings.journal_size)
+        )
         self.limiter: Limiter = (
             shared.limiter(settings.limits) if shared is not None else RateLimiter(settings.limits)
         )

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
+from typing import Protocol
 
 from mockserver.domain.keys import bearer_key, fingerprint
 
@@ -52,7 +53,30 @@ class JournalEntry:
     headers: tuple[tuple[str, str], ...] = ()  # bounded and redacted, in the order received
 
 
-__all__ = ["Journal", "JournalEntry", "Record", "fingerprint", "kept_headers"]
+__all__ = [
+    "Journal",
+    "JournalEntry",
+    "Journals",
+    "Record",
+    "entry_of",
+    "fingerprint",
+    "kept_headers",
+]
+
+
+class Journals(Protocol):
+    """What the backend and the server ask of a journal: this process's :class:`Journal`, or
+    one shared by every replica (``redis_journal.RedisJournal``)."""
+
+    def record(self, record: Record) -> None: ...
+
+    def entries(self, limit: int | None = None) -> list[JournalEntry]: ...
+
+    def resize(self, size: int) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def __len__(self) -> int: ...
 
 
 class _Kept(tuple[tuple[bytes, bytes], ...]):
@@ -99,6 +123,13 @@ class Journal:
 
     def __len__(self) -> int:
         return len(self._records)
+
+
+def entry_of(record: Record) -> JournalEntry:
+    """One record as the journal shows it (headers bounded and redacted)."""
+    at, method, path, status, ms, headers = record
+    kept, owner = kept_headers(headers)
+    return JournalEntry(at, method, path, status, round(ms, 3), owner, _text(kept))
 
 
 def kept_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[Headers, str | None]:

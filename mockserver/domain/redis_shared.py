@@ -1,5 +1,6 @@
 """Control state in Redis, shared by replicas on several machines: settings changed live, the
-clock, the scenario queue, resets, secrets, the webhook outbox and the rate limits.
+clock, the scenario queue, resets, secrets, the webhook outbox, the rate limits and the
+journal.
 
 The same design as the SQLite file's (domain/shared.py): one hash ``control`` holds a version
 that every change bumps, so a replica reads one field per request and reloads only when it
@@ -30,8 +31,10 @@ from redis.typing import EncodableT, FieldT
 
 from mockserver.domain.behaviour import Limits
 from mockserver.domain.clock import ClockSnapshot, carried_over
+from mockserver.domain.journal import Journals
 from mockserver.domain.limits import Limiter
 from mockserver.domain.outbox import WebhookStore
+from mockserver.domain.redis_journal import RedisJournal
 from mockserver.domain.redis_limits import RedisRateLimiter
 from mockserver.domain.redis_outbox import RedisWebhooks
 from mockserver.domain.redis_store import PAGE, blob, matching, reachable, text
@@ -83,6 +86,10 @@ class RedisShared:
     def limiter(self, limits: Limits) -> Limiter:
         """Shared and exact: a load balancer spreads one key's requests over replicas."""
         return RedisRateLimiter(self.client, self.prefix, limits)
+
+    def journal(self, size: int) -> Journals:
+        """One journal for every replica: each shows what all of them answered."""
+        return RedisJournal(self.client, self.prefix, size)
 
     def join(self, initial: Settings, clock: ClockSnapshot) -> ControlState:
         """As the state file's join: the same starting settings carry on, other ones replace

@@ -23,6 +23,7 @@ import msgspec
 
 from mockserver.domain.behaviour import Limits
 from mockserver.domain.clock import ClockSnapshot
+from mockserver.domain.journal import Journal, Journals
 from mockserver.domain.limits import Limiter, RateLimiter
 from mockserver.domain.outbox import SQLiteWebhooks, WebhookStore
 from mockserver.domain.scenarios import ScenarioError, parse_scenario
@@ -69,6 +70,9 @@ class Shared(Protocol):
     def limiter(self, limits: Limits) -> Limiter:
         """The rate limits: per process, or shared when the state can keep them exactly."""
 
+    def journal(self, size: int) -> Journals:
+        """The request journal: per process, or shared by every replica."""
+
 
 class SharedState:
     """The control row and queue of a state file, over one connection."""
@@ -82,6 +86,10 @@ class SharedState:
     def limiter(self, limits: Limits) -> Limiter:
         """Per process: a limiter on the hot path must not take the file's write lock."""
         return RateLimiter(limits)
+
+    def journal(self, size: int) -> Journals:
+        """Per process, for the same reason."""
+        return Journal(size)
 
     def join(self, initial: Settings, clock: ClockSnapshot) -> ControlState:
         """Called once per process at start. A file last run with the same starting settings

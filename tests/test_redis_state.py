@@ -25,6 +25,7 @@ from mockserver.domain.redis_shared import RedisShared
 from mockserver.domain.redis_store import (
     EXPIRY_SLACK_S,
     RedisStore,
+    blob,
     connect,
     retention_expiry,
 )
@@ -226,7 +227,7 @@ def test_the_journal_is_one_for_every_replica(redis_server: RedisServer) -> None
     assert [(e.method, e.path) for e in entries] == [("POST", "/one"), ("GET", "/two")]
     assert isinstance(b.journal, RedisJournal)
     stored = redis_server.client().lrange(b.journal.key, 0, -1)
-    assert all(b"sk-secret" not in bytes(item) for item in stored)
+    assert all(b"sk-secret" not in blob(item) for item in stored)
     assert entries[1].headers == (("cookie", "***"),)
     assert [e.path for e in a.journal.entries(1)] == ["/two"]
     a.configure(msgspec.structs.replace(a.settings, journal_size=1))

@@ -6,6 +6,7 @@ which run against both.)"""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +31,11 @@ from mockserver.domain.redis_store import (
     retention_expiry,
 )
 from mockserver.domain.settings import Settings, is_redis, shown_state
-from mockserver.domain.tasks import Status
-from tests.helpers import SHARED_SETTINGS, open_redis_backend
+from mockserver.domain.tasks import Status, Task
+from mockserver.media.cache import MediaCache
+from mockserver.media.shape import video_spec
+from mockserver.media.videos import Videos
+from tests.helpers import DONE, SHARED_SETTINGS, open_redis_backend, picture
 from tests.redis_server import RedisServer
 
 REQUEST = GenerationRequest("a cat", ImageRef("url", url="https://example.com/cat.png"))
@@ -243,3 +247,24 @@ def test_a_journal_entry_is_dropped_not_raised_when_redis_is_away(tmp_path: Path
     backend = open_redis_backend(server.url, server.prefix())
     server.stop()
     backend.journal.record((1.0, "GET", "/x", 503, 0.1, []))  # no exception: the answer goes out
+
+
+def test_an_input_image_kept_by_one_replica_is_found_by_another(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # Two replicas on two machines: each its own render cache, the image shelf in Redis.
+    shelf = RedisShared(connect(redis_server.url), redis_server.prefix()).images(60.0)
+    one, other = (
+        Videos(MediaCache(tmp_path / name, 16 * 1024 * 1024), shelf=shelf) for name in "ab"
+    )
+    data = picture(64, 48)
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    image = ImageRef("base64", None, "png", 64, 48, len(data), digest)
+    task = Task(
+        "00000000-0000-4000-8000-000000000001", "key", 0.0, GenerationRequest("a cat", image), DONE
+    )
+    one.keep_images({digest: data})
+    spec = video_spec(task)
+    assert not other.cache.has_image(digest)
+    other._fetch(spec)
+    assert other.cache.image(digest) == data

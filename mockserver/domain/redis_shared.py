@@ -37,11 +37,20 @@ from mockserver.domain.outbox import WebhookStore
 from mockserver.domain.redis_journal import RedisJournal
 from mockserver.domain.redis_limits import RedisRateLimiter
 from mockserver.domain.redis_outbox import RedisWebhooks
-from mockserver.domain.redis_store import PAGE, blob, matching, reachable, text
+from mockserver.domain.redis_store import (
+    EXPIRY_SLACK_S,
+    PAGE,
+    RedisImages,
+    blob,
+    matching,
+    reachable,
+    text,
+)
 from mockserver.domain.scenarios import ScenarioError, parse_scenario
 from mockserver.domain.settings import Settings
 from mockserver.domain.shared import ControlState
 from mockserver.domain.sqlite_store import StateFileError
+from mockserver.domain.store import ImageShelf
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 FIELDS = ("version", "epoch", "settings", "clock", "boot")
@@ -90,6 +99,10 @@ class RedisShared:
     def journal(self, size: int) -> Journals:
         """One journal for every replica: each shows what all of them answered."""
         return RedisJournal(self.client, self.prefix, size)
+
+    def images(self, seconds: float) -> ImageShelf | None:
+        """Replicas on other machines render a task's video from the image kept here."""
+        return RedisImages(self.client, self.prefix, seconds + EXPIRY_SLACK_S)
 
     def join(self, initial: Settings, clock: ClockSnapshot) -> ControlState:
         """As the state file's join: the same starting settings carry on, other ones replace

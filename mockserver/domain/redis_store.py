@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -253,3 +253,27 @@ class RedisStore:
     def close(self) -> None:
         """Release the connections; what was acknowledged is Redis's to keep."""
         self.client.close()
+
+
+class RedisImages:
+    """The :class:`~mockserver.domain.store.ImageShelf` in Redis: each base64 input image once
+    under ``image:<digest>``, kept ``seconds`` of real time after the last task that used it
+    was created (a cache, like the render cache: an image gone only makes a video without it).
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str, seconds: float) -> None:
+        self.client = client
+        self.prefix = f"{prefix}image:"
+        self.ms = max(1, round(seconds * 1000))
+
+    def keep(self, images: Mapping[str, bytes]) -> None:
+        with reachable():
+            pipe = self.client.pipeline(transaction=False)
+            for digest, data in images.items():
+                pipe.set(self.prefix + digest, data, px=self.ms)
+            pipe.execute()
+
+    def image(self, digest: str) -> bytes | None:
+        with reachable():
+            data = self.client.get(self.prefix + digest)
+        return None if data is None else blob(data)

@@ -29,6 +29,7 @@ from mockserver.domain.outbox import SQLiteWebhooks, WebhookStore
 from mockserver.domain.scenarios import ScenarioError, parse_scenario
 from mockserver.domain.settings import Settings
 from mockserver.domain.sqlite_store import StateFileError, transaction
+from mockserver.domain.store import ImageShelf
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,10 @@ class Shared(Protocol):
     def journal(self, size: int) -> Journals:
         """The request journal: per process, or shared by every replica."""
 
+    def images(self, seconds: float) -> ImageShelf | None:
+        """Where input images are kept for every replica (kept ``seconds``), or None when they
+        share a disk (the render cache beside the state file)."""
+
 
 class SharedState:
     """The control row and queue of a state file, over one connection."""
@@ -90,6 +95,10 @@ class SharedState:
     def journal(self, size: int) -> Journals:
         """Per process, for the same reason."""
         return Journal(size)
+
+    def images(self, seconds: float) -> ImageShelf | None:
+        """None: workers on one machine share the render cache beside the file."""
+        return None
 
     def join(self, initial: Settings, clock: ClockSnapshot) -> ControlState:
         """Called once per process at start. A file last run with the same starting settings

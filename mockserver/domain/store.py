@@ -7,7 +7,7 @@ the SQLite one, ``redis_store.py`` the Redis one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 from mockserver.domain.tasks import Task
@@ -43,6 +43,15 @@ class TaskStore(Protocol):
 
     def close(self) -> None:
         """Release the store (flushes a durable one); it is not used afterwards."""
+
+
+class ImageShelf(Protocol):
+    """Input images kept where every replica finds them (by digest), for replicas that share
+    no disk: a task's video can then be drawn by any of them."""
+
+    def keep(self, images: Mapping[str, bytes]) -> None: ...
+
+    def image(self, digest: str) -> bytes | None: ...
 
 
 def retired_at(task: Task) -> float:

@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from mockserver.domain.store import ImageShelf
 from mockserver.domain.tasks import Task
 from mockserver.media.cache import CachedFile, MediaCache
 from mockserver.media.renders import RenderQueue
@@ -49,9 +50,15 @@ class Videos:
     """Where a succeeded task's video comes from."""
 
     def __init__(
-        self, cache: MediaCache, workers: int = 1, queue: int = 32, queue_per_key: int = 8
+        self,
+        cache: MediaCache,
+        workers: int = 1,
+        queue: int = 32,
+        queue_per_key: int = 8,
+        shelf: ImageShelf | None = None,
     ) -> None:
         self.cache = cache
+        self.shelf = shelf  # input images shared with replicas on other machines
         self.renders = 0  # how many videos were actually rendered (a cache miss each)
         self.queue: RenderQueue[tuple[CachedFile, VideoSpec]] = RenderQueue(
             workers, queue, queue_per_key
@@ -62,7 +69,10 @@ class Videos:
 
     def keep_images(self, images: Mapping[str, bytes]) -> None:
         """Keep a new task's base64 input images, which its video will be made from. Small
-        ones are written at once; big ones on a writer thread (a render waits for them)."""
+        ones are written at once; big ones on a writer thread (a render waits for them). With a
+        shelf they go there too, before the create is answered, for every replica."""
+        if self.shelf is not None and images:
+            self.shelf.keep(images)
         for digest, data in images.items():
             if len(data) <= KEEP_INLINE_BYTES:
                 self.cache.keep_image(digest, data)
@@ -94,6 +104,7 @@ class Videos:
                 await _wait(write)
         found = self.cache.video(spec.key)
         if found is None:
+            self._fetch(spec)
             spec = self._available(spec)  # to render now: without inputs no longer kept
             found = self.cache.video(spec.key)
         if found is not None:
@@ -115,6 +126,17 @@ class Videos:
             if fd is not None:
                 return TaskVideo(fd, found.stat, spec.key, task.id)
         raise RuntimeError(f"the video of task {task.id} was removed {OPEN_ATTEMPTS} times over")
+
+    def _fetch(self, spec: VideoSpec) -> None:
+        """Bring the inputs this replica does not hold from the shelf (kept by the replica that
+        took the create), when there is one."""
+        if self.shelf is None:
+            return
+        for digest in (spec.first, spec.last):
+            if digest is not None and not self.cache.has_image(digest):
+                data = self.shelf.image(digest)
+                if data is not None:
+                    self.cache.keep_image(digest, data)
 
     def _available(self, spec: VideoSpec) -> VideoSpec:
         """The spec with inputs the cache no longer holds left out."""

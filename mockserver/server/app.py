@@ -225,8 +225,13 @@ def create_app(
     ``store`` and ``shared`` state to keep tasks elsewhere than in memory."""
     settings = settings or Settings()
     cache = MediaCache(settings.render_cache_dir, settings.render_cache_mb * 1024 * 1024)
+    shelf = shared.images(settings.task_retention) if shared is not None else None
     videos = Videos(
-        cache, settings.render_workers, settings.render_queue, settings.render_queue_per_key
+        cache,
+        settings.render_workers,
+        settings.render_queue,
+        settings.render_queue_per_key,
+        shelf,
     )
     if clock is None:
         clock = MockClock(

@@ -244,9 +244,17 @@ def test_the_journal_is_one_for_every_replica(redis_server: RedisServer) -> None
 def test_a_journal_entry_is_dropped_not_raised_when_redis_is_away(tmp_path: Path) -> None:
     server = RedisServer(tmp_path)
     server.start()
-    backend = open_redis_backend(server.url, server.prefix())
-    server.stop()
-    backend.journal.record((1.0, "GET", "/x", 503, 0.1, []))  # no exception: the answer goes out
+    try:
+        backend = open_redis_backend(server.url, server.prefix())
+        server.stop()
+        backend.journal.record((1.0, "GET", "/lost", 503, 0.1, []))  # returns: the answer goes out
+        with pytest.raises(StateUnavailable):
+            backend.journal.entries()
+        server.start()
+        backend.journal.record((2.0, "GET", "/kept", 200, 0.1, []))
+        assert [entry.path for entry in backend.journal.entries()] == ["/kept"]
+    finally:
+        server.stop()
 
 
 def test_an_input_image_kept_by_one_replica_is_found_by_another(

@@ -178,8 +178,8 @@ def _verify_elsewhere(port: int, ids: list[str], deadline: float) -> _load.Tally
 def load(url: str, args: argparse.Namespace) -> dict[str, Any]:
     # At speed 10000 the default retention (a day of fake time) is under 9 s of real time:
     # kept the longest allowed, so that no acknowledged task is purged during the run.
-    extra = ("--state", url, "--state-prefix", "bench-load:", "--speed", "10000")
-    extra += ("--task-retention", "315360000")
+    extra = ["--state", url, "--state-prefix", "bench-load:", "--speed", "10000"]
+    extra += ["--task-retention", "315360000"]
     with replicas(3, *extra) as ports, ProcessPoolExecutor(3) as pool:
         tasks = [args.tasks // 3 + (i < args.tasks % 3) for i in range(3)]
         clients = [args.clients // 3 + (i < args.clients % 3) for i in range(3)]

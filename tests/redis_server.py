@@ -46,11 +46,14 @@ class RedisServer:
     everything acknowledged; otherwise nothing is saved and a restart comes back empty.
     """
 
-    def __init__(self, directory: Path, *, persistent: bool = False) -> None:
+    def __init__(
+        self, directory: Path, *, persistent: bool = False, password: str | None = None
+    ) -> None:
         self.binary = require_redis()
         self.directory = directory
         self.port = free_port()
         self.persistent = persistent
+        self.password = password
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -67,12 +70,14 @@ class RedisServer:
             if self.persistent
             else ["--appendonly", "no"]
         )
+        if self.password is not None:
+            durability += ["--requirepass", self.password]
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--dir", str(self.directory), "--protected-mode", "yes", *durability],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
+        client = self.client()
         deadline = time.monotonic() + START_S
         try:
             while True:
@@ -94,4 +99,6 @@ class RedisServer:
         self.process = None
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2, socket_connect_timeout=2)
+        return redis.Redis(
+            port=self.port, password=self.password, socket_timeout=2, socket_connect_timeout=2
+        )

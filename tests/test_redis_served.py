@@ -14,8 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mockserver.cli import main
 from mockserver.control import Control
-from tests.redis_server import RedisServer
+from mockserver.domain.keys import mask
+from tests.redis_server import RedisServer, free_port
 from tests.server_process import ServerProcess, running_server
 
 API = "/vendors/alibaba/v1/wan2.6-i2v/generation"
@@ -107,3 +109,36 @@ def test_redis_restarting_is_503_with_retry_after_then_recovered(redis: RedisSer
         redis.start()
         assert status(client, made) == "pending"  # by itself, on the next request
         create(client)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("redis://127.0.0.1:{port}/0", "Connection refused"),
+        ("redis:///0", "is not a redis:// or rediss:// URL with a host"),
+    ],
+)
+def test_serve_stops_in_one_line_when_redis_cannot_be_used(
+    url: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = url.format(port=free_port())
+    assert main(["serve", "--port", "0", "--state", state]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("wan-mock: cannot use Redis state redis://")
+    assert says in error
+    assert len(error.strip().splitlines()) == 1
+
+
+def test_a_password_from_the_environment_is_used_and_never_shown(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path, password="a-redis-password")
+    server.start()
+    try:
+        env = {"WAN_MOCK_STATE_PASSWORD": "a-redis-password"}
+        with running_server("--state", server.url, "--no-access-log", env=env) as served:
+            assert "a-redis-password" not in "".join(served.output)
+            with httpx.Client(base_url=served.base_url) as client:
+                assert status(client, create(client)) == "pending"
+            shown = Control(served.base_url).settings()["state_password"]
+            assert shown == mask("a-redis-password")  # masked as every secret setting is
+    finally:
+        server.stop()

@@ -60,7 +60,7 @@ def redis_server(directory: Path) -> Iterator[str]:
         deadline = time.monotonic() + 10
         while True:
             with contextlib.suppress(Exception):
-                if client.ping():
+                if client.client.ping():
                     break
             if time.monotonic() > deadline:
                 raise h.HarnessError("redis-server did not start")

@@ -377,9 +377,9 @@ def open_backend(path: Path, settings: Settings = SHARED_SETTINGS) -> Backend:
 
 def open_redis_backend(url: str, prefix: str, settings: Settings = SHARED_SETTINGS) -> Backend:
     """A backend on Redis at ``url`` under ``prefix``, as one replica opens it."""
-    client = connect(url)
+    link = connect(url)
     clock = MockClock(settings.clock, speed=settings.speed, virtual_start=settings.virtual_start)
-    store, shared = RedisStore(client, prefix), RedisShared(client, prefix)
+    store, shared = RedisStore(link, prefix), RedisShared(link, prefix)
     return Backend(settings, clock, store=store, shared=shared)
 
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 import logging
 
 import msgspec
-import redis
 
 from mockserver.domain.errors import StateUnavailable
 from mockserver.domain.journal import JournalEntry, Record, entry_of
-from mockserver.domain.redis_store import blob, reachable
+from mockserver.domain.redis_store import RedisLink, blob
 
 TRIM_EVERY = 64  # the list holds at most journal_size + this many entries
 
@@ -32,8 +31,9 @@ logger = logging.getLogger(__name__)
 class RedisJournal:
     """The last ``size`` requests of every replica."""
 
-    def __init__(self, client: redis.Redis, prefix: str, size: int) -> None:
-        self.client = client
+    def __init__(self, link: RedisLink, prefix: str, size: int) -> None:
+        self.link = link
+        self.client = link.client
         self.key = f"{prefix}journal"
         self.size = size
         self._untrimmed = 0  # entries this replica added since it last trimmed
@@ -43,7 +43,7 @@ class RedisJournal:
         if not self.size:
             return
         try:
-            with reachable():
+            with self.link.reachable():
                 self.client.rpush(self.key, _encode(entry_of(record)))
                 self._untrimmed += 1
                 if self._untrimmed >= TRIM_EVERY:
@@ -60,13 +60,13 @@ class RedisJournal:
         count = self.size if limit is None else min(limit, self.size)
         if count <= 0:
             return []
-        with reachable():
+        with self.link.reachable():
             found = self.client.lrange(self.key, -count, -1)
         return [_decode(blob(data)) for data in found]
 
     def resize(self, size: int) -> None:
         self.size = size
-        with reachable():
+        with self.link.reachable():
             if size:
                 self.client.ltrim(self.key, -size, -1)
             else:
@@ -77,5 +77,5 @@ class RedisJournal:
         (clearing it again when another replica's reset is noticed would drop newer entries)."""
 
     def __len__(self) -> int:
-        with reachable():
+        with self.link.reachable():
             return min(int(self.client.llen(self.key)), self.size)

@@ -18,11 +18,9 @@ import hashlib
 import math
 import secrets
 
-import redis
-
 from mockserver.domain.behaviour import Limits
 from mockserver.domain.limits import NEVER_FINISHES_RETRY, LimitExceeded, _until
-from mockserver.domain.redis_store import reachable
+from mockserver.domain.redis_store import RedisLink
 
 IDLE_MS = 86_400_000
 
@@ -86,11 +84,12 @@ class RedisRateLimiter:
     """The three per-key limits in Redis (the interface of
     :class:`~mockserver.domain.limits.RateLimiter`)."""
 
-    def __init__(self, client: redis.Redis, prefix: str, limits: Limits) -> None:
-        self.client = client
+    def __init__(self, link: RedisLink, prefix: str, limits: Limits) -> None:
+        self.link = link
+        self.client = link.client
         self.prefix = f"{prefix}limits:"
         self.limits = limits
-        self._decide = client.register_script(_DECIDE)
+        self._decide = link.client.register_script(_DECIDE)
         # Poll members must be unique across replicas: a token of this limiter's, a counter.
         self._token = secrets.token_hex(8)
         self._polls = 0
@@ -129,7 +128,7 @@ class RedisRateLimiter:
             _finish(finishes_at, now),
             IDLE_MS,
         ]
-        with reachable():
+        with self.link.reachable():
             found = self._decide(keys=keys, args=args)
         if not found:
             return
@@ -190,7 +189,7 @@ class RedisRateLimiter:
     def cancel_submission(self, key: str, task_id: str) -> None:
         """Take back a recorded task that was not stored after all."""
         limits = self.limits
-        with reachable():
+        with self.link.reachable():
             pipe = self.client.pipeline(transaction=False)
             pipe.zrem(self._names("submissions", limits.submissions_per_second, key), task_id)
             pipe.zrem(self._names("running", limits.concurrent_tasks, key), task_id)
@@ -198,7 +197,7 @@ class RedisRateLimiter:
 
     def task_finished(self, key: str, task_id: str, now: float) -> None:
         if self.limits.concurrent_tasks is not None:
-            with reachable():
+            with self.link.reachable():
                 self.client.zrem(self._names("running", self.limits.concurrent_tasks, key), task_id)
 
     def check_poll(self, key: str, now: float) -> None:

@@ -19,10 +19,9 @@ import contextlib
 from collections.abc import Iterator
 
 import msgspec
-import redis
 
 from mockserver.domain.outbox import STATES, Delivery
-from mockserver.domain.redis_store import PAGE, blob, matching, reachable, text
+from mockserver.domain.redis_store import PAGE, RedisLink, blob, matching, text
 from mockserver.domain.webhooks import WebhookEndpoint
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -59,8 +58,9 @@ return 1
 class RedisWebhooks:
     """The :class:`~mockserver.domain.outbox.WebhookStore` in Redis."""
 
-    def __init__(self, client: redis.Redis, prefix: str, control: str) -> None:
-        self.client = client
+    def __init__(self, link: RedisLink, prefix: str, control: str) -> None:
+        self.link = link
+        self.client = link.client
         self.prefix = f"{prefix}hooks:"
         self.control = control
         self.deliveries = f"{self.prefix}deliveries"
@@ -68,21 +68,21 @@ class RedisWebhooks:
         self.leases = f"{self.prefix}leases"
         self.hooks = f"{self.prefix}endpoints"
         self.order = f"{self.prefix}endpoint-order"
-        self._claim = client.register_script(_CLAIM)
-        self._save = client.register_script(_SAVE)
+        self._claim = link.client.register_script(_CLAIM)
+        self._save = link.client.register_script(_SAVE)
 
     def atomic(self) -> contextlib.AbstractContextManager[object]:
         # Each write below is atomic on its own (a MULTI or a script); see the module.
         return contextlib.nullcontext()
 
     def endpoints(self) -> list[WebhookEndpoint]:
-        with reachable():
+        with self.link.reachable():
             ids = self.client.lrange(self.order, 0, -1)
             found = self.client.hmget(self.hooks, ids) if ids else []
         return [_endpoint(blob(data)) for data in found if data is not None]
 
     def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
-        with reachable():
+        with self.link.reachable():
             pipe = self.client.pipeline(transaction=True)
             pipe.hset(self.hooks, endpoint.id, _encode(endpoint))
             pipe.rpush(self.order, endpoint.id)
@@ -90,7 +90,7 @@ class RedisWebhooks:
             pipe.execute()
 
     def remove_endpoint(self, endpoint_id: str) -> bool:
-        with reachable():
+        with self.link.reachable():
             pipe = self.client.pipeline(transaction=True)
             pipe.hdel(self.hooks, endpoint_id)
             pipe.lrem(self.order, 0, endpoint_id)
@@ -107,7 +107,7 @@ class RedisWebhooks:
     def add(self, deliveries: list[Delivery]) -> None:
         if not deliveries:
             return
-        with reachable():
+        with self.link.reachable():
             pipe = self.client.pipeline(transaction=True)
             pipe.hset(self.deliveries, mapping={d.id: _encode(d) for d in deliveries})
             pending = {d.id: d.next_at for d in deliveries if d.state == "pending"}
@@ -121,18 +121,18 @@ class RedisWebhooks:
     def _load(self, ids: list[str]) -> list[Delivery]:
         if not ids:
             return []
-        with reachable():
+        with self.link.reachable():
             found = self.client.hmget(self.deliveries, ids)
         return [_delivery(blob(data)) for data in found if data is not None]
 
     def _members(self, key: str) -> list[str]:
-        with reachable():
+        with self.link.reachable():
             return sorted(text(member) for member in self.client.smembers(key))
 
     def _forget(self, deliveries: list[Delivery]) -> None:
         if not deliveries:
             return
-        with reachable():
+        with self.link.reachable():
             pipe = self.client.pipeline(transaction=True)
             ids = [d.id for d in deliveries]
             pipe.hdel(self.deliveries, *ids)
@@ -151,18 +151,18 @@ class RedisWebhooks:
 
     def claim(self, now: float, wall: float, limit: int, lease_until: float) -> list[Delivery]:
         keys = [self.pending, self.leases, self.deliveries]
-        with reachable():
+        with self.link.reachable():
             found = self._claim(keys=keys, args=[repr(now), repr(wall), limit, repr(lease_until)])
         return sorted((_delivery(blob(data)) for data in found), key=lambda d: d.next_at)
 
     def save(self, delivery: Delivery) -> None:
         due = repr(delivery.next_at) if delivery.state == "pending" else ""
         keys = [self.deliveries, self.pending, self.leases]
-        with reachable():
+        with self.link.reachable():
             self._save(keys=keys, args=[delivery.id, _encode(delivery), due])
 
     def next_due(self) -> float | None:
-        with reachable():
+        with self.link.reachable():
             first = self.client.zrange(self.pending, 0, 0, withscores=True)
         return float(first[0][1]) if first else None
 
@@ -170,7 +170,7 @@ class RedisWebhooks:
         return self._load(self._members(self._event(event_id)))
 
     def _every(self) -> Iterator[Delivery]:
-        with reachable():
+        with self.link.reachable():
             for _, data in self.client.hscan_iter(self.deliveries, count=PAGE):
                 yield _delivery(blob(data))
 
@@ -187,7 +187,7 @@ class RedisWebhooks:
         return len(gone)
 
     def clear(self) -> None:
-        with reachable():
+        with self.link.reachable():
             names = list(self.client.scan_iter(match=matching(self.prefix), count=PAGE))
             for start in range(0, len(names), PAGE):
                 self.client.unlink(*names[start : start + PAGE])

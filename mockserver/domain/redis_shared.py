@@ -41,9 +41,9 @@ from mockserver.domain.redis_store import (
     EXPIRY_SLACK_S,
     PAGE,
     RedisImages,
+    RedisLink,
     blob,
     matching,
-    reachable,
     text,
 )
 from mockserver.domain.scenarios import ScenarioError, parse_scenario
@@ -78,31 +78,32 @@ def boot_id() -> str:
 class RedisShared:
     """The shared control state of every replica using one Redis and key prefix."""
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
-        self.client = client
+    def __init__(self, link: RedisLink, prefix: str) -> None:
+        self.link = link
+        self.client = link.client
         self.prefix = prefix
         self.control = f"{prefix}control"
         self.queue = f"{prefix}queue"
         self.secrets = f"{prefix}secrets"
         self.boot = boot_id()
-        self._take = client.register_script(_TAKE)
+        self._take = link.client.register_script(_TAKE)
         self._start: tuple[Settings, ClockSnapshot] | None = None
         self._secrets: dict[str, bytes] = {}
 
     def outbox(self) -> WebhookStore:
-        return RedisWebhooks(self.client, self.prefix, self.control)
+        return RedisWebhooks(self.link, self.prefix, self.control)
 
     def limiter(self, limits: Limits) -> Limiter:
         """Shared and exact: a load balancer spreads one key's requests over replicas."""
-        return RedisRateLimiter(self.client, self.prefix, limits)
+        return RedisRateLimiter(self.link, self.prefix, limits)
 
     def journal(self, size: int) -> Journals:
         """One journal for every replica: each shows what all of them answered."""
-        return RedisJournal(self.client, self.prefix, size)
+        return RedisJournal(self.link, self.prefix, size)
 
     def images(self, seconds: float) -> ImageShelf | None:
         """Replicas on other machines render a task's video from the image kept here."""
-        return RedisImages(self.client, self.prefix, seconds + EXPIRY_SLACK_S)
+        return RedisImages(self.link, self.prefix, seconds + EXPIRY_SLACK_S)
 
     def join(self, initial: Settings, clock: ClockSnapshot) -> ControlState:
         """As the state file's join: the same starting settings carry on, other ones replace
@@ -121,7 +122,7 @@ class RedisShared:
                 pipe.hincrby(self.control, "version", 1)
                 pipe.delete(self.queue)
 
-        with reachable():
+        with self.link.reachable():
             self.client.transaction(joining, self.control)
         return self.load()
 
@@ -147,7 +148,7 @@ class RedisShared:
 
     def secret(self, name: str, make: Callable[[], bytes]) -> bytes:
         """The shared secret ``name``, made by the first replica that asks."""
-        with reachable():
+        with self.link.reachable():
             self.client.hsetnx(self.secrets, name, make())
             value = self.client.hget(self.secrets, name)
         self._secrets[name] = blob(value)
@@ -156,7 +157,7 @@ class RedisShared:
     def check(self, initial: Settings) -> None:
         """Raise :class:`StateFileError` if the stored state cannot be read (checked once
         before serving, as the state file is); raises StateUnavailable if Redis is not there."""
-        with reachable():
+        with self.link.reachable():
             found = self.client.hmget(self.control, ["initial", "settings", "clock"])
             queue = self.client.lrange(self.queue, 0, -1)
         if found[0] is None or found[0] != msgspec.json.encode(initial):
@@ -171,12 +172,12 @@ class RedisShared:
             raise StateFileError(reason) from None
 
     def version(self) -> int:
-        with reachable():
+        with self.link.reachable():
             found = self.client.hget(self.control, "version")
         return -1 if found is None else int(found)
 
     def load(self) -> ControlState:
-        with reachable():
+        with self.link.reachable():
             pipe = self.client.pipeline(transaction=True)
             pipe.hmget(self.control, list(FIELDS))
             pipe.lrange(self.queue, 0, -1)
@@ -197,7 +198,7 @@ class RedisShared:
         )
 
     def publish(self, settings: Settings, clock: ClockSnapshot) -> None:
-        with reachable():
+        with self.link.reachable():
             pipe = self.client.pipeline(transaction=True)
             pipe.hset(self.control, mapping=self._fields(msgspec.json.encode(settings), clock))
             pipe.hincrby(self.control, "version", 1)
@@ -207,7 +208,7 @@ class RedisShared:
         """Everything under the prefix goes but the control hash and the secrets; then the
         starting settings and clock under a new epoch."""
         kept = {self.control.encode(), self.secrets.encode()}
-        with reachable():
+        with self.link.reachable():
             names = [
                 name
                 for name in self.client.scan_iter(match=matching(self.prefix), count=PAGE)
@@ -222,21 +223,21 @@ class RedisShared:
             pipe.execute()
 
     def push(self, token: str, count: int) -> None:
-        with reachable():
+        with self.link.reachable():
             pipe = self.client.pipeline(transaction=True)
             pipe.rpush(self.queue, f"{count} {token}")
             pipe.hincrby(self.control, "version", 1)
             pipe.execute()
 
     def clear_queue(self) -> None:
-        with reachable():
+        with self.link.reachable():
             pipe = self.client.pipeline(transaction=True)
             pipe.delete(self.queue)
             pipe.hincrby(self.control, "version", 1)
             pipe.execute()
 
     def take(self) -> str | None:
-        with reachable():
+        with self.link.reachable():
             token = self._take(keys=[self.queue, self.control])
         return None if token is None else bytes(token).decode()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +34,7 @@ from mockserver.domain.store import retired_at
 from mockserver.domain.tasks import Task
 
 TIMEOUT_S = 0.5  # connect and read: a stopped Redis costs a request at most this, then a 503
+AWAY_S = 0.1  # after a timeout, calls fail at once this long (one request's other calls)
 PAGE = 512
 
 logger = logging.getLogger(__name__)
@@ -43,16 +45,16 @@ _DOWN = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError)
 _DOWN_REPLIES = ("LOADING", "MISCONF", "MASTERDOWN", "READONLY", "NOREPLICAS", "OOM")
 
 
-def connect(url: str, password: str | None = None) -> redis.Redis:
-    """A client for ``redis://`` or ``rediss://`` ``url`` (host, port, database, and a password
-    in the URL or in ``password``); raises ``ValueError`` for a URL it cannot use."""
+def connect(url: str, password: str | None = None) -> RedisLink:
+    """A link to Redis at ``redis://`` or ``rediss://`` ``url`` (host, port, database, and a
+    password in the URL or in ``password``); raises ``ValueError`` for a URL it cannot use."""
     parts = urlsplit(url)
     if parts.scheme not in REDIS_SCHEMES or not parts.hostname:
         raise ValueError(f"{url!r} is not a redis:// or rediss:// URL with a host")
     extra: dict[str, Any] = {}
     if password is not None and not parts.password:
         extra["password"] = password
-    return redis.Redis.from_url(
+    client = redis.Redis.from_url(
         url,
         socket_timeout=TIMEOUT_S,
         socket_connect_timeout=TIMEOUT_S,
@@ -62,6 +64,43 @@ def connect(url: str, password: str | None = None) -> redis.Redis:
         health_check_interval=0,
         **extra,
     )
+    return RedisLink(client)
+
+
+class RedisLink:
+    """The client every part of one fake's Redis state shares, and whether Redis was just
+    found not answering: for :data:`AWAY_S` after a timeout, calls fail at once instead of each
+    waiting for its own, so a Redis that stopped answering costs a request one timeout, not one
+    per call it makes. (A refused connection fails at once anyway, and is tried every time.)"""
+
+    def __init__(self, client: redis.Redis, *, monotonic: Callable[[], float] = time.monotonic):
+        self.client = client
+        self._monotonic = monotonic
+        self._away_until = 0.0
+        self._why = ""
+
+    @contextlib.contextmanager
+    def reachable(self) -> Iterator[None]:
+        """Turn Redis being unable to serve into :class:`StateUnavailable`."""
+        if self._away_until and self._monotonic() < self._away_until:
+            raise StateUnavailable(self._why)
+        try:
+            yield
+        except _DOWN as exc:
+            raise self._away(exc) from None
+        except redis.ResponseError as exc:
+            if str(exc).split(" ", 1)[0] in _DOWN_REPLIES:
+                raise self._away(exc) from None
+            raise
+
+    def _away(self, exc: Exception) -> StateUnavailable:
+        why = f"Redis: {exc}"
+        if isinstance(exc, redis.TimeoutError):  # a refused connection costs nothing: no wait
+            self._why, self._away_until = why, self._monotonic() + AWAY_S
+        return StateUnavailable(why)
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def blob(value: object) -> bytes:
@@ -78,19 +117,6 @@ def matching(prefix: str) -> str:
     """SCAN's MATCH pattern for every key starting with ``prefix`` (its glob characters
     escaped)."""
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix) + "*"
-
-
-@contextlib.contextmanager
-def reachable() -> Iterator[None]:
-    """Turn Redis being unable to serve into :class:`StateUnavailable`."""
-    try:
-        yield
-    except _DOWN as exc:
-        raise StateUnavailable(f"Redis: {exc}") from None
-    except redis.ResponseError as exc:
-        if str(exc).split(" ", 1)[0] in _DOWN_REPLIES:
-            raise StateUnavailable(f"Redis: {exc}") from None
-        raise
 
 
 # Redis keeps a task this much longer than the fake's retention, so that the fake's own purge
@@ -141,14 +167,15 @@ class RedisStore:
     task in seconds, or None for none (a virtual clock: Redis time says nothing of it).
     """
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
-        self.client = client
+    def __init__(self, link: RedisLink, prefix: str) -> None:
+        self.link = link
+        self.client = link.client
         self.prefix = prefix
         self.order = f"{prefix}tasks:order"
         self.retired = f"{prefix}tasks:retired"
         self.expiry: Callable[[Task], float | None] = lambda task: None
-        self._add = client.register_script(_ADD)
-        self._purge = client.register_script(_PURGE)
+        self._add = link.client.register_script(_ADD)
+        self._purge = link.client.register_script(_PURGE)
         self._reported: set[str] = set()
 
     def key(self, task_id: str) -> str:
@@ -166,19 +193,19 @@ class RedisStore:
             task.id,
             self._expiry_ms(task),
         ]
-        with reachable():
+        with self.link.reachable():
             added = self._add(keys=keys, args=args)
         if not added:
             raise KeyError(f"task {task.id} already exists")
 
     def get(self, task_id: str) -> Task | None:
-        with reachable():
+        with self.link.reachable():
             data = self.client.get(self.key(task_id))
         return None if data is None else self._decode(task_id, blob(data))
 
     def save(self, task: Task) -> None:
         ms = self._expiry_ms(task)
-        with reachable():
+        with self.link.reachable():
             pipe = self.client.pipeline(transaction=True)
             pipe.set(self.key(task.id), encode_task(task), xx=True, px=ms or None)
             pipe.zadd(self.retired, {task.id: retired_at(task)}, xx=True)
@@ -187,14 +214,14 @@ class RedisStore:
     def __contains__(self, task_id: object) -> bool:
         if not isinstance(task_id, str):
             return False
-        with reachable():
+        with self.link.reachable():
             return bool(self.client.exists(self.key(task_id)))
 
     def tasks(self, skipped: list[str] | None = None) -> Iterator[Task]:
         # Paged by sequence number, not by rank, so tasks purged meanwhile shift nothing.
         after = "-inf"
         while True:
-            with reachable():
+            with self.link.reachable():
                 page: list[tuple[bytes, float]] = self.client.zrange(
                     self.order, after, "+inf", byscore=True, offset=0, num=PAGE, withscores=True
                 )  # type: ignore[assignment]
@@ -223,12 +250,12 @@ class RedisStore:
             return None
 
     def __len__(self) -> int:
-        with reachable():
+        with self.link.reachable():
             return int(self.client.zcard(self.order))
 
     def purge(self, before: float) -> int:
         gone = 0
-        with reachable():
+        with self.link.reachable():
             while True:  # in batches, so one script never holds Redis long
                 batch = int(
                     self._purge(
@@ -240,7 +267,7 @@ class RedisStore:
                     return gone
 
     def clear(self) -> None:
-        with reachable():
+        with self.link.reachable():
             while ids := self.client.zrange(self.order, 0, PAGE - 1):
                 names = [text(member) for member in ids]
                 pipe = self.client.pipeline(transaction=False)
@@ -252,7 +279,7 @@ class RedisStore:
 
     def close(self) -> None:
         """Release the connections; what was acknowledged is Redis's to keep."""
-        self.client.close()
+        self.link.close()
 
 
 class RedisImages:
@@ -261,19 +288,20 @@ class RedisImages:
     was created (a cache, like the render cache: an image gone only makes a video without it).
     """
 
-    def __init__(self, client: redis.Redis, prefix: str, seconds: float) -> None:
-        self.client = client
+    def __init__(self, link: RedisLink, prefix: str, seconds: float) -> None:
+        self.link = link
+        self.client = link.client
         self.prefix = f"{prefix}image:"
         self.ms = max(1, round(seconds * 1000))
 
     def keep(self, images: Mapping[str, bytes]) -> None:
-        with reachable():
+        with self.link.reachable():
             pipe = self.client.pipeline(transaction=False)
             for digest, data in images.items():
                 pipe.set(self.prefix + digest, data, px=self.ms)
             pipe.execute()
 
     def image(self, digest: str) -> bytes | None:
-        with reachable():
+        with self.link.reachable():
             data = self.client.get(self.prefix + digest)
         return None if data is None else blob(data)

@@ -75,11 +75,11 @@ def _check_redis(initial: Settings) -> None:
     assert initial.state is not None
     shown = shown_state(initial.state)
     try:
-        client = connect(initial.state, initial.state_password)
+        link = connect(initial.state, initial.state_password)
     except ValueError as exc:
         raise StateError(f"cannot use Redis state {shown}: {exc}") from None
     try:
-        RedisShared(client, initial.state_prefix).check(initial)
+        RedisShared(link, initial.state_prefix).check(initial)
     except StateUnavailable as exc:
         raise StateError(f"cannot use Redis state {shown}: {exc.reason}") from None
     except StateFileError as exc:
@@ -87,7 +87,7 @@ def _check_redis(initial: Settings) -> None:
     except redis.RedisError as exc:  # a wrong password, an unknown database
         raise StateError(f"cannot use Redis state {shown}: {exc}") from None
     finally:
-        client.close()
+        link.close()
 
 
 @contextlib.contextmanager
@@ -153,9 +153,9 @@ def _redis_app(settings: Settings, url: str) -> MockApp:
     from mockserver.domain.redis_shared import RedisShared
     from mockserver.domain.redis_store import RedisStore, connect, retention_expiry
 
-    client = connect(url, settings.state_password)
-    store = RedisStore(client, settings.state_prefix)
-    shared = RedisShared(client, settings.state_prefix)
+    link = connect(url, settings.state_password)
+    store = RedisStore(link, settings.state_prefix)
+    shared = RedisShared(link, settings.state_prefix)
     app = application.create_app(settings, store=store, shared=shared)
     backend = app.backend
     store.expiry = retention_expiry(backend.clock, lambda: backend.settings.task_retention)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +19,11 @@ import pytest
 from mockserver.cli import main
 from mockserver.control import Control
 from mockserver.domain.keys import mask
+from mockserver.domain.webhooks import event_id
+from tests.helpers import wait_for
 from tests.redis_server import RedisServer, free_port
 from tests.server_process import ServerProcess, running_server
+from tests.webhook_receiver import receiver
 
 API = "/vendors/alibaba/v1/wan2.6-i2v/generation"
 AUTH = {"Authorization": "Bearer replicas"}
@@ -164,3 +169,29 @@ def test_redis_not_answering_costs_a_request_one_timeout_then_recovers(
             redis.process.send_signal(signal.SIGCONT)
         time.sleep(0.2)  # past the moment calls fail at once after a timeout
         assert status(client, made) in ("pending", "running", "succeeded")
+
+
+def test_webhook_events_owed_by_a_killed_replica_are_delivered_by_another(
+    redis: RedisServer,
+) -> None:
+    # The receiver refuses until one replica is killed: the events its tasks owe are pending
+    # in the shared outbox, and the other replica delivers them, each once.
+    secret = "whsec_cmVkaXMtcmVwbGljYXMtc2VjcmV0"
+    accept = threading.Event()
+    with receiver(lambda n: 200 if accept.is_set() else 503) as hook:
+        hooks = ("--webhook", hook.url, "--webhook-secret", secret, "--webhook-backoff", "0.2")
+        with replicas(redis, 2, *hooks, "--webhook-timeout", "2", "--speed", "10") as (one, _):
+            with httpx.Client(base_url=one.base_url) as client:
+                made = [create(client) for _ in range(5)]
+            wait_for(lambda: hook.count() >= 5)
+            one.process.send_signal(signal.SIGKILL)
+            one.process.wait(5)
+            accept.set()
+            owed = {event_id(t, e) for t in made for e in ("task.created", "task.succeeded")}
+            wait_for(lambda: owed <= hook.delivered(), timeout=60)
+            time.sleep(1.0)  # a second delivery of any event would have arrived by now
+        delivered = Counter(
+            r.headers["x-mulerouter-webhook-id"] for r in hook.received if r.status == 200
+        )
+    assert set(delivered) == owed
+    assert set(delivered.values()) == {1}

@@ -221,6 +221,11 @@ def test_state_urls() -> None:
     assert shown_state("state.db") == "state.db"
     with pytest.raises(ValueError, match="redis:// or rediss://"):
         connect("http://cache:6379")
+    tls = connect("rediss://:from-url@cache:6380/2").client.connection_pool
+    assert tls.connection_class.__name__ == "SSLConnection"
+    assert (tls.connection_kwargs["db"], tls.connection_kwargs["password"]) == (2, "from-url")
+    plain = connect("redis://cache:6379/1", "from-env").client.connection_pool
+    assert plain.connection_kwargs["password"] == "from-env"  # the URL has none
 
 
 def test_the_journal_is_one_for_every_replica(redis_server: RedisServer) -> None:

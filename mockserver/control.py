@@ -228,6 +228,10 @@ class Control:
         body = {} if code is None else {"code": code}
         return str(self._call("POST", f"/tasks/{task_id}/fail", dict[str, Any], body)["status"])
 
+    def stick(self, task_id: str) -> str:
+        """Keep the task running from now on, never finishing; returns its new status."""
+        return str(self._call("POST", f"/tasks/{task_id}/stick", dict[str, Any], {})["status"])
+
     # Scenarios.
 
     def queue(self, scenario: str, count: int = 1) -> list[QueuedScenario]:

@@ -7,6 +7,11 @@ someone reads the journal; a bigger head is cut to that bound at once (each valu
 :data:`MAX_VALUE_BYTES`), so no request can make an entry hold more. What leaves the journal is
 always redacted: the bearer key becomes its fingerprint, cookies and tokens become ``***``. The
 query string is not kept at all.
+
+Bodies (the request's as it was read, the answer's when it is JSON) are kept as they came when
+small, which costs nothing but a reference; a bigger one is shortened when it is recorded, so an
+entry holds at most about :data:`MAX_BODY_BYTES` of it whatever was sent. Shortening replaces
+each long JSON string (a base64 image) by its start and its length; what is not JSON is cut.
 """
 
 from __future__ import annotations
@@ -15,16 +20,23 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
+from typing import Any
+
+import msgspec
 
 from mockserver.domain.keys import bearer_key, fingerprint
 
 # (at, method, path, status, duration_ms, request headers as ASGI gives them)
 Record = tuple[float, str, str, int, float, list[tuple[bytes, bytes]]]
 Headers = tuple[tuple[bytes, bytes], ...]
+# A record with the request's and the answer's bodies (b"": none seen).
+_Stored = tuple[float, str, str, int, float, list[tuple[bytes, bytes]], bytes, bytes]
 MAX_HEADERS = 32
 MAX_HEADER_BYTES = 4096  # names and values of one entry's headers together
 MAX_VALUE_BYTES = 512
 CUT = b"..."
+MAX_BODY_BYTES = 8192  # a body kept as it came; longer ones are shortened when recorded
+LONG_STRING = 96  # a JSON string longer than this is shown by its start and its length
 HIDDEN = b"***"
 # Headers whose value is a credential. (Authorization keeps the key's fingerprint.)
 SECRET_HEADERS = frozenset(
@@ -50,9 +62,11 @@ class JournalEntry:
     duration_ms: float  # wall time spent answering
     owner: str | None  # key fingerprint, when the request carried a bearer key
     headers: tuple[tuple[str, str], ...] = ()  # bounded and redacted, in the order received
+    request_body: str | None = None  # shortened (see the module); None: no body was read
+    response_body: str | None = None  # a JSON answer's body, shortened; None: not JSON
 
 
-__all__ = ["Journal", "JournalEntry", "Record", "fingerprint", "kept_headers"]
+__all__ = ["Journal", "JournalEntry", "Record", "fingerprint", "kept_headers", "shortened"]
 
 
 class _Kept(tuple[tuple[bytes, bytes], ...]):
@@ -65,9 +79,15 @@ class Journal:
     """The last ``size`` requests, oldest first; older ones fall off the end."""
 
     def __init__(self, size: int) -> None:
-        self._records: deque[Record] = deque(maxlen=size)
+        self._records: deque[_Stored] = deque(maxlen=size)
+        self.recorded = 0  # requests recorded since the journal was made or cleared
 
-    def record(self, record: Record) -> None:
+    def record(self, record: Record, request_body: bytes = b"", response_body: bytes = b"") -> None:
+        """Keep one request (and the bodies seen: the request's as read, the JSON answer's)."""
+        if len(request_body) > MAX_BODY_BYTES:
+            request_body = shortened(request_body).encode()
+        if len(response_body) > MAX_BODY_BYTES:
+            response_body = shortened(response_body).encode()
         headers = record[5]
         if len(headers) > MAX_HEADERS or (
             sum(map(len, chain.from_iterable(headers))) > MAX_HEADER_BYTES
@@ -76,19 +96,32 @@ class Journal:
             cut = _Kept(kept)
             cut.owner = owner
             record = (*record[:5], cut)  # type: ignore[assignment]
-        self._records.append(record)
+        self._records.append((*record, request_body, response_body))
+        self.recorded += 1
 
     def entries(self, limit: int | None = None) -> list[JournalEntry]:
         records = list(self._records)
         if limit is not None:
             records = records[-limit:] if limit else []
         entries = []
-        for at, method, path, status, ms, headers in records:
+        for at, method, path, status, ms, headers, asked, answered in records:
             if isinstance(headers, _Kept):
                 kept, owner = tuple(headers), headers.owner
             else:
                 kept, owner = kept_headers(headers)
-            entries.append(JournalEntry(at, method, path, status, round(ms, 3), owner, _text(kept)))
+            entries.append(
+                JournalEntry(
+                    at,
+                    method,
+                    path,
+                    status,
+                    round(ms, 3),
+                    owner,
+                    _text(kept),
+                    shortened(asked) if asked else None,
+                    shortened(answered) if answered else None,
+                )
+            )
         return entries
 
     def resize(self, size: int) -> None:
@@ -96,6 +129,7 @@ class Journal:
 
     def clear(self) -> None:
         self._records.clear()
+        self.recorded = 0
 
     def __len__(self) -> int:
         return len(self._records)
@@ -131,3 +165,32 @@ def _redacted_authorization(value: bytes) -> tuple[bytes, str | None]:
 
 def _text(headers: Headers) -> tuple[tuple[str, str], ...]:
     return tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in headers)
+
+
+def shortened(body: bytes) -> str:
+    """A body as text for people: JSON with each long string (a base64 image) cut to its
+    start and its length, left exactly as sent when nothing is that long; other bytes as
+    UTF-8, cut at :data:`MAX_BODY_BYTES`."""
+    try:
+        document = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        text = body[:MAX_BODY_BYTES].decode("utf-8", "replace")
+        return text + "..." if len(body) > MAX_BODY_BYTES else text
+    short, changed = _short(document)
+    if not changed:
+        return body.decode("utf-8", "replace")
+    return msgspec.json.encode(short).decode()
+
+
+def _short(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, str):
+        if len(value) > LONG_STRING:
+            return f"{value[:48]}...({len(value)} characters)", True
+        return value, False
+    if isinstance(value, dict):
+        pairs = [(key, _short(item)) for key, item in value.items()]
+        return {key: item for key, (item, _) in pairs}, any(c for _, (_, c) in pairs)
+    if isinstance(value, list):
+        items = [_short(item) for item in value]
+        return [item for item, _ in items], any(c for _, c in items)
+    return value, False

@@ -20,7 +20,7 @@ from mockserver.__about__ import __version__
 from mockserver.domain.keys import mask
 from mockserver.domain.loading import CONFIG_ENV, SettingsError, load_settings, shown
 from mockserver.domain.options import Setting, markdown_table
-from mockserver.domain.paths import GENERATION_PATH
+from mockserver.domain.paths import DASHBOARD_PATH, GENERATION_PATH
 from mockserver.domain.settings import SETTINGS, Settings
 from mockserver.domain.webhooks import EVENTS
 
@@ -458,6 +458,7 @@ def _banner(
         f"{hooks}"
         f"{keys}"
         f"  contract: {base_url}/openapi.json, control plane: {base_url}/_mock/\n"
+        f"  dashboard: {base_url}{DASHBOARD_PATH} (open it in a browser)\n"
         f"{admin}"
         f"  try: {curl}"
     )

@@ -72,6 +72,8 @@ class JournalEntry(msgspec.Struct, frozen=True):
     duration_ms: float
     owner: str | None
     headers: tuple[tuple[str, str], ...] = ()  # as received: bounded, credentials redacted
+    request_body: str | None = None  # long strings (images) shortened; None: none read
+    response_body: str | None = None  # a JSON answer's, shortened the same way
 
 
 class WebhookEndpoint(msgspec.Struct, frozen=True):

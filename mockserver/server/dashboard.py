@@ -23,7 +23,7 @@ from mockserver.__about__ import __version__
 from mockserver.domain.backend import Backend
 from mockserver.domain.behaviour import DIALECT_PROFILES, LIMIT_PRESETS
 from mockserver.domain.errors import InvalidRequest, ResultNotFound
-from mockserver.domain.paths import CONTROL_PREFIX
+from mockserver.domain.paths import CONTROL_PREFIX, DASHBOARD_PATH
 from mockserver.domain.scenarios import FAILURES
 from mockserver.domain.tasks import Status
 from mockserver.media.videos import Videos
@@ -38,7 +38,7 @@ from mockserver.server.dashboard_views import (
 )
 from mockserver.server.wire import timestamp
 
-PREFIX = CONTROL_PREFIX + "/ui"
+PREFIX = DASHBOARD_PATH
 HERE = Path(__file__).parent / "ui"
 VIEWS = ("tasks", "requests", "webhooks")
 STATUSES = tuple(status.value for status in Status)

@@ -4,7 +4,9 @@ pages and fragments, in process. The browser test is tests/test_dashboard_browse
 from __future__ import annotations
 
 import re
+import struct
 from html import unescape
+from pathlib import Path
 
 import pytest
 from starlette.routing import Match
@@ -213,3 +215,11 @@ def test_with_an_admin_token_the_dashboard_needs_it() -> None:
 def test_the_banner_prints_the_dashboards_url() -> None:
     banner = cli._banner(Settings(), "http://127.0.0.1:8000")
     assert "dashboard: http://127.0.0.1:8000/_mock/ui" in banner
+
+
+def test_the_readmes_screenshot_is_a_png_of_a_laptop_screen() -> None:
+    """Made by tests/test_dashboard_browser.py (see its docstring to refresh it)."""
+    data = (Path(__file__).parent.parent / "docs" / "images" / "dashboard.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert (width, height) == (1440, 900)

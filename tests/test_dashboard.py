@@ -48,16 +48,20 @@ def test_the_page_lists_tasks_newest_first_with_masked_keys(fake: Fake) -> None:
     first, second = fake.create(), fake.create(headers=OTHER)
     page = html(fake, UI)
     assert listed(page) == [(second, "pending"), (first, "pending")]
-    assert fingerprint(KEY) in page and fingerprint(OTHER_KEY) in page
-    assert KEY not in page and OTHER_KEY not in page
+    assert fingerprint(KEY) in page
+    assert fingerprint(OTHER_KEY) in page
+    assert KEY not in page
+    assert OTHER_KEY not in page
     assert "2 tasks, newest first; page 1" in page
 
 
 def test_the_page_ships_its_own_scripts_and_no_cdn(fake: Fake) -> None:
     page = html(fake, UI)
     sources = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page)
-    assert sources == [f"{UI}/static/dashboard.css", f"{UI}/static/htmx.min.js"] + [
-        f"{UI}/static/dashboard.js"
+    assert sources == [
+        f"{UI}/static/dashboard.css",
+        f"{UI}/static/htmx.min.js",
+        f"{UI}/static/dashboard.js",
     ]
     for source in sources:
         response = fake.client.get(source)
@@ -70,10 +74,12 @@ def test_pages_of_fifty_newest_first(fake: Fake) -> None:
     made = [fake.create() for _ in range(PAGE_SIZE + 5)]
     first = html(fake, f"{UI}/tasks")
     assert [ident for ident, _ in listed(first)] == made[::-1][:PAGE_SIZE]
-    assert "page=2" in first and "page=0" not in first
+    assert "page=2" in first
+    assert "page=0" not in first
     second = html(fake, f"{UI}/tasks?page=2")
     assert [ident for ident, _ in listed(second)] == made[::-1][PAGE_SIZE:]
-    assert "Older" not in second and "Newer" in second
+    assert "Older" not in second
+    assert "Newer" in second
     assert f"{PAGE_SIZE + 5} tasks" in second
 
 
@@ -151,7 +157,8 @@ def test_the_requests_panel_shows_rejected_requests_with_their_bodies(fake: Fake
     page = html(fake, f"{UI}?view=requests")
     rows = re.findall(r'<details class="exchange" data-status="(\d+)">', page)
     assert rows == ["400", "202"]  # newest first
-    assert '"prompt": 5' in page and '"error_code": 2001' in page
+    assert '"prompt": 5' in page
+    assert '"error_code": 2001' in page
     assert 'hx-get="/_mock/ui/requests?after=2"' in page
 
 
@@ -193,7 +200,8 @@ def test_every_field_has_a_label(fake: Fake) -> None:
     page = html(fake, f"{UI}?task={fake.create()}")
     fields = re.findall(r'<(?:input|select|textarea) id="([^"]+)"', page)
     labels = set(re.findall(r'<label for="([^"]+)"', page))
-    assert fields and set(fields) <= labels
+    assert fields
+    assert set(fields) <= labels
     assert len(fields) == len(set(fields))  # ids are unique
 
 
@@ -220,6 +228,7 @@ def test_the_banner_prints_the_dashboards_url() -> None:
 def test_the_readmes_screenshot_is_a_png_of_a_laptop_screen() -> None:
     """Made by tests/test_dashboard_browser.py (see its docstring to refresh it)."""
     data = (Path(__file__).parent.parent / "docs" / "images" / "dashboard.png").read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1440, 900)

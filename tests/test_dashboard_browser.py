@@ -94,7 +94,7 @@ def test_a_clock_advance_finishes_a_task_and_its_video_plays(
     create(server, headers=failing, prompt="A task told to fail by a header")
     page.wait_for_selector(row(page, task_id, "pending"))
     page.click(f"#t-{task_id}")
-    page.wait_for_selector(f'img[alt="The first frame sent with the task"]')
+    page.wait_for_selector('img[alt="The first frame sent with the task"]')
     page.fill("#advance-seconds", "600")
     page.get_by_role("button", name="Advance").click()
     page.wait_for_selector(row(page, task_id, "succeeded"))

@@ -1,5 +1,5 @@
 """The journal's bodies: what a request sent and what a JSON answer said, kept bounded, with
-long strings (base64 images) shortened (mockserver/domain/journal.py, server/edge.py)."""
+long base64 runs (images) shortened (mockserver/domain/excerpts.py, journal.py, server/edge.py)."""
 
 from __future__ import annotations
 
@@ -7,31 +7,50 @@ import json
 
 import msgspec
 
-from mockserver.domain.journal import MAX_BODY_BYTES, Journal, shortened
+from mockserver.domain.excerpts import MAX_BODY_BYTES, TAIL_BYTES, Excerpt, shortened
+from mockserver.domain.journal import Journal
 from tests.helpers import CREATE_PATH, Fake, b64, body, picture
 
 
-def test_a_body_without_long_strings_is_kept_exactly() -> None:
-    sent = b'{"prompt":  "a cat",\n "duration": 5}'
+def test_a_body_without_long_runs_is_kept_exactly() -> None:
+    prompt = "A cat looks at the sky, " * 20  # long, but words: not cut
+    sent = msgspec.json.encode({"prompt": prompt, "duration": 5}) + b"\n"
     assert shortened(sent) == sent.decode()
 
 
-def test_long_strings_are_cut_to_their_start_and_length_at_any_depth() -> None:
+def test_long_base64_runs_are_cut_to_their_start_and_length_anywhere() -> None:
     image = "A" * 5000
-    sent = msgspec.json.encode({"image": image, "list": [{"deep": image}], "n": 1})
+    sent = msgspec.json.encode(
+        {"image": image, "list": [{"deep": f"data:image/png;base64,{image}"}]}
+    )
     shown = json.loads(shortened(sent))
     assert shown["image"] == "A" * 48 + "...(5000 characters)"
-    assert shown["list"][0]["deep"] == shown["image"]
-    assert shown["n"] == 1
+    assert shown["list"][0]["deep"] == "data:image/png;base64," + shown["image"]
+    assert shortened(b"not json " + b"x" * 200) == "not json " + "x" * 48 + "...(200 characters)"
 
 
-def test_what_is_not_json_is_cut_at_the_bound() -> None:
-    assert shortened(b"plain text") == "plain text"
-    cut = shortened(b"x" * (MAX_BODY_BYTES + 10))
-    assert cut == "x" * MAX_BODY_BYTES + "..."
+def test_a_small_body_is_kept_as_the_very_bytes_received() -> None:
+    excerpt = Excerpt()
+    chunk = b'{"prompt": "a cat"}'
+    excerpt.add(chunk)
+    assert excerpt.kept() is chunk
 
 
-def test_a_big_body_is_shortened_when_recorded() -> None:
+def test_a_huge_body_keeps_its_start_and_end_and_says_what_is_left_out() -> None:
+    excerpt = Excerpt()
+    excerpt.add(b'{"prompt": "a cat", "image": "')
+    for _ in range(300):  # 30 MB of base64 in chunks, then the last field
+        excerpt.add(b"QUJD" * 25_000)
+    excerpt.add(b'", "duration": 10}')
+    kept = excerpt.kept()
+    assert len(kept) < MAX_BODY_BYTES + TAIL_BYTES + 100
+    text = shortened(kept)
+    assert text.startswith('{"prompt": "a cat", "image": "QUJD')
+    assert f"({excerpt.size:,} bytes in all; the middle is left out)" in text
+    assert text.endswith('", "duration": 10}')
+
+
+def test_a_big_body_is_bounded_when_recorded() -> None:
     journal = Journal(4)
     big = msgspec.json.encode({"image": "B" * 1_000_000})
     journal.record((0.0, "POST", "/x", 202, 1.0, []), big, b'{"ok":true}')

@@ -9,9 +9,8 @@ always redacted: the bearer key becomes its fingerprint, cookies and tokens beco
 query string is not kept at all.
 
 Bodies (the request's as it was read, the answer's when it is JSON) are kept as they came when
-small, which costs nothing but a reference; a bigger one is shortened when it is recorded, so an
-entry holds at most about :data:`MAX_BODY_BYTES` of it whatever was sent. Shortening replaces
-each long JSON string (a base64 image) by its start and its length; what is not JSON is cut.
+small, which costs nothing but a reference; of a bigger one only a bounded excerpt is kept
+(domain/excerpts.py), and long base64 runs (images) are shown by their start and length.
 """
 
 from __future__ import annotations
@@ -20,10 +19,8 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
 
-import msgspec
-
+from mockserver.domain.excerpts import MAX_BODY_BYTES, bounded, shortened
 from mockserver.domain.keys import bearer_key, fingerprint
 
 # (at, method, path, status, duration_ms, request headers as ASGI gives them)
@@ -35,8 +32,6 @@ MAX_HEADERS = 32
 MAX_HEADER_BYTES = 4096  # names and values of one entry's headers together
 MAX_VALUE_BYTES = 512
 CUT = b"..."
-MAX_BODY_BYTES = 8192  # a body kept as it came; longer ones are shortened when recorded
-LONG_STRING = 96  # a JSON string longer than this is shown by its start and its length
 HIDDEN = b"***"
 # Headers whose value is a credential. (Authorization keeps the key's fingerprint.)
 SECRET_HEADERS = frozenset(
@@ -62,8 +57,8 @@ class JournalEntry:
     duration_ms: float  # wall time spent answering
     owner: str | None  # key fingerprint, when the request carried a bearer key
     headers: tuple[tuple[str, str], ...] = ()  # bounded and redacted, in the order received
-    request_body: str | None = None  # shortened (see the module); None: no body was read
-    response_body: str | None = None  # a JSON answer's body, shortened; None: not JSON
+    request_body: str | None = None  # shortened (domain/excerpts.py); None: no body was read
+    response_body: str | None = None  # a JSON answer's, shortened; None: not JSON
 
 
 __all__ = ["Journal", "JournalEntry", "Record", "fingerprint", "kept_headers", "shortened"]
@@ -84,10 +79,10 @@ class Journal:
 
     def record(self, record: Record, request_body: bytes = b"", response_body: bytes = b"") -> None:
         """Keep one request (and the bodies seen: the request's as read, the JSON answer's)."""
-        if len(request_body) > MAX_BODY_BYTES:
-            request_body = shortened(request_body).encode()
+        if len(request_body) > MAX_BODY_BYTES:  # (the edge hands over bounded excerpts)
+            request_body = bounded(request_body, b"", len(request_body))
         if len(response_body) > MAX_BODY_BYTES:
-            response_body = shortened(response_body).encode()
+            response_body = bounded(response_body, b"", len(response_body))
         headers = record[5]
         if len(headers) > MAX_HEADERS or (
             sum(map(len, chain.from_iterable(headers))) > MAX_HEADER_BYTES
@@ -165,32 +160,3 @@ def _redacted_authorization(value: bytes) -> tuple[bytes, str | None]:
 
 def _text(headers: Headers) -> tuple[tuple[str, str], ...]:
     return tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in headers)
-
-
-def shortened(body: bytes) -> str:
-    """A body as text for people: JSON with each long string (a base64 image) cut to its
-    start and its length, left exactly as sent when nothing is that long; other bytes as
-    UTF-8, cut at :data:`MAX_BODY_BYTES`."""
-    try:
-        document = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        text = body[:MAX_BODY_BYTES].decode("utf-8", "replace")
-        return text + "..." if len(body) > MAX_BODY_BYTES else text
-    short, changed = _short(document)
-    if not changed:
-        return body.decode("utf-8", "replace")
-    return msgspec.json.encode(short).decode()
-
-
-def _short(value: Any) -> tuple[Any, bool]:
-    if isinstance(value, str):
-        if len(value) > LONG_STRING:
-            return f"{value[:48]}...({len(value)} characters)", True
-        return value, False
-    if isinstance(value, dict):
-        pairs = [(key, _short(item)) for key, item in value.items()]
-        return {key: item for key, (item, _) in pairs}, any(c for _, (_, c) in pairs)
-    if isinstance(value, list):
-        items = [_short(item) for item in value]
-        return [item for item, _ in items], any(c for _, c in items)
-    return value, False

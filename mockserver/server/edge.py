@@ -18,6 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.domain.backend import Backend
+from mockserver.domain.excerpts import Excerpt
 from mockserver.server.errors import ANSWERED, ErrorRenderer, problem_for
 from mockserver.server.faults import ConnectionDropped
 from mockserver.server.tracing import traceparent
@@ -51,8 +52,9 @@ class ApiEdge:
         trace = traceparent(scope["headers"], traces()) if traces is not None else None
         status = 500  # what the client sees if the app dies before answering
         recorded = answered = False
-        asked: list[bytes] = []  # the request body's chunks, as the app read them
-        answer: list[bytes] | None = None  # a JSON answer's chunks
+        reads = scope["method"] not in ("GET", "HEAD")
+        asked = Excerpt() if reads else None  # of the request body, as the app read it
+        answer: Excerpt | None = None  # of a JSON answer
 
         def record() -> None:
             nonlocal recorded
@@ -60,14 +62,14 @@ class ApiEdge:
             duration_ms = (time.perf_counter() - started) * 1000
             self.backend.journal.record(
                 (at, scope["method"], scope["path"], status, duration_ms, scope["headers"]),
-                asked[0] if len(asked) == 1 else b"".join(asked),
-                b"".join(answer) if answer else b"",
+                asked.kept() if asked is not None else b"",
+                answer.kept() if answer is not None else b"",
             )
 
         async def edge_receive() -> Message:
             message = await receive()
-            if message["type"] == "http.request":
-                asked.append(message.get("body", b""))
+            if message["type"] == "http.request" and asked is not None:
+                asked.add(message.get("body", b""))
             return message
 
         async def edge_send(message: Message) -> None:
@@ -77,17 +79,17 @@ class ApiEdge:
                 status = message["status"]
                 headers = message.get("headers", ())
                 if _is_json(headers):
-                    answer = []
+                    answer = Excerpt()
                 if trace is not None:
                     message["headers"] = [*headers, (b"traceparent", trace)]
             elif not recorded:
                 if answer is not None:
-                    answer.append(message.get("body", b""))
+                    answer.add(message.get("body", b""))
                 if not message.get("more_body", False):
                     record()
             await send(message)
 
-        reading = receive if scope["method"] in ("GET", "HEAD") else edge_receive
+        reading = edge_receive if reads else receive
         try:
             await self.app(scope, reading, edge_send)
         except ConnectionDropped:

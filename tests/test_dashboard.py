@@ -25,6 +25,7 @@ from tests.helpers import (
     Fake,
     b64,
     fake_app,
+    image_bytes,
     picture,
 )
 
@@ -232,3 +233,12 @@ def test_the_readmes_screenshot_is_a_png_of_a_laptop_screen() -> None:
     assert data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1440, 900)
+
+
+@pytest.mark.parametrize(("fmt", "media"), [("JPEG", "image/jpeg"), ("WEBP", "image/webp")])
+def test_a_thumbnail_is_served_with_its_formats_type(fake: Fake, fmt: str, media: str) -> None:
+    image = image_bytes(fmt, (480, 360))
+    task_id = fake.create(image=b64(image))
+    served = fake.client.get(f"{UI}/tasks/{task_id}/image/first")
+    assert (served.status_code, served.headers["content-type"]) == (200, media)
+    assert served.content == image

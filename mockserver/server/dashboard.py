@@ -44,7 +44,7 @@ VIEWS = ("tasks", "requests", "webhooks")
 STATUSES = tuple(status.value for status in Status)
 REQUESTS_SHOWN = 100  # journal entries on the requests panel
 ATTEMPTS_SHOWN = 100  # webhook attempts on the webhooks panel
-IMAGE_TYPES = {"jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "BMP": "image/bmp", "WEBP": "image/webp"}
 
 
 class Dashboard:
@@ -120,7 +120,7 @@ class Dashboard:
             data = self.videos.cache.image(found[0])
         if found is None or data is None:
             raise ResultNotFound(f"No kept input image at {request.url.path}")
-        media = IMAGE_TYPES.get(found[1].lower(), "application/octet-stream")
+        media = IMAGE_TYPES.get(found[1], "application/octet-stream")
         # Named by its digest: the bytes behind a task's image never change.
         headers = {"Cache-Control": "private, max-age=86400"}
         return Response(data, media_type=media, headers=headers)

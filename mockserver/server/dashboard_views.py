@@ -180,7 +180,7 @@ def image_digest(backend: Backend[Any], task_id: str, which: str) -> tuple[str, 
     ref = request.image if which == "first" else request.last_frame if which == "last" else None
     if ref is None or ref.digest is None:
         return None
-    return ref.digest, ref.format or "png"
+    return ref.digest, ref.format or "PNG"
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
@@ -434,6 +435,11 @@ def _banner(
         )
     elif settings.admin_token:
         admin = f"  admin token (X-Wan-Mock-Admin-Token): {mask(settings.admin_token)}\n"
+    dashboard = f"{base_url}{DASHBOARD_PATH} (open it in a browser)"
+    if settings.admin_token and token_made_up:
+        dashboard = f"{base_url}{DASHBOARD_PATH}?admin_token={quote(settings.admin_token)}"
+    elif settings.admin_token:
+        dashboard = f"{base_url}{DASHBOARD_PATH}?admin_token=<the admin token> (once)"
     hooks = ""
     if settings.webhooks:
         secret = settings.webhook_secret or ""
@@ -458,7 +464,7 @@ def _banner(
         f"{hooks}"
         f"{keys}"
         f"  contract: {base_url}/openapi.json, control plane: {base_url}/_mock/\n"
-        f"  dashboard: {base_url}{DASHBOARD_PATH} (open it in a browser)\n"
+        f"  dashboard: {dashboard}\n"
         f"{admin}"
         f"  try: {curl}"
     )

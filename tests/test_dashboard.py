@@ -221,9 +221,52 @@ def test_with_an_admin_token_the_dashboard_needs_it() -> None:
         assert fake.client.get(UI, headers=ADMIN).status_code == 200
 
 
+def test_a_browser_brings_the_token_once_in_the_address_then_as_a_cookie() -> None:
+    with fake_app(Settings(seed=1, admin_token=ADMIN_TOKEN)) as fake:
+        signed = fake.client.get(
+            f"{UI}?view=requests&admin_token={ADMIN_TOKEN}", follow_redirects=False
+        )
+        assert signed.status_code == 303
+        assert signed.headers["location"] == f"{UI}?view=requests"
+        cookie = signed.headers["set-cookie"]
+        assert cookie.startswith(f"wan_mock_admin_token={ADMIN_TOKEN};")
+        for attribute in ("HttpOnly", "Path=/_mock", "SameSite=strict"):
+            assert attribute in cookie
+        jar = {"Cookie": f"wan_mock_admin_token={ADMIN_TOKEN}"}
+        assert fake.client.get(UI, headers=jar).status_code == 200
+        advanced = fake.client.post("/_mock/clock/advance", json={"seconds": 5}, headers=jar)
+        assert advanced.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        (f"{UI}?admin_token=wrong", {}),
+        (f"/_mock/tasks?admin_token={ADMIN_TOKEN}", {}),  # only the entry page takes it
+        (f"{UI}/tasks?admin_token={ADMIN_TOKEN}", {}),
+        (UI, {"Cookie": "wan_mock_admin_token=wrong"}),
+        (UI, {"Cookie": "wan_mock_admin_token"}),
+    ],
+)
+def test_a_wrong_or_misplaced_browser_token_is_refused(path: str, headers: dict[str, str]) -> None:
+    with fake_app(Settings(seed=1, admin_token=ADMIN_TOKEN)) as fake:
+        assert fake.client.get(path, headers=headers).status_code == 403
+
+
+def test_without_an_admin_token_the_address_token_is_dropped(fake: Fake) -> None:
+    signed = fake.client.get(f"{UI}?admin_token=anything", follow_redirects=False)
+    assert (signed.status_code, signed.headers["location"]) == (303, UI)
+    assert "set-cookie" not in signed.headers
+
+
 def test_the_banner_prints_the_dashboards_url() -> None:
     banner = cli._banner(Settings(), "http://127.0.0.1:8000")
-    assert "dashboard: http://127.0.0.1:8000/_mock/ui" in banner
+    assert "dashboard: http://127.0.0.1:8000/_mock/ui (open it in a browser)" in banner
+    chosen = cli._banner(Settings(admin_token=ADMIN_TOKEN), "http://h:8")
+    assert "dashboard: http://h:8/_mock/ui?admin_token=<the admin token> (once)" in chosen
+    assert ADMIN_TOKEN not in chosen
+    made_up = cli._banner(Settings(admin_token="a b"), "http://h:8", token_made_up=True)
+    assert "dashboard: http://h:8/_mock/ui?admin_token=a%20b\n" in made_up
 
 
 def test_the_readmes_screenshot_is_a_png_of_a_laptop_screen() -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -36,6 +37,7 @@ from mockserver.server.dashboard_views import (
     task_page,
     webhooks,
 )
+from mockserver.server.guard import ADMIN_COOKIE, ADMIN_PARAM
 from mockserver.server.wire import timestamp
 
 PREFIX = DASHBOARD_PATH
@@ -82,6 +84,8 @@ class Dashboard:
 
     async def page(self, request: Request) -> Response:
         query = request.query_params
+        if ADMIN_PARAM in query:
+            return self._sign_in(request)
         view = query.get("view", "tasks")
         if view not in VIEWS:
             raise InvalidRequest.single("view", "enum", f"view: must be one of {', '.join(VIEWS)}")
@@ -96,6 +100,19 @@ class Dashboard:
         else:
             context["hooks"] = webhooks(self.backend, ATTEMPTS_SHOWN)
         return self.templates.TemplateResponse(request, "page.html", context)
+
+    def _sign_in(self, request: Request) -> Response:
+        """The admin token brought in the address (the guard has checked it): kept as a
+        cookie for this origin's ``/_mock`` only, and taken out of the address."""
+        rest = [(k, v) for k, v in request.query_params.multi_items() if k != ADMIN_PARAM]
+        target = PREFIX + (f"?{urlencode(rest)}" if rest else "")
+        response = RedirectResponse(target, status_code=303)
+        token = self.backend.settings.admin_token
+        if token is not None:
+            response.set_cookie(
+                ADMIN_COOKIE, token, path=CONTROL_PREFIX, httponly=True, samesite="strict"
+            )
+        return response
 
     async def clock(self, request: Request) -> Response:
         return self.templates.TemplateResponse(request, "_clock.html", self._clock())

@@ -18,7 +18,7 @@ import pytest
 from mockserver import Settings
 from mockserver.domain.paths import DASHBOARD_PATH
 from mockserver.testing.server import ServerThread
-from tests.helpers import AUTH, CREATE_PATH, OTHER, b64, body, picture
+from tests.helpers import ADMIN_TOKEN, AUTH, CREATE_PATH, OTHER, b64, body, picture
 from tests.media_probe import require
 
 if TYPE_CHECKING:
@@ -114,3 +114,24 @@ def test_a_clock_advance_finishes_a_task_and_its_video_plays(
     image = Path(os.environ.get("WAN_MOCK_DASHBOARD_SCREENSHOT") or tmp_path / "dashboard.png")
     page.screenshot(path=str(image))
     assert image.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_with_an_admin_token_the_address_signs_the_browser_in() -> None:
+    chromium = require("chromium")
+    settings = Settings(seed=5, clock="virtual", access_log=False, admin_token=ADMIN_TOKEN)
+    with ServerThread(settings) as server, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            page.set_default_timeout(WAIT_MS)
+            refused = page.goto(server.base_url + DASHBOARD_PATH)
+            assert refused is not None
+            assert refused.status == 403
+            page.goto(f"{server.base_url}{DASHBOARD_PATH}?admin_token={ADMIN_TOKEN}")
+            assert page.url == server.base_url + DASHBOARD_PATH  # the token left the address
+            page.fill("#advance-seconds", "600")
+            page.get_by_role("button", name="Advance").click()  # a JSON POST, by cookie
+            page.wait_for_selector('#result:text("/_mock/clock/advance -> 200")')
+            page.wait_for_selector('#clock time:text("T00:10:00")')
+        finally:
+            browser.close()

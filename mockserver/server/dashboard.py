@@ -11,14 +11,13 @@ the very calls a script makes. It sits behind the control plane's guard like eve
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
 from mockserver.__about__ import __version__
 from mockserver.domain.backend import Backend
@@ -40,6 +39,9 @@ from mockserver.server.dashboard_views import (
 from mockserver.server.guard import ADMIN_COOKIE, ADMIN_PARAM
 from mockserver.server.wire import timestamp
 
+if TYPE_CHECKING:
+    from starlette.templating import Jinja2Templates
+
 PREFIX = DASHBOARD_PATH
 HERE = Path(__file__).parent / "ui"
 VIEWS = ("tasks", "requests", "webhooks")
@@ -55,18 +57,15 @@ class Dashboard:
     def __init__(self, backend: Backend[Any], videos: Videos | None = None) -> None:
         self.backend = backend
         self.videos = videos
-        self.templates = Jinja2Templates(directory=HERE / "templates")
-        self.templates.env.globals.update(
-            prefix=PREFIX,
-            control=CONTROL_PREFIX,
-            version=__version__,
-            views=VIEWS,
-            statuses=STATUSES,
-            failures=FAILURES,
-            scenarios=SCENARIOS,
-            limits=tuple(LIMIT_PRESETS),
-            profiles=tuple(DIALECT_PROFILES),
-        )
+        self._templates: Jinja2Templates | None = None
+
+    @property
+    def templates(self) -> Jinja2Templates:
+        """The templates, loaded when a page is first asked for: importing Jinja2 costs
+        tens of milliseconds that a fake nobody looks at should not pay at start."""
+        if self._templates is None:
+            self._templates = _templates()
+        return self._templates
 
     def routes(self) -> list[BaseRoute]:
         pages = [
@@ -190,3 +189,21 @@ class Dashboard:
 def _preset(presets: dict[str, Any], value: Any) -> str:
     """The name of the preset ``value`` is, or ``custom``."""
     return next((name for name, preset in presets.items() if preset == value), "custom")
+
+
+def _templates() -> Jinja2Templates:
+    from starlette.templating import Jinja2Templates
+
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals.update(
+        prefix=PREFIX,
+        control=CONTROL_PREFIX,
+        version=__version__,
+        views=VIEWS,
+        statuses=STATUSES,
+        failures=FAILURES,
+        scenarios=SCENARIOS,
+        limits=tuple(LIMIT_PRESETS),
+        profiles=tuple(DIALECT_PROFILES),
+    )
+    return templates

@@ -45,3 +45,14 @@ document.addEventListener("htmx:oobAfterSwap", () => {
   const list = document.getElementById("exchange-list");
   while (list && list.children.length > 200) list.lastElementChild.remove();
 });
+
+// A task shown in the detail pane that no longer exists (the fake was reset) stops polling.
+document.addEventListener("htmx:responseError", (event) => {
+  const element = event.detail.elt;
+  if (event.detail.xhr.status === 404 && element.classList.contains("live")) {
+    const gone = document.createElement("p");
+    gone.className = "hint";
+    gone.textContent = "This task is gone: the fake was reset or forgot it.";
+    element.replaceWith(gone);
+  }
+});

@@ -22,10 +22,10 @@ from tests.helpers import ADMIN_TOKEN, AUTH, CREATE_PATH, OTHER, b64, body, pict
 from tests.media_probe import require
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page, ViewportSize
 
 WAIT_MS = 10_000  # the page polls every second: anything live shows well within this
-VIEWPORT = {"width": 1440, "height": 900}  # a laptop screen
+VIEWPORT: ViewportSize = {"width": 1440, "height": 900}  # a laptop screen
 
 
 def sync_playwright() -> Any:
@@ -45,20 +45,35 @@ def server() -> Iterator[ServerThread]:
         yield server
 
 
-@pytest.fixture
-def page(server: ServerThread) -> Iterator[Page]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the module (launching it is most of a test's time)."""
     chromium = require("chromium")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+        launched = playwright.chromium.launch(
             executable_path=chromium, args=["--no-sandbox", "--mute-audio"]
         )
         try:
-            opened = browser.new_page(viewport=VIEWPORT)
-            opened.set_default_timeout(WAIT_MS)
-            opened.goto(server.base_url + DASHBOARD_PATH)
-            yield opened
+            yield launched
         finally:
-            browser.close()
+            launched.close()
+
+
+def new_page(browser: Browser) -> Page:
+    """A page in a context of its own (its own cookies), sized like a laptop screen."""
+    opened = browser.new_context(viewport=VIEWPORT).new_page()
+    opened.set_default_timeout(WAIT_MS)
+    return opened
+
+
+@pytest.fixture
+def page(server: ServerThread, browser: Browser) -> Iterator[Page]:
+    opened = new_page(browser)
+    try:
+        opened.goto(server.base_url + DASHBOARD_PATH)
+        yield opened
+    finally:
+        opened.context.close()
 
 
 def create(server: ServerThread, headers: dict[str, str] = AUTH, **fields: Any) -> str:
@@ -116,14 +131,23 @@ def test_a_clock_advance_finishes_a_task_and_its_video_plays(
     assert image.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
-def test_with_an_admin_token_the_address_signs_the_browser_in() -> None:
-    chromium = require("chromium")
+def test_reset_by_a_click_empties_the_list_and_the_chosen_task_goes(
+    server: ServerThread, page: Page
+) -> None:
+    task_id = create(server)
+    page.wait_for_selector(row(page, task_id, "pending"))
+    page.click(f"#t-{task_id}")
+    page.wait_for_selector(f"#live-{task_id}")
+    page.get_by_role("button", name="Reset the fake").click()
+    page.wait_for_selector('#detail p:text("This task is gone")')
+    page.wait_for_selector('#tasks td:text("No tasks yet")')
+
+
+def test_with_an_admin_token_the_address_signs_the_browser_in(browser: Browser) -> None:
     settings = Settings(seed=5, clock="virtual", access_log=False, admin_token=ADMIN_TOKEN)
-    with ServerThread(settings) as server, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+    with ServerThread(settings) as server:
+        page = new_page(browser)
         try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.set_default_timeout(WAIT_MS)
             refused = page.goto(server.base_url + DASHBOARD_PATH)
             assert refused is not None
             assert refused.status == 403
@@ -134,4 +158,4 @@ def test_with_an_admin_token_the_address_signs_the_browser_in() -> None:
             page.wait_for_selector('#result:text("/_mock/clock/advance -> 200")')
             page.wait_for_selector('#clock time:text("T00:10:00")')
         finally:
-            browser.close()
+            page.context.close()

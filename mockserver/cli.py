@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
@@ -20,7 +21,7 @@ from mockserver.__about__ import __version__
 from mockserver.domain.keys import mask
 from mockserver.domain.loading import CONFIG_ENV, SettingsError, load_settings, shown
 from mockserver.domain.options import Setting, markdown_table
-from mockserver.domain.paths import GENERATION_PATH
+from mockserver.domain.paths import DASHBOARD_PATH, GENERATION_PATH
 from mockserver.domain.settings import SETTINGS, Settings, is_redis, shown_state
 from mockserver.domain.webhooks import EVENTS
 
@@ -438,6 +439,11 @@ def _banner(
         )
     elif settings.admin_token:
         admin = f"  admin token (X-Wan-Mock-Admin-Token): {mask(settings.admin_token)}\n"
+    dashboard = f"{base_url}{DASHBOARD_PATH} (open it in a browser)"
+    if settings.admin_token and token_made_up:
+        dashboard = f"{base_url}{DASHBOARD_PATH}?admin_token={quote(settings.admin_token)}"
+    elif settings.admin_token:
+        dashboard = f"{base_url}{DASHBOARD_PATH}?admin_token=<the admin token> (once)"
     hooks = ""
     if settings.webhooks:
         secret = settings.webhook_secret or ""
@@ -462,6 +468,7 @@ def _banner(
         f"{hooks}"
         f"{keys}"
         f"  contract: {base_url}/openapi.json, control plane: {base_url}/_mock/\n"
+        f"  dashboard: {dashboard}\n"
         f"{admin}"
         f"  try: {curl}"
     )

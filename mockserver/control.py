@@ -72,6 +72,8 @@ class JournalEntry(msgspec.Struct, frozen=True):
     duration_ms: float
     owner: str | None
     headers: tuple[tuple[str, str], ...] = ()  # as received: bounded, credentials redacted
+    request_body: str | None = None  # long strings (images) shortened; None: none read
+    response_body: str | None = None  # a JSON answer's, shortened the same way
 
 
 class WebhookEndpoint(msgspec.Struct, frozen=True):
@@ -227,6 +229,10 @@ class Control:
         """End the task now as failed (with a documented ``code``, or ``"safety"``)."""
         body = {} if code is None else {"code": code}
         return str(self._call("POST", f"/tasks/{task_id}/fail", dict[str, Any], body)["status"])
+
+    def stick(self, task_id: str) -> str:
+        """Keep the task running from now on, never finishing; returns its new status."""
+        return str(self._call("POST", f"/tasks/{task_id}/stick", dict[str, Any], {})["status"])
 
     # Scenarios.
 

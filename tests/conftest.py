@@ -27,6 +27,8 @@ from tests.targets.batch import Job, deadline, launch, result
 from tests.targets.prism import prism_command
 from tests.targets.runs import Run
 
+OTHER_TESTS_NICENESS = 10  # of the workers once the contract runs are started (yield_to_timed_runs)
+
 settings.register_profile("ci", max_examples=60, deadline=None, print_blob=True)
 settings.register_profile(
     "dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -162,9 +164,11 @@ def target_runs(
     try:
         os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     except FileExistsError:  # another worker launched the batch
+        yield_to_timed_runs()
         yield TargetRuns(directory)
         return
     process = launch(directory, jobs)
+    yield_to_timed_runs()
     try:
         yield TargetRuns(directory)
         # Other workers may still be waiting for its results.
@@ -177,6 +181,16 @@ def target_runs(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+def yield_to_timed_runs() -> None:
+    """Lowers this worker's priority below the batch's (started before, at normal priority).
+
+    Each contract run is timed against its limit as if it ran alone, as it does in an
+    integrator's CI job; most of it is asleep (pacing), but when it wants a core it gets one
+    before the other tests, which no limit times. Processes this worker starts later inherit the
+    lower priority, so the tests still share the cores fairly among themselves."""
+    os.nice(OTHER_TESTS_NICENESS)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from tests.broken import Answer
 from tests.contract_proxy import CREATE_PATH, Exchange, Proxy
 
 TOKEN = "checks-test-token-c0de"
-QUICK = {"examples": 2, "deadline": 30.0, "min_gap": 0.0}
+QUICK = {"examples": 2, "deadline": 5.0, "min_gap": 0.0}  # the fake's tasks end by its clock
 
 
 @pytest.fixture(scope="module")

@@ -348,5 +348,8 @@ def test_the_wheel_ships_the_contract_the_renderer_and_the_type_marker(tmp_path:
             "mockserver/contracts/openapi.yaml",
             "mockserver/media/encode.py",
             "mockserver/py.typed",
+            "mockserver/server/ui/templates/page.html",  # the dashboard, with its scripts
+            "mockserver/server/ui/static/htmx.min.js",
+            "mockserver/server/ui/static/NOTICE",
         } <= names
         assert archive.read("mockserver/contracts/openapi.yaml") == CONTRACT.read_bytes()

@@ -46,6 +46,7 @@ ENDPOINTS: list[tuple[str, str, Any]] = [
     ("POST", "/_mock/clock/resume", {}),
     ("GET", "/_mock/tasks", None),
     ("GET", "/_mock/tasks/{first}", None),
+    ("POST", "/_mock/tasks/{first}/stick", {}),
     ("POST", "/_mock/tasks/{first}/succeed", {}),
     ("POST", "/_mock/tasks/{second}/fail", {"code": 3002}),
     ("GET", "/_mock/scenarios", None),

@@ -201,6 +201,14 @@ def test_succeed_and_fail(control: Control, api: httpx.Client) -> None:
     assert f"task {ids[1]} has already failed" in str(raised.value)
 
 
+def test_stick(control: Control, api: httpx.Client) -> None:
+    task_id = create(api)
+    assert control.stick(task_id) == "running"
+    control.advance(86_400)
+    assert status_of(api, task_id) == "running"
+    assert control.task(task_id).plan.finishes is False
+
+
 def test_unknown_task_raises_control_error_404(control: Control) -> None:
     for call in (control.task, control.succeed, control.fail):
         with pytest.raises(ControlError) as raised:

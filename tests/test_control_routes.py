@@ -84,7 +84,10 @@ def test_journal_records_api_calls_including_errors(fake: Fake) -> None:
     assert entries[0]["at"] == timestamp(START)
     assert entries[1]["at"] == timestamp(START + 30)
     for entry in entries:
-        assert set(entry) == {"at", "method", "path", "status", "duration_ms", "owner", "headers"}
+        assert set(entry) == {
+            *("at", "method", "path", "status", "duration_ms", "owner", "headers"),
+            *("request_body", "response_body"),
+        }
         assert isinstance(entry["duration_ms"], float | int)
         assert entry["duration_ms"] >= 0
 

@@ -13,6 +13,7 @@ from mockserver.domain.journal import fingerprint
 from mockserver.server.wire import timestamp
 from tests.helpers import (
     CREATE_PATH,
+    DAY,
     FAILURE_CODES,
     KEY,
     OTHER,
@@ -305,3 +306,24 @@ def test_the_control_plane_sees_and_forces_every_keys_tasks(fake: Fake) -> None:
     assert fake.poll(task_id, headers=OTHER)["task_info"]["status"] == "succeeded"
     # The API itself still hides it from other keys.
     assert fake.client.get(f"{CREATE_PATH}/{task_id}").status_code == 404
+
+
+@pytest.mark.parametrize("wait", [0.0, 1.0], ids=["pending", "running"])
+def test_stick_keeps_a_task_running_for_ever(fake: Fake, wait: float) -> None:
+    task_id = fake.create()
+    fake.clock.advance(wait)
+    answer = fake.ok("POST", f"/_mock/tasks/{task_id}/stick")
+    assert answer == {"id": task_id, "status": "running"}
+    fake.clock.advance(10 * DAY)
+    assert fake.poll(task_id)["task_info"]["status"] == "running"
+    plan = fake.detail(task_id)["plan"]
+    assert [step["status"] for step in plan["steps"]] == ["pending", "running"]
+    assert plan["finishes"] is False
+
+
+def test_stick_refuses_a_finished_task(fake: Fake) -> None:
+    task_id = fake.create()
+    fake.ok("POST", f"/_mock/tasks/{task_id}/succeed")
+    answer = fake.client.post(f"/_mock/tasks/{task_id}/stick", json={})
+    assert answer.status_code == 400
+    assert "already succeeded" in answer.json()["detail"]

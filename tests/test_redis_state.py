@@ -230,10 +230,18 @@ def test_state_urls() -> None:
 
 def test_the_journal_is_one_for_every_replica(redis_server: RedisServer) -> None:
     a, b = replicas(redis_server, 2, SHARED_SETTINGS)
-    a.journal.record((1.0, "POST", "/one", 202, 1.5, [(b"authorization", b"Bearer sk-secret")]))
+    asked, answered = b'{"prompt":"a cat"}', b'{"task_info":{"status":"pending"}}'
+    one = (1.0, "POST", "/one", 202, 1.5, [(b"authorization", b"Bearer sk-secret")])
+    a.journal.record(one, asked, answered)
     b.journal.record((2.0, "GET", "/two", 200, 0.5, [(b"cookie", b"session=1")]))
     entries = b.journal.entries()
     assert [(e.method, e.path) for e in entries] == [("POST", "/one"), ("GET", "/two")]
+    assert (entries[0].request_body, entries[0].response_body) == (
+        asked.decode(),
+        answered.decode(),
+    )
+    assert entries[1].request_body is None
+    assert a.journal.recorded == b.journal.recorded == 2
     assert isinstance(b.journal, RedisJournal)
     stored = redis_server.client().lrange(b.journal.key, 0, -1)
     assert all(b"sk-secret" not in blob(item) for item in stored)
@@ -244,6 +252,7 @@ def test_the_journal_is_one_for_every_replica(redis_server: RedisServer) -> None
     a.reset()
     b.sync()
     assert len(a.journal) == len(b.journal) == 0
+    assert b.journal.recorded == 0
 
 
 def test_a_journal_entry_is_dropped_not_raised_when_redis_is_away(tmp_path: Path) -> None:

@@ -119,3 +119,11 @@ def test_the_sqlite_file_keeps_tasks_across_connections(tmp_path: Path) -> None:
     again = SQLiteStore(open_database(tmp_path / "db"))
     assert again.get(task(1).id) == task(1)
     again.close()
+
+
+def test_newest_comes_newest_first_and_lazily(store: TaskStore) -> None:
+    for n in range(5):
+        store.add(task(n))
+    newest = store.newest()
+    assert [next(newest).id for _ in range(2)] == [task(4).id, task(3).id]
+    assert [t.id for t in store.newest()] == [task(n).id for n in reversed(range(5))]

@@ -334,6 +334,10 @@ class Backend(Generic[RT]):
         read are appended to ``skipped``."""
         return self.store.tasks(skipped)
 
+    def newest(self, skipped: list[str] | None = None) -> Iterator[Task]:
+        """Every task, newest first, lazily (a page of them costs a page)."""
+        return self.store.newest(skipped)
+
     def find(self, task_id: str) -> Task:
         """Any owner's task (the control plane sees everything)."""
         task = self.store.get(task_id.lower())
@@ -342,7 +346,7 @@ class Backend(Generic[RT]):
         return task
 
     def force(self, task_id: str, outcome: Status, failure: Failure | None = None) -> TaskState:
-        """End a task now, as succeeded or failed."""
+        """End a task now, as succeeded or failed, or (``running``) keep it running forever."""
         task = self.find(task_id)
         now = self.clock.now()
         try:
@@ -355,7 +359,8 @@ class Backend(Generic[RT]):
                 self.webhooks.task_forced(task, now)
         else:
             self.store.save(task)
-        self.limiter.task_finished(task.owner, task.id, now)
+        if outcome.terminal:
+            self.limiter.task_finished(task.owner, task.id, now)
         return task.state_at(now)
 
     def enqueue(self, token: str, count: int) -> QueuedScenario:

@@ -16,6 +16,8 @@ RESULT_NAME: Final = "result_000.mp4"
 RESULT_ROUTE: Final = FILES_PREFIX + "/{task_id}/{token}/{name}"
 CONTROL_PREFIX: Final = "/_mock"
 """The control plane (and nothing of the API) lives under this prefix."""
+DASHBOARD_PATH: Final = CONTROL_PREFIX + "/ui"
+"""The dashboard, a page for a browser, part of the control plane."""
 CONTRACT_PATH: Final = "/openapi.json"
 VENDOR_HOSTS: Final = ("api.mulerouter.ai", "api.mulerun.com")
 """Where the real service answers (the second is its MuleRun twin)."""

@@ -2,10 +2,10 @@
 them shows the requests all of them answered, oldest first.
 
 A list under the prefix's ``journal``, each entry bounded and redacted before it is written
-(no credential reaches Redis). Recording sits on every request's path, so it is one ``RPUSH``
-(about as cheap as a round trip gets with redis-py: a pipeline costs twice as much, and a
-writer thread cost as much again in handing entries over); the list is trimmed to
-``journal_size`` every :data:`TRIM_EVERY` entries and read only up to it. When Redis is away
+(no credential reaches Redis), with ``journal:recorded`` counting them. Recording sits on
+every request's path, so it is one script call (about as cheap as a round trip gets with
+redis-py: a pipeline costs twice as much, and a writer thread cost as much again in handing
+entries over) that appends, counts and trims to ``journal_size``. When Redis is away
 an entry is dropped (logged once until Redis is back), so nothing ever holds up an answer, a
 503 above all.
 """
@@ -20,7 +20,12 @@ from mockserver.domain.errors import StateUnavailable
 from mockserver.domain.journal import JournalEntry, Record, entry_of
 from mockserver.domain.redis_store import RedisLink, blob
 
-TRIM_EVERY = 64  # the list holds at most journal_size + this many entries
+# KEYS: the list, the counter. ARGV: the entry, the size.
+_RECORD = """
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+return redis.call('INCR', KEYS[2])
+"""
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(JournalEntry).decode
@@ -35,20 +40,25 @@ class RedisJournal:
         self.link = link
         self.client = link.client
         self.key = f"{prefix}journal"
+        self.counter = f"{prefix}journal:recorded"
         self.size = size
-        self._untrimmed = 0  # entries this replica added since it last trimmed
+        self._record = link.client.register_script(_RECORD)
         self._dropping = False
 
-    def record(self, record: Record) -> None:
+    @property
+    def recorded(self) -> int:
+        """Requests recorded by every replica since the state was made or reset."""
+        with self.link.reachable():
+            found = self.client.get(self.counter)
+        return 0 if found is None else int(found)
+
+    def record(self, record: Record, request_body: bytes = b"", response_body: bytes = b"") -> None:
         if not self.size:
             return
+        entry = _encode(entry_of(record, request_body, response_body))
         try:
             with self.link.reachable():
-                self.client.rpush(self.key, _encode(entry_of(record)))
-                self._untrimmed += 1
-                if self._untrimmed >= TRIM_EVERY:
-                    self.client.ltrim(self.key, -self.size, -1)
-                    self._untrimmed = 0
+                self._record(keys=[self.key, self.counter], args=[entry, self.size])
         except StateUnavailable as exc:
             if not self._dropping:
                 logger.warning("wan-mock: journal entries are dropped: %s", exc.reason)
@@ -70,7 +80,7 @@ class RedisJournal:
             if size:
                 self.client.ltrim(self.key, -size, -1)
             else:
-                self.client.delete(self.key)
+                self.client.delete(self.key)  # (the count goes on: it counts requests)
 
     def clear(self) -> None:
         """Nothing to do here: a reset deletes the shared journal with the rest of the state
@@ -78,4 +88,4 @@ class RedisJournal:
 
     def __len__(self) -> int:
         with self.link.reachable():
-            return min(int(self.client.llen(self.key)), self.size)
+            return int(self.client.llen(self.key))

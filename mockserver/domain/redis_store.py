@@ -218,18 +218,32 @@ class RedisStore:
             return bool(self.client.exists(self.key(task_id)))
 
     def tasks(self, skipped: list[str] | None = None) -> Iterator[Task]:
+        return self._listed(skipped, newest=False)
+
+    def newest(self, skipped: list[str] | None = None) -> Iterator[Task]:
+        return self._listed(skipped, newest=True)
+
+    def _listed(self, skipped: list[str] | None, *, newest: bool) -> Iterator[Task]:
         # Paged by sequence number, not by rank, so tasks purged meanwhile shift nothing.
-        after = "-inf"
+        bound = "+inf" if newest else "-inf"
         while True:
             with self.link.reachable():
+                start, stop = (bound, "-inf") if newest else (bound, "+inf")
                 page: list[tuple[bytes, float]] = self.client.zrange(
-                    self.order, after, "+inf", byscore=True, offset=0, num=PAGE, withscores=True
+                    self.order,
+                    start,
+                    stop,
+                    desc=newest,
+                    byscore=True,
+                    offset=0,
+                    num=PAGE,
+                    withscores=True,
                 )  # type: ignore[assignment]
                 if not page:
                     return
                 ids = [text(member) for member, _ in page]
                 rows = self.client.mget([self.key(task_id) for task_id in ids])
-            after = f"({page[-1][1]:.17g}"
+            bound = f"({page[-1][1]:.17g}"
             for task_id, data in zip(ids, rows, strict=True):
                 if data is None:
                     continue  # expired in Redis, not purged from the index yet

@@ -279,8 +279,14 @@ class SQLiteStore:
         return found is not None
 
     def tasks(self, skipped: list[str] | None = None) -> Iterator[Task]:
+        return self._listed("SELECT id, data FROM tasks ORDER BY seq", skipped)
+
+    def newest(self, skipped: list[str] | None = None) -> Iterator[Task]:
+        return self._listed("SELECT id, data FROM tasks ORDER BY seq DESC", skipped)
+
+    def _listed(self, query: str, skipped: list[str] | None) -> Iterator[Task]:
         # Fetched in pages, so listing many tasks never holds them all as rows and objects.
-        cursor = self.conn.execute("SELECT id, data FROM tasks ORDER BY seq")
+        cursor = self.conn.execute(query)
         while page := cursor.fetchmany(512):
             for task_id, data in page:
                 task = self._decode(task_id, data)

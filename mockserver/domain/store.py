@@ -1,8 +1,8 @@
 """Where tasks live. One interface; the in-memory store is the default implementation.
 
-Kept deliberately small (add, get, save, count, iterate, purge, clear, close) so that a durable
-or shared store can stand in for it without the backend changing: ``sqlite_store.py`` holds
-the SQLite one, ``redis_store.py`` the Redis one.
+Kept deliberately small (add, get, save, count, iterate both ways, purge, clear, close) so
+that a durable or shared store can stand in for it without the backend changing:
+``sqlite_store.py`` holds the SQLite one, ``redis_store.py`` the Redis one.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ class TaskStore(Protocol):
     def tasks(self, skipped: list[str] | None = None) -> Iterator[Task]:
         """Every task, oldest first. A durable store skips a row it cannot decode, appending
         its id to ``skipped`` (when given)."""
+
+    def newest(self, skipped: list[str] | None = None) -> Iterator[Task]:
+        """Every task, newest first, lazily: taking the first ``n`` costs ``n`` tasks, not
+        all of them. Consume it before the store changes."""
 
     def __len__(self) -> int: ...
 
@@ -84,6 +88,9 @@ class MemoryStore:
 
     def tasks(self, skipped: list[str] | None = None) -> Iterator[Task]:
         return iter(list(self._tasks.values()))  # nothing to skip: every task is an object
+
+    def newest(self, skipped: list[str] | None = None) -> Iterator[Task]:
+        return reversed(self._tasks.values())  # a view: no copy of every task
 
     def __len__(self) -> int:
         return len(self._tasks)

@@ -138,8 +138,9 @@ class Task(msgspec.Struct):
         ]
 
     def force(self, outcome: Status, now: float, failure: Failure | None = None) -> None:
-        """End the task now with ``outcome`` (succeeded or failed), through the transition
-        table: a pending task runs for an instant first when asked to succeed."""
+        """End the task now with ``outcome`` (succeeded or failed), or with ``running`` make
+        it run from now on and never finish (stuck), through the transition table: a pending
+        task starts running first when asked to succeed."""
         current = self.state_at(now)
         if current.status.terminal:
             raise PlanError(f"task {self.id} has already {current.status.value}")
@@ -147,11 +148,12 @@ class Task(msgspec.Struct):
         statuses = [status for status, _ in past]
         offsets = [at - self.created_at for _, at in past]
         elapsed = max(now - self.created_at, offsets[-1])
-        if outcome is Status.SUCCEEDED and statuses[-1] is Status.PENDING:
+        if outcome is not Status.FAILED and statuses[-1] is Status.PENDING:
             statuses.append(Status.RUNNING)
             offsets.append(elapsed)
-        statuses.append(outcome)
-        offsets.append(elapsed)
+        if outcome is not Status.RUNNING:
+            statuses.append(outcome)
+            offsets.append(elapsed)
         self.plan = Plan(tuple(statuses), tuple(offsets), failure)
 
     def state_at(self, now: float) -> TaskState:

@@ -36,6 +36,7 @@ from mockserver.domain.store import TaskStore
 from mockserver.media.cache import MediaCache
 from mockserver.media.videos import Videos
 from mockserver.server.control import ControlPlane
+from mockserver.server.dashboard import Dashboard
 from mockserver.server.edge import ApiEdge
 from mockserver.server.endpoints import Endpoints
 from mockserver.server.errors import DEFAULT_SPEAKER, ErrorRenderer
@@ -201,13 +202,14 @@ def _api(
     return ApiEdge(faulted, backend, errors, lambda: backend.random.traces)
 
 
-def _control(backend: Backend[ApiRuntime], dispatcher: Dispatcher) -> ASGIApp:
-    """The control plane behind its guard (Host, origin, content type, admin token), which
-    covers every path under the prefix, unknown ones too."""
+def _control(backend: Backend[ApiRuntime], dispatcher: Dispatcher, videos: Videos) -> ASGIApp:
+    """The control plane and its dashboard behind its guard (Host, origin, content type, admin
+    token), which covers every path under the prefix, unknown ones too."""
     errors = ErrorRenderer(lambda: DEFAULT_SPEAKER, backend.clock)
     routes = [
         *ControlPlane(backend, dispatcher).routes(),
         *WebhookControl(backend, dispatcher).routes(),
+        *Dashboard(backend, videos).routes(),
     ]
     app = Starlette(routes=routes, exception_handlers=errors.handlers())
     app.router.redirect_slashes = False
@@ -248,7 +250,7 @@ def create_app(
     dispatcher = Dispatcher(backend)
     fetcher = Fetcher()
     api = _api(backend, videos, errors, dispatcher, fetcher)
-    control = _control(backend, dispatcher)
+    control = _control(backend, dispatcher, videos)
     if backend.shared is not None:  # outermost: every layer sees the synced state
         api, control = SharedStateMiddleware(api, backend), SharedStateMiddleware(control, backend)
     return MockApp(

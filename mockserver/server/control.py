@@ -54,6 +54,7 @@ class ControlPlane:
             ("/tasks/{task_id}", self.task, ["GET"]),
             ("/tasks/{task_id}/succeed", self.succeed, ["POST"]),
             ("/tasks/{task_id}/fail", self.fail, ["POST"]),
+            ("/tasks/{task_id}/stick", self.stick, ["POST"]),
             ("/scenarios", self.scenarios, ["GET", "POST", "DELETE"]),
             ("/settings", self.settings, ["GET", "PATCH"]),
             ("/journal", self.journal, ["GET"]),
@@ -161,6 +162,11 @@ class ControlPlane:
             raise InvalidRequest.single("code", "enum", f"code: {exc}") from None
         failure = scenario.failure or FAILURES[3001]
         state = self.backend.force(request.path_params["task_id"], Status.FAILED, failure)
+        await self._deliver_due()
+        return JSONResponse({"id": state.id, "status": state.status.value})
+
+    async def stick(self, request: Request) -> Response:
+        state = self.backend.force(request.path_params["task_id"], Status.RUNNING)
         await self._deliver_due()
         return JSONResponse({"id": state.id, "status": state.status.value})
 

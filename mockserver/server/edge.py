@@ -4,7 +4,8 @@ It answers whatever was raised before an answer started through the error render
 needs none of Starlette's error middleware), adds each answer's ``traceparent``, and records
 each request in the journal, before the last byte leaves: a client that has the whole answer
 finds the call there (a file response still closes its file afterwards). One send wrapper does
-all three, because every layer of wrapping costs every request.
+all three, because every layer of wrapping costs every request. The journal gets the bodies
+too: the request's as the app read it, the answer's when it is JSON (not a video).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.domain.backend import Backend
+from mockserver.domain.excerpts import Excerpt
 from mockserver.server.errors import ANSWERED, ErrorRenderer, problem_for
 from mockserver.server.faults import ConnectionDropped
 from mockserver.server.tracing import traceparent
@@ -50,28 +52,46 @@ class ApiEdge:
         trace = traceparent(scope["headers"], traces()) if traces is not None else None
         status = 500  # what the client sees if the app dies before answering
         recorded = answered = False
+        reads = scope["method"] not in ("GET", "HEAD")
+        asked = Excerpt() if reads else None  # of the request body, as the app read it
+        answer: Excerpt | None = None  # of a JSON answer
 
         def record() -> None:
             nonlocal recorded
             recorded = True
             duration_ms = (time.perf_counter() - started) * 1000
             self.backend.journal.record(
-                (at, scope["method"], scope["path"], status, duration_ms, scope["headers"])
+                (at, scope["method"], scope["path"], status, duration_ms, scope["headers"]),
+                asked.kept() if asked is not None else b"",
+                answer.kept() if answer is not None else b"",
             )
 
+        async def edge_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and asked is not None:
+                asked.add(message.get("body", b""))
+            return message
+
         async def edge_send(message: Message) -> None:
-            nonlocal status, answered
+            nonlocal status, answered, answer
             if message["type"] == "http.response.start":
                 answered = True
                 status = message["status"]
+                headers = message.get("headers", ())
+                if _is_json(headers):
+                    answer = Excerpt()
                 if trace is not None:
-                    message["headers"] = [*message.get("headers", ()), (b"traceparent", trace)]
-            elif not recorded and not message.get("more_body", False):
-                record()
+                    message["headers"] = [*headers, (b"traceparent", trace)]
+            elif not recorded:
+                if answer is not None:
+                    answer.add(message.get("body", b""))
+                if not message.get("more_body", False):
+                    record()
             await send(message)
 
+        reading = edge_receive if reads else receive
         try:
-            await self.app(scope, receive, edge_send)
+            await self.app(scope, reading, edge_send)
         except ConnectionDropped:
             status = 0  # an injected dropped connection: the client got no complete answer
             raise
@@ -85,3 +105,12 @@ class ApiEdge:
         finally:
             if not recorded:
                 record()
+
+
+def _is_json(headers: Any) -> bool:
+    """Whether an answer's headers say JSON (``application/json``, ``problem+json``...)."""
+    for name, value in headers:
+        if name == b"content-type":
+            media: bytes = value.split(b";", 1)[0].strip().lower()
+            return media.endswith(b"json")
+    return False

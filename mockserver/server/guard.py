@@ -13,7 +13,10 @@ control plane, whatever the admin token says:
 - takes state-changing calls only as ``application/json``, which no page can send to another
   origin without a CORS preflight the fake never grants;
 
-and then asks for the admin token when one is set, or a loopback client when none is. The API
+and then asks for the admin token when one is set, or a loopback client when none is. A browser
+cannot add the token's header to the pages it opens, so the dashboard's address also takes it
+once as ``?admin_token=``, which the dashboard trades for a ``SameSite=Strict`` cookie the
+guard takes too (a cookie no other site's page makes the browser send). The API
 is not guarded by the Host rule: reading anything there takes an API key, and clients reach it
 under names the fake cannot know (a container's service name). Every refusal is answered
 through the control plane's error renderer and names its rule.
@@ -21,17 +24,23 @@ through the control plane's error renderer and names its rule.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockserver.domain.backend import Backend
 from mockserver.domain.errors import AdminRequired, ForeignRequest, UnsupportedMediaType
+from mockserver.domain.paths import DASHBOARD_PATH
 from mockserver.server.errors import ErrorRenderer, problem_for
 
 ADMIN_HEADER = b"x-wan-mock-admin-token"
+ADMIN_COOKIE = "wan_mock_admin_token"  # set by the dashboard (server/dashboard.py)
+ADMIN_PARAM = "admin_token"  # taken on the dashboard's entry page only
 CHANGES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_NAMES = frozenset({"localhost"})
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -107,7 +116,7 @@ def _check_origin(scope: Scope, headers: dict[bytes, bytes], host: str | None) -
 def _check_admin(scope: Scope, headers: dict[bytes, bytes], backend: Backend[Any]) -> None:
     token = backend.settings.admin_token
     if token is not None:
-        given = headers.get(ADMIN_HEADER, b"")
+        given = headers.get(ADMIN_HEADER) or _browser_token(scope, headers) or b""
         if not hmac.compare_digest(given, token.encode()):
             raise AdminRequired("The control plane needs the admin token in X-Wan-Mock-Admin-Token")
         return
@@ -118,6 +127,25 @@ def _check_admin(scope: Scope, headers: dict[bytes, bytes], backend: Backend[Any
             "The control plane answers only loopback clients unless an admin token is set "
             "(--admin-token)"
         )
+
+
+def _browser_token(scope: Scope, headers: dict[bytes, bytes]) -> bytes | None:
+    """The admin token as a browser brings it: the dashboard's cookie, or the query
+    parameter of the dashboard's entry page (``GET /_mock/ui?admin_token=...``)."""
+    cookies = headers.get(b"cookie")
+    if cookies is not None:
+        jar = SimpleCookie()
+        with contextlib.suppress(CookieError):
+            jar.load(cookies.decode("latin-1"))
+        if ADMIN_COOKIE in jar:
+            value: str = jar[ADMIN_COOKIE].value
+            return value.encode()
+    if scope["method"] == "GET" and scope["path"] == DASHBOARD_PATH:
+        raw: bytes = scope.get("query_string", b"")
+        query = parse_qs(raw.decode("latin-1"))
+        if ADMIN_PARAM in query:
+            return query[ADMIN_PARAM][0].encode()
+    return None
 
 
 def split_host(host: str) -> tuple[str, int | None]:

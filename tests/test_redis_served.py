@@ -163,11 +163,12 @@ def test_redis_not_answering_costs_a_request_one_timeout_then_recovers(
             took = time.monotonic() - started
             assert answer.status_code == 503
             assert answer.headers["Retry-After"] == "1"
-            # One socket timeout (0.5 s), not one per call the request makes (sync, read, journal).
-            assert took < 1.2, took
+            # One socket timeout (0.5 s), not one per call the request makes (sync, read, journal:
+            # 1.5 s and more).
+            assert took < 1.4, took
         finally:
             redis.process.send_signal(signal.SIGCONT)
-        time.sleep(0.2)  # past the moment calls fail at once after a timeout
+        time.sleep(0.5)  # past the moment calls fail at once after a timeout
         assert status(client, made) in ("pending", "running", "succeeded")
 
 

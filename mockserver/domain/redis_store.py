@@ -34,7 +34,7 @@ from mockserver.domain.store import retired_at
 from mockserver.domain.tasks import Task
 
 TIMEOUT_S = 0.5  # connect and read: a stopped Redis costs a request at most this, then a 503
-AWAY_S = 0.1  # after a timeout, calls fail at once this long (one request's other calls)
+AWAY_S = 0.25  # after a timeout, calls fail at once this long (one request's other calls)
 PAGE = 512
 
 logger = logging.getLogger(__name__)

@@ -321,4 +321,6 @@ def test_real_sleep_does_not_block_the_event_loop() -> None:
         return ticks
 
     ticks = run(scenario())
-    assert ticks >= 5, f"only {ticks} ticks of 10 ms ran during a 0.2 s sleep"
+    # A sleep that blocked the loop would let one tick run before it and one after; a busy
+    # machine may delay ticks, so twenty are not expected, only more than those two.
+    assert ticks >= 3, f"only {ticks} ticks of 10 ms ran during a 0.2 s sleep"

@@ -15,18 +15,16 @@ from mockserver import Settings
 from mockserver.domain.behaviour import Limits
 from mockserver.media.shape import output_size
 from mockserver.server.fetching import Fetcher, Policy, Unreadable
+from tests.file_server import FileServer, Served, wav_bytes
 from tests.helpers import (
     CREATE_PATH,
     Fake,
-    FileServer,
-    Served,
     body,
     failure_of,
     fake_app,
     image_bytes,
     picture,
     wait_for,
-    wav_bytes,
 )
 
 FETCHING = Settings(seed=1, fetch_urls=True, allow_private_urls=True, fetch_timeout=2.0)

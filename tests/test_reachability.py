@@ -12,7 +12,8 @@ import pytest
 from mockserver import Settings
 from mockserver.domain.behaviour import Dialect
 from mockserver.domain.reachability import host_reason, parse_ipv4
-from tests.helpers import CREATE_PATH, FileServer, body, failure_of, fake_app
+from tests.file_server import FileServer
+from tests.helpers import CREATE_PATH, body, failure_of, fake_app
 
 UNREACHABLE = {
     # kind in the detail: hosts, in every spelling a client could send

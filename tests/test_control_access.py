@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
-from mockserver import ManualClock, Settings, cli, create_app
+from mockserver import ManualClock, Settings, cli, create_app, launch
 from mockserver.server import app as app_module
 from mockserver.server.app import MockApp
 from tests.helpers import (
@@ -166,7 +166,7 @@ def test_with_a_token_every_client_needs_it() -> None:
     ],
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
-    assert cli._is_loopback(host) is loopback
+    assert launch._is_loopback(host) is loopback
 
 
 @dataclass
@@ -203,7 +203,7 @@ def serve_without_listening(
         assert sockets, "serve gave uvicorn no socket"
 
     monkeypatch.setattr(app_module, "create_app", create)
-    monkeypatch.setattr(cli, "_bind", bind)
+    monkeypatch.setattr(launch, "_bind", bind)
     monkeypatch.setattr(uvicorn.Server, "run", run)
     monkeypatch.setattr(gc, "freeze", lambda: None)
     monkeypatch.setattr(logging.getLogger("uvicorn.error"), "filters", [])
@@ -227,7 +227,7 @@ def test_serve_beyond_loopback_makes_up_an_admin_token(
     serve_without_listening: Callable[[Callable[[], int]], Served], host: str
 ) -> None:
     settings = Settings(host=host, port=0, access_log=False)
-    served = serve_without_listening(lambda: cli.serve(settings))
+    served = serve_without_listening(lambda: launch.serve(settings))
     assert served.bound == (host, 0)
     token = served.settings.admin_token
     assert token is not None, "no admin token was made up for a non-loopback host"
@@ -236,7 +236,7 @@ def test_serve_beyond_loopback_makes_up_an_admin_token(
     match = TOKEN_LINE.search(served.output)
     assert match is not None, served.output
     assert match.group(1) == token
-    again = serve_without_listening(lambda: cli.serve(settings))
+    again = serve_without_listening(lambda: launch.serve(settings))
     assert again.settings.admin_token != token, "the made-up token is not random"
 
 
@@ -244,7 +244,7 @@ def test_serve_beyond_loopback_makes_up_an_admin_token(
 def test_serve_on_loopback_needs_no_token(
     serve_without_listening: Callable[[Callable[[], int]], Served], host: str
 ) -> None:
-    served = serve_without_listening(lambda: cli.serve(Settings(host=host, port=0)))
+    served = serve_without_listening(lambda: launch.serve(Settings(host=host, port=0)))
     assert served.settings.admin_token is None
     assert "admin token" not in served.output
 
@@ -264,8 +264,8 @@ def test_serve_keeps_a_given_token_beyond_loopback(
 
 
 def test_banner_shows_the_token_only_when_there_is_one() -> None:
-    with_token = cli._banner(Settings(admin_token=ADMIN_TOKEN), "http://127.0.0.1:9")
+    with_token = launch._banner(Settings(admin_token=ADMIN_TOKEN), "http://127.0.0.1:9")
     assert "admin token (X-Wan-Mock-Admin-Token): ***" in with_token
     assert ADMIN_TOKEN not in with_token
     assert "http://127.0.0.1:9/_mock/" in with_token
-    assert "admin token" not in cli._banner(Settings(), "http://127.0.0.1:9")
+    assert "admin token" not in launch._banner(Settings(), "http://127.0.0.1:9")

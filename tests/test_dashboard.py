@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from starlette.routing import Match
 
-from mockserver import Settings, cli
+from mockserver import Settings, launch
 from mockserver.domain.keys import fingerprint
 from mockserver.domain.paths import DASHBOARD_PATH
 from mockserver.server.dashboard_views import PAGE_SIZE
@@ -260,12 +260,12 @@ def test_without_an_admin_token_the_address_token_is_dropped(fake: Fake) -> None
 
 
 def test_the_banner_prints_the_dashboards_url() -> None:
-    banner = cli._banner(Settings(), "http://127.0.0.1:8000")
+    banner = launch._banner(Settings(), "http://127.0.0.1:8000")
     assert "dashboard: http://127.0.0.1:8000/_mock/ui (open it in a browser)" in banner
-    chosen = cli._banner(Settings(admin_token=ADMIN_TOKEN), "http://h:8")
+    chosen = launch._banner(Settings(admin_token=ADMIN_TOKEN), "http://h:8")
     assert "dashboard: http://h:8/_mock/ui?admin_token=<the admin token> (once)" in chosen
     assert ADMIN_TOKEN not in chosen
-    made_up = cli._banner(Settings(admin_token="a b"), "http://h:8", token_made_up=True)
+    made_up = launch._banner(Settings(admin_token="a b"), "http://h:8", token_made_up=True)
     assert "dashboard: http://h:8/_mock/ui?admin_token=a%20b\n" in made_up
 
 

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from mockserver import Settings, cli
+from mockserver import Settings, cli, launch
 from mockserver.domain.keys import mask
 from mockserver.domain.loading import SettingsError, load_settings
 from mockserver.server.logs import AccessLogRedactor, redact_query
@@ -35,13 +35,13 @@ def test_mask_keeps_a_few_characters_of_long_secrets_only(secret: str, shown: st
 def test_the_banner_masks_keys_and_a_chosen_token() -> None:
     # Reproduces a finding: the start-up banner printed the configured API keys.
     settings = Settings(api_keys=(LONG_KEY, "k2"), admin_token=TOKEN)
-    banner = cli._banner(settings, "http://127.0.0.1:9")
+    banner = launch._banner(settings, "http://127.0.0.1:9")
     assert "api keys (masked): sk-...cdef, ***" in banner
     assert f"admin token (X-Wan-Mock-Admin-Token): {mask(TOKEN)}" in banner
     for secret in (LONG_KEY, TOKEN, "Bearer k2"):
         assert secret not in banner
     # A token made up for this run is shown whole, once: nobody could learn it otherwise.
-    made_up = cli._banner(settings, "http://127.0.0.1:9", token_made_up=True)
+    made_up = launch._banner(settings, "http://127.0.0.1:9", token_made_up=True)
     assert f"admin token (X-Wan-Mock-Admin-Token): {TOKEN} (made up" in made_up
 
 

@@ -16,14 +16,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-import mockserver.cli as cli
 import mockserver.domain.sqlite_store as sqlite_store
-from mockserver.cli import build_parser, main, media_beside_state, secured, serve_settings
+import mockserver.launch as launch
+from mockserver.cli import build_parser, main, serve_settings
 from mockserver.domain.settings import Settings
 from mockserver.domain.shared import SharedState
 from mockserver.domain.sqlite_store import SQLiteStore, encode_task, open_database
 from mockserver.domain.store import retired_at
 from mockserver.domain.tasks import Task
+from mockserver.launch import media_beside_state, secured
 from tests.helpers import SHARED_SETTINGS, open_backend, task
 from tests.server_process import running_server
 
@@ -224,7 +225,7 @@ def test_a_damaged_state_file_is_one_clear_line(
     def serving(settings: Settings) -> int:
         raise AssertionError(f"{name}: the server started on it")
 
-    monkeypatch.setattr(cli, "_run", serving)  # a failure, not a server that never returns
+    monkeypatch.setattr(launch, "_run", serving)  # a failure, not a server that never returns
     assert main([*SERVE, "--state", str(state)]) == 2
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err

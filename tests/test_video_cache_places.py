@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.cli import user_cache_dir
+from mockserver.launch import user_cache_dir
 from mockserver.media.cache import SUBDIRECTORY
 
 pytest_plugins = ["pytester"]

@@ -27,7 +27,7 @@ from tests.targets.batch import Job, deadline, launch, result
 from tests.targets.prism import prism_command
 from tests.targets.runs import Run
 
-OTHER_TESTS_NICENESS = 10  # of the workers once the contract runs are started (yield_to_timed_runs)
+OTHER_TESTS_NICENESS = 19  # of the workers once the contract runs are started (yield_to_timed_runs)
 
 settings.register_profile("ci", max_examples=60, deadline=None, print_blob=True)
 settings.register_profile(

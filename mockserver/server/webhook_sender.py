@@ -121,9 +121,9 @@ class _Connection:
 class Sender:
     """POSTs deliveries, keeping connections per receiver (one event loop's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._idle: dict[Origin, list[_Connection]] = {}
-        self._tls: ssl.SSLContext | None = None
+        self._tls = tls  # the trust store for https receivers; certifi's unless given
 
     async def post(
         self, url: str, body: bytes, headers: Mapping[str, str], timeout: float

@@ -207,8 +207,11 @@ def test_targets_name_the_host_as_http_wants_it() -> None:
     )
     assert b"\r\nHost: example.test\r\n" in target("https://example.test:443").head
     assert target("https://example.test").origin == ("https", "example.test", 443)
-    with pytest.raises(ValueError, match="plain ASCII"):
-        target("http://example.test/caf\u00e9")
+    assert target("http://example.test/caf\u00e9?q=%41").head.startswith(
+        b"POST /caf%C3%A9?q=%41 HTTP/1.1\r\n"
+    )
+    with pytest.raises(ValueError, match="not an http"):
+        target("mailto:someone@example.test")
 
 
 @pytest.fixture

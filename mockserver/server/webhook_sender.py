@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import certifi
 import httptools
@@ -34,6 +34,7 @@ from mockserver.__about__ import __version__
 
 USER_AGENT = f"wan-mock/{__version__} (webhook delivery)"
 READ_CHUNK = 65_536
+PATH_SAFE = "!#$%&'()*+,/:;=?@[]~"  # what stays as it is in a request target
 IDLE_PER_ORIGIN = 64  # connections kept per receiver; past it a finished one is closed
 
 Origin = tuple[str, str, int]  # scheme, host, port
@@ -61,9 +62,8 @@ def target(url: str) -> Target:
     shown = f"[{host}]" if ":" in host else host.encode("idna").decode("ascii")
     if port != default:
         shown += f":{port}"
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    if not path.isascii() or any(c in path for c in " \r\n"):
-        raise ValueError(f"the path of {url!r} is not plain ASCII without spaces")
+    # Anything but ASCII is percent-encoded, as httpx sends it; escapes already there stay.
+    path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), PATH_SAFE)
     head = f"POST {path} HTTP/1.1\r\nHost: {shown}\r\nUser-Agent: {USER_AGENT}\r\n"
     return Target((parts.scheme, host, port), (head + "Accept: */*\r\n").encode("ascii"))
 

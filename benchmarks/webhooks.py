@@ -219,6 +219,10 @@ def throughput_phase(creates: int, runs: int) -> dict[str, Any]:
                     _, _, took = create(server.base_url, creates, 4)
                     time.sleep(SETTLE_S)
                     used = cpu_seconds(server.pid) - before
+                    if mode == "on":  # every delivery owed must be in the CPU time measured
+                        owed = httpx.get(server.base_url + "/_mock/webhooks").json()
+                        if owed["deliveries"]["pending"]:
+                            raise h.HarnessError(f"deliveries still pending: {owed}")
                 finally:
                     server.stop()
                 rates[mode].append(creates / took)

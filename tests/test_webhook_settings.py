@@ -21,6 +21,7 @@ from mockserver.domain.loading import SettingsError, load_settings, shown
 from mockserver.domain.settings import BY_NAME, Settings
 from mockserver.domain.webhooks import EVENTS, EndpointSpec, event_id
 from tests.doc_blocks import all_blocks
+from tests.helpers import fake_app
 
 URL = "http://127.0.0.1:9/hook"
 SECRET = "whsec_c2hhcmVkLXNlY3JldA"
@@ -217,3 +218,19 @@ def test_a_secret_is_made_up_only_for_endpoints_without_one(tmp_path: Path) -> N
     assert with_webhook_secret(own).webhook_secret is None
     shared = load(tmp_path, f'webhooks = ["{URL}"]')
     assert (with_webhook_secret(shared).webhook_secret or "").startswith("whsec_")
+
+
+def test_the_control_plane_changes_the_settings_endpoints_live() -> None:
+    table = {"url": URL, "key": "ci-key", "secret": "whsec_bGl2ZS1zZWNyZXQ"}
+    with fake_app() as fake:
+        changed = fake.client.patch("/_mock/settings", json={"webhooks": [table]})
+        assert changed.status_code == 200, changed.text
+        assert "bGl2ZS1zZWNyZXQ" not in changed.text  # the endpoint's secret is masked
+        (listed,) = fake.client.get("/_mock/webhooks").json()["endpoints"]
+        assert (listed["id"], listed["url"], listed["source"]) == ("we_settings_1", URL, "settings")
+        refused = fake.client.patch(
+            "/_mock/settings", json={"webhooks": [table, {"url": URL, "events": ["nope"]}]}
+        )
+        assert refused.status_code == 400
+        assert "webhooks[1]" in refused.text
+        assert "unknown event 'nope'" in refused.text

@@ -43,7 +43,6 @@ from mockserver.server.webhook_sender import Sender
 
 DEFAULT_SPEAKER = Speaker(Dialect())
 IDLE_S = 1.0  # longest wall-clock sleep between looks at the outbox
-GATHER_S = 0.002  # after a wake, how long more due deliveries may gather before a look
 MAX_LOGGED_BODY = 16_384  # characters of a delivery's body kept in the log
 
 logger = logging.getLogger(__name__)
@@ -114,9 +113,6 @@ class Dispatcher:
                 logger.exception("wan-mock: webhook delivery failed unexpectedly")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._sleep_s())
-                # Woken by a create: let the creates arriving with it owe theirs too, so that
-                # one look at the outbox sends several (a look costs as much as a delivery).
-                await asyncio.sleep(GATHER_S)
 
     def _sleep_s(self) -> float:
         clock = self.backend.clock
@@ -139,8 +135,13 @@ class Dispatcher:
                 if self._busy():  # the background task took it meanwhile: wait for that
                     continue
                 return made
+            # One task's events go one after the other, in the order they became due (a
+            # forced end claimed with its task.created); different tasks' go at once.
+            by_task: dict[str, list[Delivery]] = {}
+            for delivery in batch:
+                by_task.setdefault(delivery.task_id, []).append(delivery)
             async with self._session() as post:
-                sending = asyncio.gather(*(self._deliver(post, d) for d in batch))
+                sending = asyncio.gather(*(self._in_order(post, d) for d in by_task.values()))
                 self._inflight.add(sending)
                 try:
                     await sending
@@ -198,6 +199,10 @@ class Dispatcher:
 
     def _mounts(self) -> dict[str, httpx.AsyncBaseTransport]:
         return {_pattern(prefix): transport for prefix, transport in self.mounts.items()}
+
+    async def _in_order(self, post: Post, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            await self._deliver(post, delivery)
 
     async def _deliver(self, post: Post, delivery: Delivery) -> None:
         backend = self.backend

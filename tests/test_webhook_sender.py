@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.server.webhook_sender import Sender, target
+from mockserver.server.webhook_sender import CONNECTIONS_PER_ORIGIN, Sender, target
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 HEADERS = {"Content-Type": "application/json", "X-MuleRouter-Webhook-Id": "evt_1"}
@@ -254,3 +254,14 @@ def test_https_is_sent_over_tls_and_the_certificate_is_checked(
         assert len(receiver.requests) == 1
 
     asyncio.run(main())
+
+
+def test_a_burst_to_one_receiver_shares_a_few_connections() -> None:
+    async def test(sender: Sender, port: int, receiver: Scripted) -> None:
+        url = f"http://127.0.0.1:{port}/"
+        answers = await asyncio.gather(*(sender.post(url, b"{}", {}, 5.0) for _ in range(40)))
+        assert {answer[:2] for answer in answers} == {(200, None)}
+
+    receiver = run(lambda n: OK, test)
+    assert len(receiver.requests) == 40
+    assert receiver.connections <= CONNECTIONS_PER_ORIGIN

@@ -35,7 +35,12 @@ from mockserver.__about__ import __version__
 USER_AGENT = f"wan-mock/{__version__} (webhook delivery)"
 READ_CHUNK = 65_536
 PATH_SAFE = "!#$%&'()*+,/:;=?@[]~"  # what stays as it is in a request target
-IDLE_PER_ORIGIN = 64  # connections kept per receiver; past it a finished one is closed
+CONNECTS_AT_ONCE = 2  # connections being opened to one receiver at once
+# Requests in flight to one receiver at most, and connections kept to it: the others wait for
+# one, within their timeout, as in httpx's pool. Few, because a receiver accepts connections
+# slowly: a burst of 64 overflowed http.server's listen backlog (5) and each connection it
+# dropped cost a second; kept alive, 8 carried about 9,000 deliveries a second on loopback.
+CONNECTIONS_PER_ORIGIN = 8
 
 Origin = tuple[str, str, int]  # scheme, host, port
 
@@ -123,6 +128,8 @@ class Sender:
 
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._idle: dict[Origin, list[_Connection]] = {}
+        self._opening: dict[Origin, asyncio.Semaphore] = {}
+        self._slots: dict[Origin, asyncio.Semaphore] = {}
         self._tls = tls  # the trust store for https receivers; certifi's unless given
 
     async def post(
@@ -147,10 +154,19 @@ class Sender:
         return status, error, (time.perf_counter() - started) * 1000
 
     async def _send(self, origin: Origin, head: bytes, body: bytes) -> int:
+        async with self._slots.setdefault(origin, asyncio.Semaphore(CONNECTIONS_PER_ORIGIN)):
+            return await self._send_on(origin, head, body)
+
+    async def _send_on(self, origin: Origin, head: bytes, body: bytes) -> int:
         while True:
             connection, reused = self._take(origin), True
             if connection is None:
-                connection, reused = await self._open(origin), False
+                # A few connects at a time per receiver: a burst of them overflows a small
+                # listen backlog (http.server's is 5), and each dropped one costs a second.
+                async with self._opening.setdefault(origin, asyncio.Semaphore(CONNECTS_AT_ONCE)):
+                    connection = self._take(origin)  # one may have come back meanwhile
+                    if connection is None:
+                        connection, reused = await self._open(origin), False
             try:
                 status = await connection.post(head, body)
             except (NoAnswer, ConnectionError):
@@ -175,7 +191,7 @@ class Sender:
 
     def _keep(self, origin: Origin, connection: _Connection) -> None:
         idle = self._idle.setdefault(origin, [])
-        if connection.reusable() and len(idle) < IDLE_PER_ORIGIN:
+        if connection.reusable() and len(idle) < CONNECTIONS_PER_ORIGIN:
             idle.append(connection)
         else:
             connection.close()

@@ -21,6 +21,7 @@ from mockserver.__about__ import __version__
 from mockserver.domain.keys import mask
 from mockserver.domain.paths import DASHBOARD_PATH, GENERATION_PATH
 from mockserver.domain.settings import Settings, is_redis, shown_state
+from mockserver.domain.webhooks import endpoint_specs
 
 
 def serve(settings: Settings) -> int:
@@ -29,7 +30,7 @@ def serve(settings: Settings) -> int:
     from mockserver.server.serving import StateError, check_state, claim_state
 
     chosen = settings.admin_token
-    secret_made_up = bool(settings.webhooks) and settings.webhook_secret is None
+    secret_made_up = _needs_webhook_secret(settings)
     settings = secured(with_webhook_secret(settings))
     # Several workers must share state to behave as one fake: without --state they share a
     # temporary file, removed when the server stops.
@@ -162,11 +163,17 @@ def secured(settings: Settings) -> Settings:
 def with_webhook_secret(settings: Settings) -> Settings:
     """Settings with a signing secret made up for the ``--webhook`` endpoints when none was
     given (printed once at start, as the console shows a new endpoint's secret once)."""
-    if settings.webhooks and settings.webhook_secret is None:
+    if _needs_webhook_secret(settings):
         from mockserver.domain.webhooks import new_secret
 
         return msgspec.structs.replace(settings, webhook_secret=new_secret())
     return settings
+
+
+def _needs_webhook_secret(settings: Settings) -> bool:
+    """Whether an endpoint of the settings has no secret of its own and none is shared."""
+    own = [spec.secret for spec in endpoint_specs(settings.webhooks)]
+    return settings.webhook_secret is None and None in own
 
 
 def _is_loopback(host: str) -> bool:
@@ -226,12 +233,11 @@ def _banner(
     hooks = ""
     if settings.webhooks:
         secret = settings.webhook_secret or ""
-        signed = (
-            f"{secret} (made up for this run; choose one with --webhook-secret)"
-            if secret_made_up
-            else mask(secret)
-        )
-        hooks = f"  webhooks to {', '.join(settings.webhooks)}, secret {signed}\n"
+        signed = mask(secret) if secret else "each endpoint's own"
+        if secret_made_up:
+            signed = f"{secret} (made up for this run; choose one with --webhook-secret)"
+        urls = ", ".join(spec.url for spec in endpoint_specs(settings.webhooks))
+        hooks = f"  webhooks to {urls}, secret {signed}\n"
     state = (
         f"  state {shown_state(settings.state)}, {settings.workers} worker(s), tasks kept "
         f"{settings.task_retention:g} s after they finish\n"

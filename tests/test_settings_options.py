@@ -116,7 +116,7 @@ def test_each_flag_sets_its_setting(setting: Setting) -> None:
 @pytest.mark.parametrize("setting", SETTINGS, ids=IDS)
 def test_each_environment_variable_sets_its_setting(setting: Setting) -> None:
     value = sample(setting)
-    if setting.env_form == "comma-separated":
+    if setting.env_form.startswith("comma-separated"):
         text = ",".join(value)
     elif setting.env_form in ("JSON", "name or JSON") and not isinstance(value, str):
         text = json.dumps(value)

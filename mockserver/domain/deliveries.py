@@ -20,19 +20,19 @@ from typing import Literal
 
 import msgspec
 
-from mockserver.domain.errors import InvalidRequest, Violation, WebhookNotFound
-from mockserver.domain.keys import fingerprint
+from mockserver.domain.errors import InvalidRequest, WebhookNotFound
 from mockserver.domain.outbox import Delivery, WebhookStore
 from mockserver.domain.settings import Settings
 from mockserver.domain.tasks import Task
 from mockserver.domain.webhooks import (
     EVENTS,
-    MAX_ENDPOINTS,
     TERMINAL_EVENTS,
     EventType,
     WebhookEndpoint,
     WebhookFaults,
     check_endpoint,
+    crowded_entry,
+    endpoint_specs,
     event_id,
     new_secret,
 )
@@ -88,8 +88,16 @@ class Webhooks:
         self._settings = settings
         secret = settings.webhook_secret or self._secret
         self._from_settings = tuple(
-            WebhookEndpoint(id=f"we_settings_{n}", url=url, secret=secret, source="settings")
-            for n, url in enumerate(settings.webhooks, 1)
+            WebhookEndpoint(
+                id=f"we_settings_{n}",
+                url=spec.url,
+                events=tuple(e for e in EVENTS if e in spec.events),
+                secret=spec.secret or secret,
+                key=spec.key,
+                description=spec.description,
+                source="settings",
+            )
+            for n, spec in enumerate(endpoint_specs(settings.webhooks), 1)
         )
         if self.log.maxlen != settings.webhook_log_size:
             self.log = deque(self.log, maxlen=settings.webhook_log_size)
@@ -120,11 +128,7 @@ class Webhooks:
         secret: object = None,
     ) -> WebhookEndpoint:
         """A new endpoint (raises InvalidRequest naming each broken rule)."""
-        found = check_endpoint(url, events, description)
-        if key is not None and (not isinstance(key, str) or not key.strip()):
-            found.append(Violation("key", "type", "key: must be an API key, or absent"))
-        if secret is not None and (not isinstance(secret, str) or len(secret) < 8):
-            found.append(Violation("secret", "length", "secret: at least 8 characters"))
+        found = check_endpoint(url, events, description, key, secret)
         if found:
             raise InvalidRequest(found)
         assert isinstance(url, str)
@@ -153,16 +157,12 @@ class Webhooks:
         self.reload()
 
     def _check_room(self, key: str | None) -> None:
-        everyone = [e for e in self.endpoints() if e.key is None]
-        keys = {e.key for e in self.endpoints() if e.key is not None}
-        if key is not None:
-            keys = {key}
-        busiest = max((sum(1 for e in self.endpoints() if e.key == k) for k in keys), default=0)
-        if len(everyone) + busiest >= MAX_ENDPOINTS:
-            whose = "every key" if key is None else f"key {fingerprint(key)}"
-            raise InvalidRequest.single(
-                "url", "limit", f"url: at most {MAX_ENDPOINTS} webhook endpoints for {whose}"
-            )
+        held = [e.key for e in self.endpoints()]
+        if key is not None:  # another key's endpoints leave this one's room alone
+            held = [k for k in held if k is None or k == key]
+        crowded = crowded_entry([*held, key])
+        if crowded is not None:
+            raise InvalidRequest.single("url", "limit", crowded[1])
 
     # Deliveries.
 

@@ -81,6 +81,9 @@ def shown(settings: Settings) -> dict[str, Any]:
             data[name] = mask(value)
         elif isinstance(value, list | tuple):
             data[name] = [mask(item) for item in value]
+    for entry in data.get("webhooks", ()):  # a [[webhooks]] table may hold its own secret
+        if isinstance(entry, dict) and isinstance(entry.get("secret"), str):
+            entry["secret"] = mask(entry["secret"])
     return data
 
 
@@ -95,9 +98,10 @@ def merge_settings(settings: Settings, changes: Mapping[str, Any], source: str) 
 
 
 def _from_env(setting: Setting, value: str) -> Any:
-    if setting.env_form == "comma-separated":
+    as_json = setting.env_form != "text" and value.lstrip()[:1] in ("{", "[")
+    if setting.kind == "list" and not (as_json and setting.tables_too):
         return [part.strip() for part in value.split(",") if part.strip()]
-    if setting.env_form != "text" and value.lstrip()[:1] in ("{", "["):
+    if as_json:
         try:
             return msgspec.json.decode(value)
         except msgspec.DecodeError as exc:
@@ -129,6 +133,14 @@ def convert(values: Mapping[str, Any], sources: Mapping[str, str]) -> Settings:
     except (msgspec.ValidationError, ValueError) as exc:  # ValueError: a struct's own check
         message = str(exc)
         match = re.search(r" - at `\$\.([\w.\[\]]+)`", message)
+        entry = re.match(r"(\w+)(\[\d+\]): ", message)
+        if not match and entry:  # a check across a list's entries (webhooks per key)
+            key = entry.group(1)
+            where = sources.get(key, "given directly")
+            reason = message[entry.end() :]
+            raise SettingsError(
+                f"invalid setting '{key}{entry.group(2)}' ({where}): {reason}"
+            ) from None
         if not match:  # a check across several settings
             rates = ("failure_rate", "slow_rate", "stuck_rate")
             where = ", ".join(sources[k] for k in rates if k in sources) or "given directly"

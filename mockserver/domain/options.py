@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import msgspec
@@ -54,6 +54,7 @@ class Setting:
     default: Any
     choices: tuple[str, ...] = ()
     bounds: str = ""  # the range msgspec checks, in words: ">= 0, <= 65535"
+    tables_too: bool = False  # a list whose items may also be tables (``webhooks``)
 
     @property
     def flag(self) -> str | None:
@@ -74,7 +75,7 @@ class Setting:
     def env_form(self) -> str:
         """How the environment variable's text is read."""
         if self.kind == "list":
-            return "comma-separated"
+            return "comma-separated or JSON" if self.tables_too else "comma-separated"
         if self.kind in ("table", "tables"):
             return "name or JSON" if self.option.presets else "JSON"
         return "text"
@@ -91,7 +92,11 @@ class Setting:
             "float": "number",
             "str": "string",
             "bool": "`true` or `false`",
-            "list": "array of strings",
+            "list": (
+                f"array of strings or tables `[[{self.name}]]`"
+                if self.tables_too
+                else "array of strings"
+            ),
             "table": "table",
             "tables": f"array of tables `[[{self.name}]]`",
         }[self.kind]
@@ -137,7 +142,8 @@ def describe(struct: type[msgspec.Struct]) -> tuple[Setting, ...]:
         choices: tuple[str, ...] = tuple(option.presets or ())
         if isinstance(leaf, msgspec.inspect.LiteralType):
             choices = tuple(map(str, leaf.values))
-        settings.append(Setting(field.name, option, kind, field.default, choices, _bounds(leaf)))
+        setting = Setting(field.name, option, kind, field.default, choices, _bounds(leaf))
+        settings.append(replace(setting, tables_too=kind == "list" and _holds_tables(field.type)))
     return tuple(settings)
 
 
@@ -171,6 +177,18 @@ def _kind(kind: msgspec.inspect.Type) -> tuple[Kind, msgspec.inspect.Type]:
         msgspec.inspect.LiteralType: "choice",
     }
     return kinds[type(leaf)], leaf
+
+
+def _holds_tables(kind: msgspec.inspect.Type) -> bool:
+    """Whether the items of a list type may be tables as well (a union with a struct)."""
+    item = _without_none(kind)
+    if not isinstance(item, msgspec.inspect.VarTupleType):
+        return False
+    inner = item.item_type
+    while isinstance(inner, msgspec.inspect.Metadata):
+        inner = inner.type
+    members = inner.types if isinstance(inner, msgspec.inspect.UnionType) else (inner,)
+    return any(isinstance(m, msgspec.inspect.StructType) for m in members)
 
 
 def _without_none(kind: msgspec.inspect.Type) -> msgspec.inspect.Type:

@@ -12,6 +12,7 @@ the delivery until its lease runs out.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import sqlite3
 from collections.abc import Iterator
 from typing import Literal, Protocol
@@ -124,14 +125,15 @@ class MemoryWebhooks:
         return len(gone)
 
     def claim(self, now: float, wall: float, limit: int, lease_until: float) -> list[Delivery]:
-        due = sorted(
+        due = heapq.nsmallest(  # sorted()[:limit] without sorting a backlog whole
+            limit,
             (
                 d
                 for d in self._pending.values()
                 if d.next_at <= now and self._leases.get(d.id, 0) < wall
             ),
             key=lambda d: d.next_at,
-        )[:limit]
+        )
         for delivery in due:
             self._leases[delivery.id] = lease_until
         return [msgspec.structs.replace(d) for d in due]

@@ -21,7 +21,14 @@ from mockserver.domain.behaviour import (
     Rule,
 )
 from mockserver.domain.options import Option, Setting, describe
-from mockserver.domain.webhooks import WEBHOOK_FAULT_PRESETS, WebhookFaults
+from mockserver.domain.webhooks import (
+    MAX_URL_CHARS,
+    WEBHOOK_FAULT_PRESETS,
+    EndpointSpec,
+    WebhookFaults,
+    crowded_entry,
+    endpoint_specs,
+)
 
 Timing = Literal["dev", "realistic"]
 ClockMode = Literal["real", "virtual"]
@@ -320,9 +327,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         ),
     ] = 1
     webhooks: Annotated[
-        tuple[Annotated[Url, msgspec.Meta(max_length=2048)], ...],
+        tuple[Annotated[Url, msgspec.Meta(max_length=MAX_URL_CHARS)] | EndpointSpec, ...],
         Option(
-            "endpoint URL every key's task events are POSTed to, signed (see docs/webhooks.md)",
+            "endpoints task events are POSTed to, signed: a URL (every key, every event, "
+            "webhook_secret) or a table {url, events, key, secret, description} "
+            "(see docs/webhooks.md)",
             "URL",
             flag="--webhook",
             unset="none",
@@ -375,6 +384,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
                 "failure_rate + slow_rate + stuck_rate add up to more than 1 "
                 f"({self.failure_rate:g} + {self.slow_rate:g} + {self.stuck_rate:g})"
             )
+        crowded = crowded_entry([spec.key for spec in endpoint_specs(self.webhooks)])
+        if crowded is not None:
+            index, reason = crowded
+            raise ValueError(f"webhooks[{index}]: {reason}")
 
     def validated(self) -> Settings:
         """These settings after every type and range check; raises :class:`SettingsError`."""

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from mockserver.domain.errors import InvalidRequest, Violation
+from mockserver.domain.keys import fingerprint
 from mockserver.domain.tasks import Status
 
 EventType = Literal["task.created", "task.succeeded", "task.failed"]
@@ -238,8 +239,11 @@ def verify(
     return event
 
 
-def check_endpoint(url: Any, events: Any, description: Any = "") -> list[Violation]:
-    """What is wrong with an endpoint's fields, as one violation per broken rule."""
+def check_endpoint(
+    url: Any, events: Any, description: Any = "", key: Any = None, secret: Any = None
+) -> list[Violation]:
+    """What is wrong with an endpoint's fields, as one violation per broken rule (the control
+    plane and the ``webhooks`` setting share these rules)."""
     found: list[Violation] = []
     if not isinstance(url, str):
         found.append(Violation("url", "type", "url: must be a string"))
@@ -271,7 +275,51 @@ def check_endpoint(url: Any, events: Any, description: Any = "") -> list[Violati
                 f"description: a string of at most {MAX_DESCRIPTION_CHARS} characters",
             )
         )
+    if key is not None and (not isinstance(key, str) or not key.strip() or " " in key.strip()):
+        found.append(Violation("key", "type", "key: must be an API key, or absent"))
+    if secret is not None and (not isinstance(secret, str) or len(secret) < 8 or " " in secret):
+        found.append(Violation("secret", "length", "secret: at least 8 characters, without spaces"))
     return found
+
+
+class EndpointSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An endpoint the settings declare (a ``[[webhooks]]`` table): checked by the control
+    plane's rules; no ``key`` means every key's tasks, no ``secret`` the shared
+    ``webhook_secret``."""
+
+    url: str
+    events: tuple[str, ...] = EVENTS
+    key: str | None = None
+    secret: str | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        found = check_endpoint(self.url, self.events, self.description, self.key, self.secret)
+        if found:
+            raise ValueError("; ".join(violation.detail for violation in found))
+
+
+def endpoint_specs(entries: tuple[str | EndpointSpec, ...]) -> tuple[EndpointSpec, ...]:
+    """The ``webhooks`` setting's entries as specs (a URL alone: every key, every event)."""
+    return tuple(EndpointSpec(url=e) if isinstance(e, str) else e for e in entries)
+
+
+def crowded_entry(keys: list[str | None]) -> tuple[int, str] | None:
+    """The index of the first endpoint (by its key, None: every key's) past
+    :data:`MAX_ENDPOINTS` for some key, and the sentence the control plane refuses it with."""
+    everyone = 0
+    per_key: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        if key is None:
+            everyone += 1
+            busiest = max(per_key.values(), default=0)
+        else:
+            per_key[key] = per_key.get(key, 0) + 1
+            busiest = per_key[key]
+        if everyone + busiest > MAX_ENDPOINTS:
+            whose = "every key" if key is None else f"key {fingerprint(key)}"
+            return index, f"url: at most {MAX_ENDPOINTS} webhook endpoints for {whose}"
+    return None
 
 
 def raise_for(violations: list[Violation]) -> None:

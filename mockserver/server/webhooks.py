@@ -18,18 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
 
 from mockserver.domain.backend import Backend
 from mockserver.domain.behaviour import Dialect
-from mockserver.domain.deliveries import STALE_S, Attempt, Outcome
+from mockserver.domain.deliveries import CLAIM_BATCH, STALE_S, Attempt, Outcome
 from mockserver.domain.errors import StateUnavailable, WebhookNotFound
 from mockserver.domain.outbox import Delivery
 from mockserver.domain.scenarios import FAILURES
@@ -37,12 +39,17 @@ from mockserver.domain.tasks import Status, TaskState
 from mockserver.domain.webhooks import EVENTS, DigestForm, KeyReading, envelope, signed_headers
 from mockserver.server.dialects import Speaker
 from mockserver.server.runtime import ApiRuntime
+from mockserver.server.webhook_sender import Sender
 
 DEFAULT_SPEAKER = Speaker(Dialect())
 IDLE_S = 1.0  # longest wall-clock sleep between looks at the outbox
 MAX_LOGGED_BODY = 16_384  # characters of a delivery's body kept in the log
 
 logger = logging.getLogger(__name__)
+# One attempt: (url, body, headers, timeout) to (status, error, milliseconds).
+Post = Callable[
+    [str, bytes, dict[str, str], float], Awaitable[tuple[int | None, str | None, float]]
+]
 
 
 class Dispatcher:
@@ -55,9 +62,10 @@ class Dispatcher:
         self.mounts: dict[str, httpx.AsyncBaseTransport] = {}
         self._wall = wall
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: int | None = None  # the loop's thread
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._client: httpx.AsyncClient | None = None
+        self._sender: Sender | None = None
         self._inflight: set[asyncio.Future[Any]] = set()  # attempts being made, on any loop
         backend.webhooks.listeners.append(self.wake)
 
@@ -70,6 +78,7 @@ class Dispatcher:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="wan-mock-webhooks")
 
@@ -79,15 +88,19 @@ class Dispatcher:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            await sender.aclose()
         self._loop = None
 
     def wake(self) -> None:
         """Something may be due now (called by the backend, from any thread)."""
         loop, event = self._loop, self._wake
-        if loop is not None and event is not None and not loop.is_closed():
+        if loop is None or event is None or loop.is_closed():
+            return
+        if threading.get_ident() == self._thread:
+            event.set()  # a create on the loop itself: no need to wake the loop's selector
+        else:
             loop.call_soon_threadsafe(event.set)
 
     async def _run(self) -> None:
@@ -127,14 +140,21 @@ class Dispatcher:
                 if self._busy():  # the background task took it meanwhile: wait for that
                     continue
                 return made
-            async with self._session() as client:
-                sending = asyncio.gather(*(self._deliver(client, d) for d in batch))
+            # One task's events go one after the other, in the order they became due (a
+            # forced end claimed with its task.created); different tasks' go at once.
+            by_task: dict[str, list[Delivery]] = {}
+            for delivery in batch:
+                by_task.setdefault(delivery.task_id, []).append(delivery)
+            async with self._session() as post:
+                sending = asyncio.gather(*(self._in_order(post, d) for d in by_task.values()))
                 self._inflight.add(sending)
                 try:
                     await sending
                 finally:
                     self._inflight.discard(sending)
             made += len(batch)
+            if len(batch) < CLAIM_BATCH and not self._busy():
+                return made  # all that was due was in this batch
 
     async def _settle(self) -> None:
         """Wait for the attempts this loop is already making (the background task's), so
@@ -170,20 +190,26 @@ class Dispatcher:
         await self.drain()
 
     @contextlib.asynccontextmanager
-    async def _session(self) -> Any:
+    async def _session(self) -> AsyncIterator[Post]:
+        """How this batch's attempts are sent: the server's own loop keeps its connections
+        in a :class:`Sender`; a test's loop, routes and respx go through httpx."""
         running = asyncio.get_running_loop()
         if running is self._loop and not self.mounts:
-            if self._client is None:  # made on first use: most apps never send a webhook
-                self._client = httpx.AsyncClient(follow_redirects=False)
-            yield self._client
+            if self._sender is None:  # made on first use: most apps never send a webhook
+                self._sender = Sender()
+            yield self._sender.post
             return
         async with httpx.AsyncClient(follow_redirects=False, mounts=self._mounts()) as client:
-            yield client
+            yield functools.partial(_post, client)
 
     def _mounts(self) -> dict[str, httpx.AsyncBaseTransport]:
         return {_pattern(prefix): transport for prefix, transport in self.mounts.items()}
 
-    async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
+    async def _in_order(self, post: Post, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            await self._deliver(post, delivery)
+
+    async def _deliver(self, post: Post, delivery: Delivery) -> None:
         backend = self.backend
         webhooks = backend.webhooks
         clock = backend.clock
@@ -235,7 +261,7 @@ class Dispatcher:
             digest=dialect.webhook_digest,
         )
         timeout = runtime.settings.webhook_timeout
-        status, error, took = await _post(client, endpoint.url, body, headers, timeout)
+        status, error, took = await post(endpoint.url, body, headers, timeout)
         if fault == "replaying":
             outcome: Outcome = "replayed"
         else:
@@ -247,7 +273,7 @@ class Dispatcher:
         )
         webhooks.record(delivery, attempt, clock.now())
         if fault == "duplicate" and outcome == "delivered":
-            status, error, took = await _post(client, endpoint.url, body, headers, timeout)
+            status, error, took = await post(endpoint.url, body, headers, timeout)
             again = _attempt(
                 delivery, endpoint.url, now, status, error, took, "duplicate", headers, body, fault
             )

@@ -20,7 +20,8 @@ import msgspec
 from mockserver.__about__ import __version__
 from mockserver.domain.keys import mask
 from mockserver.domain.paths import DASHBOARD_PATH, GENERATION_PATH
-from mockserver.domain.settings import Settings, is_redis, shown_state
+from mockserver.domain.settings import Settings
+from mockserver.domain.state_urls import is_redis, shown_state
 from mockserver.domain.webhooks import endpoint_specs
 
 

@@ -15,7 +15,8 @@ import yaml
 from hatchling.builders.wheel import WheelBuilder
 
 from mockserver.cli import build_parser, serve_settings
-from mockserver.domain.settings import BY_ENV, Settings, is_redis
+from mockserver.domain.settings import BY_ENV, Settings
+from mockserver.domain.state_urls import is_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 NOT_ROOT = re.compile(r"^(?!root$|0$)[a-z_][a-z0-9_-]*$")

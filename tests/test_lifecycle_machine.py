@@ -21,7 +21,7 @@ from mockserver.domain.backend import Backend
 from mockserver.domain.behaviour import Dialect
 from mockserver.domain.errors import TaskNotFound
 from mockserver.domain.generation import GenerationRequest, ImageRef
-from mockserver.domain.settings import Timing
+from mockserver.domain.setting_types import Timing
 from mockserver.server.dialects import Speaker
 
 RANK = {Status.PENDING: 0, Status.RUNNING: 1, Status.SUCCEEDED: 2, Status.FAILED: 2}

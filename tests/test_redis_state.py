@@ -30,7 +30,8 @@ from mockserver.domain.redis_store import (
     connect,
     retention_expiry,
 )
-from mockserver.domain.settings import Settings, is_redis, shown_state
+from mockserver.domain.settings import Settings
+from mockserver.domain.state_urls import is_redis, shown_state
 from mockserver.domain.tasks import Status, Task
 from mockserver.media.cache import MediaCache
 from mockserver.media.shape import video_spec

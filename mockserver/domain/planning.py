@@ -16,7 +16,8 @@ from typing import Literal
 from mockserver.domain.generation import GenerationRequest
 from mockserver.domain.scenarios import FAILURES as FAILURE_CODES
 from mockserver.domain.scenarios import SLOW_FACTOR, Scenario
-from mockserver.domain.settings import Settings, Timing
+from mockserver.domain.setting_types import Timing
+from mockserver.domain.settings import Settings
 from mockserver.domain.tasks import Plan, Status
 
 FAILURES = tuple(FAILURE_CODES.values())

@@ -28,8 +28,8 @@ from redis.retry import Retry
 
 from mockserver.domain.clock import MockClock
 from mockserver.domain.errors import StateUnavailable
-from mockserver.domain.settings import REDIS_SCHEMES
 from mockserver.domain.sqlite_store import UNREADABLE, decode_task, encode_task
+from mockserver.domain.state_urls import REDIS_SCHEMES
 from mockserver.domain.store import retired_at
 from mockserver.domain.tasks import Task
 

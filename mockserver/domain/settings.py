@@ -7,8 +7,7 @@ a server that must answer within half a second of launch).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-from urllib.parse import urlsplit, urlunsplit
+from typing import Annotated
 
 import msgspec
 
@@ -21,6 +20,18 @@ from mockserver.domain.behaviour import (
     Rule,
 )
 from mockserver.domain.options import Option, Setting, describe
+from mockserver.domain.setting_types import (
+    ApiKey,
+    ClockMode,
+    HostName,
+    Rate,
+    Seconds,
+    StatePrefix,
+    Text,
+    Timing,
+    Token,
+    Url,
+)
 from mockserver.domain.webhooks import (
     MAX_URL_CHARS,
     WEBHOOK_FAULT_PRESETS,
@@ -29,41 +40,6 @@ from mockserver.domain.webhooks import (
     crowded_entry,
     endpoint_specs,
 )
-
-Timing = Literal["dev", "realistic"]
-ClockMode = Literal["real", "virtual"]
-Rate = Annotated[float, msgspec.Meta(ge=0, le=1)]
-Seconds = Annotated[float, msgspec.Meta(gt=0)]
-Text = Annotated[str, msgspec.Meta(min_length=1)]
-# A pattern's description is the sentence an error shows instead of the pattern.
-ApiKey = Annotated[
-    str, msgspec.Meta(pattern=r"^\S+$", description="must not be empty or contain spaces")
-]
-Url = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^https?://[^\s/]+(/\S*)?$",
-        description="must be an http:// or https:// URL without spaces",
-    ),
-]
-HostName = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?)$",
-        description="must be a host name or address, without scheme, port or path",
-    ),
-]
-StatePrefix = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^\S{1,64}$",
-        description="must be 1 to 64 characters without spaces",
-    ),
-]
-Token = Annotated[
-    str,
-    msgspec.Meta(pattern=r"^\S{8,}$", description="must be 8 or more characters without spaces"),
-]
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -394,24 +370,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         from mockserver.domain.loading import convert  # it builds Settings: imported late
 
         return convert(msgspec.to_builtins(self), {})
-
-
-REDIS_SCHEMES = ("redis", "rediss")
-
-
-def is_redis(state: str | None) -> bool:
-    """Whether a ``state`` setting names Redis (``redis://``, ``rediss://``), not a file."""
-    return state is not None and urlsplit(state).scheme in REDIS_SCHEMES
-
-
-def shown_state(state: str) -> str:
-    """A ``state`` setting as output shows it: a Redis URL's password masked."""
-    parts = urlsplit(state)
-    if not is_redis(state) or parts.password is None:
-        return state
-    user = f"{parts.username}:***" if parts.username else ":***"
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
 
 
 SETTINGS: tuple[Setting, ...] = describe(Settings)

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import msgspec
 
-from mockserver.domain.settings import Settings, is_redis, shown_state
+from mockserver.domain.settings import Settings
 from mockserver.domain.shared import SharedState
 from mockserver.domain.sqlite_store import (
     SQLiteStore,
@@ -26,6 +26,7 @@ from mockserver.domain.sqlite_store import (
     check_integrity,
     open_database,
 )
+from mockserver.domain.state_urls import is_redis, shown_state
 from mockserver.server import app as application  # create_app looked up per call: tests patch it
 from mockserver.server.app import MockApp
 from mockserver.server.faults import DropLogFilter

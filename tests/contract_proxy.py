@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mockserver.conformance.runner import SCHEMA_RULES
+from mockserver.conformance.plans import SCHEMA_RULES
 from mockserver.domain.contract import request_schema
 from mockserver.testing.strategies import rules
 from tests.broken import Answer

@@ -13,9 +13,9 @@ import pytest
 
 from mockserver import Settings
 from mockserver.conformance import Report, RunOptions, make_plan, run
+from mockserver.conformance.plans import default_deadline
 from mockserver.conformance.probes import enum_neighbours
 from mockserver.conformance.progress import Progress
-from mockserver.conformance.runner import default_deadline
 from mockserver.testing.server import ServerThread
 from tests.broken import Answer
 from tests.contract_proxy import CREATE_PATH, Exchange, Proxy

@@ -6,9 +6,10 @@ Imported only by the CLI (lazily) and by tests: it pulls in schemathesis and hyp
 """
 
 from mockserver.conformance.drift import Drift, compare
+from mockserver.conformance.plans import Plan, RunOptions, make_plan
 from mockserver.conformance.results import CheckResult, Observations, Report
 from mockserver.conformance.results import load as load_report
-from mockserver.conformance.runner import Plan, RunOptions, make_plan, run
+from mockserver.conformance.runner import run
 from mockserver.conformance.writers import write_reports
 
 __all__ = [

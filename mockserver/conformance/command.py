@@ -20,11 +20,12 @@ import httpx
 
 from mockserver.conformance.drift import compare, write_drift
 from mockserver.conformance.drift import markdown as drift_markdown
+from mockserver.conformance.plans import RunOptions, identify, make_plan
 from mockserver.conformance.progress import Progress
 from mockserver.conformance.receiver import check_receiver, write_receiver_reports
 from mockserver.conformance.receiver import summary as receiver_summary
 from mockserver.conformance.results import Report, ReportError, load
-from mockserver.conformance.runner import RunOptions, identify, make_plan, run
+from mockserver.conformance.runner import run
 from mockserver.conformance.target import check_base_url
 from mockserver.conformance.writers import summary, write_reports
 from mockserver.domain.webhooks import EVENTS

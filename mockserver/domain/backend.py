@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, overload
 
 from typing_extensions import TypeVar
 
-from mockserver.domain.behaviour import request_facts
 from mockserver.domain.clock import MockClock
+from mockserver.domain.deciding import Chooser, QueuedScenario, queued
 from mockserver.domain.deliveries import Webhooks
 from mockserver.domain.errors import (
     InvalidRequest,
@@ -31,16 +30,14 @@ from mockserver.domain.journal import Journal, Journals
 from mockserver.domain.limits import Limiter, RateLimiter
 from mockserver.domain.links import ResultLinks, new_secret
 from mockserver.domain.outbox import MemoryWebhooks
-from mockserver.domain.planning import Decision, Source
+from mockserver.domain.planning import Decision
 from mockserver.domain.randomness import Randomness, uuid4_from
 from mockserver.domain.reachability import InputProblem, unreachable_input
 from mockserver.domain.runtime import Runtime, RuntimeBuilder
 from mockserver.domain.scenarios import (
     FAILURES,
     Scenario,
-    ScenarioError,
     parse_scenario,
-    scenario_in_prompt,
 )
 from mockserver.domain.settings import Settings
 from mockserver.domain.store import MemoryStore, TaskStore
@@ -63,14 +60,6 @@ class ImageKeeper(Protocol):
     """Where a new task's input images go (the media layer keeps them for its video)."""
 
     def keep_images(self, images: Mapping[str, bytes]) -> None: ...
-
-
-@dataclass(slots=True)
-class QueuedScenario:
-    """The next ``remaining`` tasks (of any key) get ``scenario``."""
-
-    scenario: Scenario
-    remaining: int
 
 
 class Backend(Generic[RT]):
@@ -130,7 +119,7 @@ class Backend(Generic[RT]):
         self._build: RuntimeBuilder[RT] = build
         self._images = images
         self._owners: dict[str, str] = {}
-        self._decisions: dict[tuple[Scenario, Source], Decision] = {}
+        self._chooser = Chooser()
         self._apply(settings, reseed=False)
         self.initial_settings = self.settings
         self._creates = 0
@@ -259,7 +248,10 @@ class Backend(Generic[RT]):
         if problem is None and settings.dialect.unreachable_urls == "fail":
             problem = unreachable_input(request, loopback=settings.allow_private_urls)
         # A task doomed by its input takes nothing from the queue, the rules or the weights.
-        decision = self._decide(request, scenario, consult=problem is None)
+        take = self.shared.take if self.shared is not None else None
+        decision = self._chooser.choose(
+            request, scenario, self.runtime, self.queue, take, consult=problem is None
+        )
         chosen = decision.scenario if decision else None
         if chosen is not None and chosen.kind == "reject":
             assert chosen.status is not None
@@ -365,12 +357,7 @@ class Backend(Generic[RT]):
 
     def enqueue(self, token: str, count: int) -> QueuedScenario:
         """The next ``count`` tasks created (by any key) get the scenario ``token``."""
-        if not 1 <= count <= 1_000_000:
-            raise InvalidRequest.single("count", "range", "count: must be 1 to 1000000")
-        try:
-            item = QueuedScenario(parse_scenario(token), count)
-        except ScenarioError as exc:
-            raise InvalidRequest.single("scenario", "scenario", f"scenario: {exc}") from None
+        item = queued(token, count)
         if self.shared is not None:
             self.shared.push(item.scenario.token, count)
             self._adopt(self.shared.load())
@@ -431,39 +418,6 @@ class Backend(Generic[RT]):
         title = FAILURES[code].title
         return Failure(code, title, f"Video generation failed: {problem.detail}")
 
-    def _decide(
-        self, request: GenerationRequest, header: str | None, *, consult: bool = True
-    ) -> Decision | None:
-        if header is not None:
-            return Decision(_parse(header, "X-Wan-Mock-Scenario"), "header")
-        in_prompt = scenario_in_prompt(request.prompt)
-        if in_prompt is not None:
-            return Decision(_parse(in_prompt, "prompt"), "prompt")
-        if not consult:
-            return None
-        if self.queue and self.shared is not None:
-            token = self.shared.take()  # atomic: other processes take from the same queue
-            if token is not None:
-                return Decision(parse_scenario(token), "queue")
-        elif self.queue:
-            head = self.queue[0]
-            head.remaining -= 1
-            if head.remaining <= 0:
-                self.queue.popleft()
-            return Decision(head.scenario, "queue")
-        runtime = self.runtime
-        if runtime.rules:
-            facts = request_facts(request)
-            for rule, scenario in runtime.rules:
-                if rule.matches(facts, request.prompt):
-                    return Decision(scenario, "rule")
-        weighted = runtime.planner.deck.draw()
-        if weighted is None:
-            return None
-        # Weighted decisions repeat a handful of values: share them instead of one per task.
-        key: tuple[Scenario, Source] = (weighted, "weights")
-        return self._decisions.setdefault(key, Decision(weighted, "weights"))
-
     def _new_id(self) -> str:
         while True:
             task_id = uuid4_from(self.random.ids.getrandbits(128))
@@ -472,10 +426,3 @@ class Backend(Generic[RT]):
             # stream repeats itself after a restart, so its ids are checked.
             if self.shared is not None or task_id not in self.store:
                 return task_id
-
-
-def _parse(token: str, field: str) -> Scenario:
-    try:
-        return parse_scenario(token)
-    except ScenarioError as exc:
-        raise InvalidRequest.single(field, "scenario", f"{field}: {exc}") from None

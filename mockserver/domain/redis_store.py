@@ -16,7 +16,6 @@ own, so a request never hangs and a create is never written twice.
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -28,7 +27,7 @@ from redis.retry import Retry
 
 from mockserver.domain.clock import MockClock
 from mockserver.domain.errors import StateUnavailable
-from mockserver.domain.sqlite_store import UNREADABLE, decode_task, encode_task
+from mockserver.domain.sqlite_store import TaskReader, encode_task
 from mockserver.domain.state_urls import REDIS_SCHEMES
 from mockserver.domain.store import retired_at
 from mockserver.domain.tasks import Task
@@ -37,7 +36,6 @@ TIMEOUT_S = 0.5  # connect and read: a stopped Redis costs a request at most thi
 AWAY_S = 0.25  # after a timeout, calls fail at once this long (one request's other calls)
 PAGE = 512
 
-logger = logging.getLogger(__name__)
 
 # A Redis that cannot serve now (down, restarting, still loading its data, a replica turned
 # read-only, a failed snapshot refusing writes): the request is answered 503.
@@ -176,7 +174,7 @@ class RedisStore:
         self.expiry: Callable[[Task], float | None] = lambda task: None
         self._add = link.client.register_script(_ADD)
         self._purge = link.client.register_script(_PURGE)
-        self._reported: set[str] = set()
+        self._reader = TaskReader("Redis state")
 
     def key(self, task_id: str) -> str:
         return f"{self.prefix}task:{task_id}"
@@ -201,7 +199,7 @@ class RedisStore:
     def get(self, task_id: str) -> Task | None:
         with self.link.reachable():
             data = self.client.get(self.key(task_id))
-        return None if data is None else self._decode(task_id, blob(data))
+        return None if data is None else self._reader.decode(task_id, blob(data))
 
     def save(self, task: Task) -> None:
         ms = self._expiry_ms(task)
@@ -247,21 +245,11 @@ class RedisStore:
             for task_id, data in zip(ids, rows, strict=True):
                 if data is None:
                     continue  # expired in Redis, not purged from the index yet
-                task = self._decode(task_id, blob(data))
+                task = self._reader.decode(task_id, blob(data))
                 if task is not None:
                     yield task
                 elif skipped is not None:
                     skipped.append(task_id)
-
-    def _decode(self, task_id: str, data: bytes) -> Task | None:
-        """The task of one key, or None (logged once) for one that cannot be decoded."""
-        try:
-            return decode_task(task_id, data)
-        except UNREADABLE as exc:
-            if task_id not in self._reported:
-                self._reported.add(task_id)
-                logger.warning("Redis state: task %s cannot be read, skipped: %s", task_id, exc)
-            return None
 
     def __len__(self) -> int:
         with self.link.reachable():
@@ -289,7 +277,7 @@ class RedisStore:
                 pipe.zrem(self.order, *names)
                 pipe.zrem(self.retired, *names)
                 pipe.execute()
-        self._reported.clear()
+        self._reader.forget()
 
     def close(self) -> None:
         """Release the connections; what was acknowledged is Redis's to keep."""

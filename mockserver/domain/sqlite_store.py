@@ -247,13 +247,35 @@ def decode_task(task_id: str, data: bytes) -> Task:
     return Task(task_id, row.owner, row.created_at, row.request, plan, decision)
 
 
+class TaskReader:
+    """Decodes stored tasks for a store: a damaged one is None (treated as absent, since
+    neither its owner nor its plan can be known), logged once per id with ``where`` it was."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self._reported: set[str] = set()
+
+    def decode(self, task_id: str, data: bytes) -> Task | None:
+        try:
+            return decode_task(task_id, data)
+        except UNREADABLE as exc:
+            if task_id not in self._reported:
+                self._reported.add(task_id)
+                logger.warning("%s: task %s cannot be read, skipped: %s", self.where, task_id, exc)
+            return None
+
+    def forget(self) -> None:
+        """Log again what is found damaged from now on (the store was cleared)."""
+        self._reported.clear()
+
+
 class SQLiteStore:
     """The :class:`~mockserver.domain.store.TaskStore` over one SQLite connection."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._closed = False
-        self._reported: set[str] = set()  # unreadable rows already logged
+        self._reader = TaskReader("state file")
 
     def add(self, task: Task) -> None:
         try:
@@ -266,7 +288,7 @@ class SQLiteStore:
 
     def get(self, task_id: str) -> Task | None:
         row = self.conn.execute("SELECT data FROM tasks WHERE id = ?", (task_id,)).fetchone()
-        return None if row is None else self._decode(task_id, row[0])
+        return None if row is None else self._reader.decode(task_id, row[0])
 
     def save(self, task: Task) -> None:
         self.conn.execute(
@@ -289,22 +311,11 @@ class SQLiteStore:
         cursor = self.conn.execute(query)
         while page := cursor.fetchmany(512):
             for task_id, data in page:
-                task = self._decode(task_id, data)
+                task = self._reader.decode(task_id, data)
                 if task is not None:
                     yield task
                 elif skipped is not None:
                     skipped.append(task_id)
-
-    def _decode(self, task_id: str, data: bytes) -> Task | None:
-        """The task of one row, or None for a row that cannot be decoded: it is logged (once)
-        and treated as absent, since neither its owner nor its plan can be known."""
-        try:
-            return decode_task(task_id, data)
-        except UNREADABLE as exc:
-            if task_id not in self._reported:
-                self._reported.add(task_id)
-                logger.warning("state file: task %s cannot be read, skipped: %s", task_id, exc)
-            return None
 
     def __len__(self) -> int:
         count: int = self.conn.execute("SELECT count(*) FROM tasks").fetchone()[0]
@@ -315,7 +326,7 @@ class SQLiteStore:
 
     def clear(self) -> None:
         self.conn.execute("DELETE FROM tasks")
-        self._reported.clear()
+        self._reader.forget()
 
     def close(self) -> None:
         # Fold the WAL back into the database file so the state is one file at rest (the last

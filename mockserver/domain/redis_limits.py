@@ -153,36 +153,29 @@ class RedisRateLimiter:
         )
 
     def check_submission(self, key: str, now: float) -> None:
-        limits = self.limits
-        if limits.submissions_per_second is None and limits.concurrent_tasks is None:
-            return
-        self._run(
-            key,
-            now,
-            take=False,
-            rate=limits.submissions_per_second,
-            what="submissions",
-            running=limits.concurrent_tasks,
-            member="",
-            finishes_at=None,
-        )
+        self._submission(key, now, take=False, member="", finishes_at=None)
 
     def record_submission(
         self, key: str, task_id: str, now: float, finishes_at: float | None
     ) -> None:
         """Decide again and count the task, in one script: raises :class:`LimitExceeded` if
         another replica took the last place since :meth:`check_submission`."""
+        self._submission(key, now, take=True, member=task_id, finishes_at=finishes_at)
+
+    def _submission(
+        self, key: str, now: float, *, take: bool, member: str, finishes_at: float | None
+    ) -> None:
         limits = self.limits
         if limits.submissions_per_second is None and limits.concurrent_tasks is None:
             return
         self._run(
             key,
             now,
-            take=True,
+            take=take,
             rate=limits.submissions_per_second,
             what="submissions",
             running=limits.concurrent_tasks,
-            member=task_id,
+            member=member,
             finishes_at=finishes_at,
         )
 

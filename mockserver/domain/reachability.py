@@ -14,6 +14,7 @@ compatible ``::a.b.c.d``) is judged by the IPv4 address inside.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import Literal
@@ -68,9 +69,10 @@ def unreachable_input(request: GenerationRequest, *, loopback: bool = False) -> 
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def url_reason(url: str, *, loopback: bool = False) -> str | None:
     """Why the service could not reach ``url`` (an http(s) URL already checked for syntax),
-    or None when it is a public name or address."""
+    or None when it is a public name or address. Cached: clients send the same URLs again."""
     try:
         host = urlsplit(url).hostname
     except ValueError:

@@ -18,7 +18,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.domain.backend import Backend
-from mockserver.domain.excerpts import Excerpt
+from mockserver.domain.excerpts import MAX_BODY_BYTES, Excerpt
 from mockserver.server.errors import ANSWERED, ErrorRenderer, problem_for
 from mockserver.server.faults import ConnectionDropped
 from mockserver.server.tracing import traceparent
@@ -54,21 +54,27 @@ class ApiEdge:
         recorded = answered = False
         reads = scope["method"] not in ("GET", "HEAD")
         asked = Excerpt() if reads else None  # of the request body, as the app read it
-        answer: Excerpt | None = None  # of a JSON answer
+        answer: Excerpt | bytes | None = None  # of a JSON answer (see _gathered)
 
         def record() -> None:
             nonlocal recorded
             recorded = True
-            duration_ms = (time.perf_counter() - started) * 1000
             self.backend.journal.record(
-                (at, scope["method"], scope["path"], status, duration_ms, scope["headers"]),
+                (
+                    at,
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    scope["headers"],
+                ),
                 asked.kept() if asked is not None else b"",
-                answer.kept() if answer is not None else b"",
+                answer.kept() if isinstance(answer, Excerpt) else answer or b"",
             )
 
         async def edge_receive() -> Message:
             message = await receive()
-            if message["type"] == "http.request" and asked is not None:
+            if asked is not None and message["type"] == "http.request":
                 asked.add(message.get("body", b""))
             return message
 
@@ -79,19 +85,18 @@ class ApiEdge:
                 status = message["status"]
                 headers = message.get("headers", ())
                 if _is_json(headers):
-                    answer = Excerpt()
+                    answer = b""
                 if trace is not None:
                     message["headers"] = [*headers, (b"traceparent", trace)]
             elif not recorded:
                 if answer is not None:
-                    answer.add(message.get("body", b""))
+                    answer = _gathered(answer, message.get("body", b""))
                 if not message.get("more_body", False):
                     record()
             await send(message)
 
-        reading = edge_receive if reads else receive
         try:
-            await self.app(scope, reading, edge_send)
+            await self.app(scope, edge_receive if reads else receive, edge_send)
         except ConnectionDropped:
             status = 0  # an injected dropped connection: the client got no complete answer
             raise
@@ -107,10 +112,24 @@ class ApiEdge:
                 record()
 
 
+def _gathered(seen: Excerpt | bytes, chunk: bytes) -> Excerpt | bytes:
+    """A JSON answer so far, ``chunk`` added: while it is one small chunk, that chunk itself
+    (the usual answer: no copy, no excerpt made), else its :class:`Excerpt`."""
+    if isinstance(seen, bytes):
+        if not seen and len(chunk) <= MAX_BODY_BYTES:
+            return chunk
+        first, seen = seen, Excerpt()
+        seen.add(first)
+    seen.add(chunk)
+    return seen
+
+
 def _is_json(headers: Any) -> bool:
     """Whether an answer's headers say JSON (``application/json``, ``problem+json``...)."""
     for name, value in headers:
         if name == b"content-type":
+            if value == b"application/json":  # the API's own answers
+                return True
             media: bytes = value.split(b";", 1)[0].strip().lower()
             return media.endswith(b"json")
     return False

@@ -1,6 +1,7 @@
 """uvicorn's httptools protocol, guarded against clients that hold the server without asking
 it anything: a bound on the request head, deadlines for the head and the body, and a cap on
-open connections.
+open connections; and what a connection writes in one turn of the loop is sent together
+(``coalescing.py``), so a small answer is one segment, not a head and then a body.
 
 - **Head size.** httptools has no limit: a client could send megabytes of headers and the server
   would buffer them all. The bytes of a head still incomplete are counted, and past
@@ -37,6 +38,7 @@ from uvicorn.server import ServerState
 
 from mockserver.domain.clock import SystemClock
 from mockserver.domain.settings import Settings
+from mockserver.server.coalescing import CoalescingTransport
 from mockserver.server.errors import DEFAULT_SPEAKER, ErrorRenderer, Problem
 
 HEAD_LIMIT = 64 * 1024
@@ -147,6 +149,9 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        # An answer's head and body leave together (coalescing.py); reading stays the
+        # transport's own (uvicorn's flow control holds the transport it was given).
+        self.transport = CoalescingTransport(transport, self.loop)
         _Sweep.of(self.server_state, self.loop).admit(self)
 
     def phase(self) -> tuple[int, object]:

@@ -51,7 +51,9 @@ class FileServer:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(  # a short poll: shutdown() then returns at once
+            target=self._server.serve_forever, args=(0.01,), daemon=True
+        )
 
     @property
     def base(self) -> str:

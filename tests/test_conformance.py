@@ -3,15 +3,18 @@ thing, it catches each deliberately broken variant, and it keeps to its budget."
 
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from mockserver import Control, Settings
-from mockserver.conformance import Report, RunOptions, make_plan, run
+from mockserver.conformance import Report, RunOptions, lifecycle, make_plan, run
 from mockserver.conformance.results import DESCRIPTIONS, load
+from mockserver.conformance.target import Target
 from mockserver.conformance.writers import write_reports
 from mockserver.domain.behaviour import DIALECT_PROFILES
 from mockserver.testing.server import ServerThread
@@ -61,6 +64,23 @@ def test_the_fake_passes_every_check(breakable: tuple[ServerThread, Breaker]) ->
     # The lifecycle's tasks, generated creates, and the rule probes a schema cannot judge.
     assert report.budget.creates == 4 + 5 + len(CONTENT_RULES)
     assert report.rules_not_exercised() == []
+
+
+def test_a_run_that_moves_the_fakes_clock_waits_for_nothing_in_real_time(
+    breakable: tuple[ServerThread, Breaker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its tasks are followed and the poll-error task's Retry-After is obeyed on the fake's
+    clock: not one real sleep."""
+    server, breaker = breakable
+    breaker.use()
+    slept: list[float] = []
+    clock = SimpleNamespace(sleep=slept.append, monotonic=time.monotonic)
+    monkeypatch.setattr(lifecycle, "time", clock)
+    monkeypatch.setitem(Target.__init__.__kwdefaults__, "sleep", slept.append)
+    report = _run(server)
+    assert report.ok, [(c.name, c.reasons) for c in report.failures()]
+    assert report.observations.retry_after == ["429: 1"]
+    assert slept == []
 
 
 def test_every_spelling_the_fake_varies_is_within_the_contract() -> None:

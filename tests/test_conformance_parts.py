@@ -110,6 +110,32 @@ def test_target_waits_out_retry_after_before_the_next_request() -> None:
     assert 2.5 < slept[0] <= 3
 
 
+@pytest.mark.parametrize("moved", [True, False], ids=["clock moved", "fake refused"])
+def test_a_fake_whose_clock_the_run_moves_waits_out_retry_after_on_that_clock(
+    moved: bool,
+) -> None:
+    answers = iter([httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(200)])
+    slept: list[float] = []
+    asked: list[float] = []
+    target = Target(
+        "http://target.test",
+        "k",
+        observer=Observer(),
+        sleep=slept.append,
+        transport=httpx.MockTransport(lambda request: next(answers)),
+    )
+
+    def move_clock(seconds: float) -> bool:
+        asked.append(seconds)
+        return moved
+
+    target.move_clock = move_clock
+    target.call("GET", "/a")
+    target.call("GET", "/a")
+    assert asked == [3]
+    assert len(slept) == (0 if moved else 1)  # refused: the wait is real
+
+
 def _paced(slept: list[float]) -> Target:
     """A target 2 s apart between creates, that records its sleeps instead of sleeping."""
     return Target(

@@ -83,13 +83,15 @@ IMAGE_CONTENT = re.compile(
 )
 
 
-def test_plain_schemathesis_with_positive_data_finds_no_other_failure() -> None:
+def test_plain_schemathesis_with_positive_data_finds_no_other_failure(tmp_path: Path) -> None:
     app = create_app(Settings(seed=3, api_keys=(KEY,), explain_errors=True))
     with served(app) as url:
+        # In a directory of its own: schemathesis keeps a cache of failures where it runs,
+        # and would replay them in the next run.
         result = run([tool("schemathesis"), "run", CONTRACT, "--url", url, "--mode", "positive",
                       "-H", f"Authorization: Bearer {KEY}", "--seed", "2026",
                       "--max-examples", "60", "--phases", "examples,coverage,fuzzing,stateful",
-                      "--no-color"])  # fmt: skip
+                      "--no-color"], cwd=tmp_path)  # fmt: skip
     output = result.stdout
     failures = re.findall(r"^- (ST\d+|[A-Z][^\n]*)$", output, re.MULTILINE)
     bodies = re.findall(r"^\[(\d{3})\][^\n]*\n\n\s+`([^\n]*)`", output, re.MULTILINE)

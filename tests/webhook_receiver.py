@@ -104,7 +104,10 @@ def receiver(answer: Callable[[int], int | tuple[int, float]] | None = None) -> 
     box.append(Receiver(f"http://127.0.0.1:{port}/hook"))
     if answer is not None:
         box[0].answer = answer
-    thread = threading.Thread(target=server.serve_forever, name="webhook-receiver", daemon=True)
+    # A short poll: shutdown() waits for the loop to look (0.5 s by default, in every test).
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.01,), name="webhook-receiver", daemon=True
+    )
     thread.start()
     try:
         yield box[0]

@@ -69,7 +69,8 @@ class Lifecycle:
     interval: float
     deadline: float
     other_token: str | None
-    advance: Callable[[float], None] | None = None  # moves a fake's clock between rounds
+    # Moves a fake's clock between rounds; False when the fake refused (then time is waited).
+    advance: Callable[[float], bool] | None = None
     progress: Any = None
     tasks: list[Tracked] = field(default_factory=list)
     kept_back: str | None = None  # why a create was not sent (the budget's words)
@@ -109,15 +110,16 @@ class Lifecycle:
         origin = self.started if self.advance is None else None
         ends = (origin if origin is not None else time.monotonic()) + self.deadline
         while self._keep_following(rounds, ends):
-            if rounds:
-                time.sleep(self.interval)
-            rounds += 1
+            moved = False
             if self.advance is not None:
                 # Growing steps: one second first, so every task of a fast fake is seen
                 # running (its queue is shorter, its render longer), then up to a minute, so a
                 # fake with realistic timing finishes in a few rounds.
-                self.advance(step)
+                moved = self.advance(step)
                 step = min(step * 1.5, 60.0)
+            if rounds and not moved:  # a moved clock is not waited for
+                time.sleep(self.interval)
+            rounds += 1
             for task in self.tasks:
                 if not task.done:
                     self._poll(task)

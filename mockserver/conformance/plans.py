@@ -92,10 +92,15 @@ class Plan:
             f"fuzz: up to {self.examples} schema-valid GETs of random ids (404: free)",
         ]
         if self.lifecycle_tasks:
+            pace = (
+                "as the run moves the fake's clock"
+                if self.forced_outcomes
+                else f"every {self.poll_interval:g} s"
+            )
             lines.append(
                 f"lifecycle: {len(self.lifecycle_tasks)} tasks created ({cost}), each polled "
-                f"every {self.poll_interval:g} s until done (at most {self.deadline:g} s, "
-                "--deadline), then each video downloaded"
+                f"{pace} until done (at most {self.deadline:g} s, --deadline), then each video "
+                "downloaded"
             )
         else:
             lines.append("lifecycle: skipped (no creates allowed; pass --max-creates N)")

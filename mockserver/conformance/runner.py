@@ -11,7 +11,6 @@ tasks reach both terminal states in seconds.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -95,6 +94,7 @@ def run(options: RunOptions, progress: Progress | None = None) -> Report:
         other = options.token + "-second-key"  # any key works on a fake unless configured
     control = Control(options.base_url, admin_token=options.admin_token) if fake else None
     advance = _advancer(control) if plan.forced_outcomes else None
+    target.move_clock = advance
     aborted: RunAborted | None = unreachable
     try:
         if aborted is None:
@@ -238,10 +238,13 @@ def _advancer(control: Control | None) -> Any:
     if control is None:
         return None
 
-    def advance(seconds: float) -> None:
+    def advance(seconds: float) -> bool:
         # A fake that refuses (admin token needed): its tasks finish in real time instead.
-        with contextlib.suppress(ControlError):
+        try:
             control.advance(seconds)
+        except ControlError:
+            return False
+        return True
 
     return advance
 

@@ -239,6 +239,9 @@ class Target:
         self.created_ids: set[str] = set()
         self._sleep = sleep
         self._not_before = 0.0
+        # For a fake whose clock the run moves: a Retry-After is waited out on that clock
+        # (it returns False when the fake refuses, and the wait is real).
+        self.move_clock: Callable[[float], bool] | None = None
         self.min_gap = min_gap  # seconds between any two requests (a live API's rate limits)
         # Called before each request: the lifecycle polls its tasks in the gaps of other work.
         self.between: Callable[[], None] | None = None
@@ -355,7 +358,10 @@ class Target:
 
     def note_retry_after(self, status: int, value: str | None) -> None:
         if status in (429, 503) and value is not None and value.strip().isdigit():
-            self._not_before = max(self._not_before, time.monotonic() + int(value))
+            seconds = int(value)
+            if self.move_clock is not None and self.move_clock(seconds):
+                return
+            self._not_before = max(self._not_before, time.monotonic() + seconds)
 
     def pause(self, method: str = "POST") -> None:
         """Run the ``between`` hook, then wait out any ``Retry-After`` and keep the gap since

@@ -75,7 +75,9 @@ def outside() -> Iterator[tuple[str, list[str]]]:
     403 and notes its request line, so a client told to use it never leaves loopback. Yields
     its URL and the list of request lines (``CONNECT host:443 ...`` for https)."""
     server = _Outside()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.01,), daemon=True
+    )  # quick shutdown
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", server.refused

@@ -76,6 +76,7 @@ def test_a_run_that_moves_the_fakes_clock_waits_for_nothing_in_real_time(
     slept: list[float] = []
     clock = SimpleNamespace(sleep=slept.append, monotonic=time.monotonic)
     monkeypatch.setattr(lifecycle, "time", clock)
+    assert Target.__init__.__kwdefaults__ is not None
     monkeypatch.setitem(Target.__init__.__kwdefaults__, "sleep", slept.append)
     report = _run(server)
     assert report.ok, [(c.name, c.reasons) for c in report.failures()]

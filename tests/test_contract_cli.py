@@ -45,11 +45,12 @@ def served() -> Iterator[tuple[ServerThread, Breaker]]:
 def test_full_suite_passes_against_the_fake_in_a_subprocess(tmp_path: Path) -> None:
     """The docs' command, verbatim, against `wan-mock serve` standing in for the live API."""
     path = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+    cache = str(tmp_path / "cache")
     with running_server("--no-access-log") as server:
         result = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", doc_block("example: contract-run")],
             cwd=tmp_path,
-            env={**ENV, "PATH": path, "CI": "1", "BASE": server.base_url},
+            env={**ENV, "PATH": path, "CI": "1", "BASE": server.base_url, "XDG_CACHE_HOME": cache},
             capture_output=True,
             text=True,
             timeout=120,
@@ -68,6 +69,10 @@ def test_full_suite_passes_against_the_fake_in_a_subprocess(tmp_path: Path) -> N
     assert suite.find("testsuite") is not None
     for text in [result.stdout, result.stderr] + [p.read_text() for p in reports.iterdir()]:
         assert SECRET not in text
+    # The rule probes' bodies are kept for the next run (--no-cache: not).
+    assert [p.name[:7] for p in (tmp_path / "cache" / "wan-mock" / "contract").iterdir()] == [
+        "probes-"
+    ]
 
 
 def test_the_docs_pytest_example_passes(served: tuple[ServerThread, Breaker]) -> None:
@@ -80,14 +85,21 @@ def test_the_docs_pytest_example_passes(served: tuple[ServerThread, Breaker]) ->
 
 
 def test_a_failing_check_exits_1_and_says_which(
-    served: tuple[ServerThread, Breaker], capsys: pytest.CaptureFixture[str]
+    served: tuple[ServerThread, Breaker],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     server, breaker = served
     breaker.use(broken.bad_traceparent)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     try:
-        status, out = contract("run", "--base-url", server.base_url, "--examples", "2")
+        status, out = contract(
+            "run", "--base-url", server.base_url, "--examples", "2", "--no-cache"
+        )
     finally:
         breaker.use()
+    assert list(tmp_path.iterdir()) == []  # --no-cache: nothing kept
     assert status == 1
     assert "FAIL  contract.headers" in out
     assert "PASS  lifecycle.videos_iff_succeeded" in out

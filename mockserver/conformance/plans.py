@@ -51,6 +51,7 @@ class RunOptions:
     timeout: float = 30.0  # seconds for one answer; past it, a failed check, and the run goes on
     free: bool = False  # the caller owns the target: no budget floor, no pacing
     force_outcomes: bool | None = None  # scenario headers; default: only for the fake
+    cache: bool = True  # keep the rule probes' bodies on disk for the next run (probe_cache.py)
 
 
 @dataclass(frozen=True)

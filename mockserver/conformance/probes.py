@@ -24,6 +24,7 @@ from hypothesis.errors import HypothesisWarning
 
 from mockserver.conformance.budget import BudgetExceeded
 from mockserver.conformance.fuzzing import CREATE, GET, Contract
+from mockserver.conformance.probe_cache import BodyCache
 from mockserver.conformance.results import RunAborted, Tally
 from mockserver.conformance.target import QUICK, NoAnswer, Target, parse_json
 from mockserver.domain.contract import request_fields
@@ -216,10 +217,11 @@ def _scaled_words(allowed: list[Any]) -> list[str]:
     return [f"{least * least // most}{suffix}", f"{most * most // least}{suffix}"]
 
 
-def rule_probes() -> list[tuple[str, Callable[[], dict[str, Any]]]]:
-    """Every rule probe: ``("field rule", body maker)``. A body is made when its probe goes out
-    (finding a minimal one takes hypothesis a few dozen milliseconds), so the making overlaps the
-    pause a paced run waits before each create instead of adding to it."""
+def rule_probes(cache: BodyCache | None = None) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
+    """Every rule probe: ``("field rule", body maker)``. A body is read from ``cache`` when a
+    run before made it, else made when its probe goes out (finding a minimal one takes
+    hypothesis a few dozen milliseconds), so the making overlaps the pause a paced run waits
+    before each create instead of adding to it."""
     probes: list[tuple[str, Callable[[], dict[str, Any]]]] = [
         (f"{field} {rule}", functools.partial(rule_body, field, rule)) for field, rule in rules()
     ]
@@ -227,15 +229,38 @@ def rule_probes() -> list[tuple[str, Callable[[], dict[str, Any]]]]:
         (f"{field} = {value!r}", functools.partial(_with, field, value))
         for field, value in enum_neighbours()
     ]
-    return probes
+    if cache is None:
+        return probes
+    return [(key, functools.partial(cache.body, key, make)) for key, make in probes]
 
 
 def _with(field: str, value: Any) -> dict[str, Any]:
     return base_body() | {field: value}
 
 
-def check_rules(target: Target, contract: Contract, tally: Tally, progress: Any = None) -> None:
-    name, cases = "rules.every_rule_rejected", rule_probes()
+def check_rules(
+    target: Target,
+    contract: Contract,
+    tally: Tally,
+    progress: Any = None,
+    cache: BodyCache | None = None,
+) -> None:
+    name, cases = "rules.every_rule_rejected", rule_probes(cache)
+    try:
+        _check_rules(target, contract, tally, progress, name, cases)
+    finally:
+        if cache is not None:
+            cache.save()  # what was made, even when the run stops half-way
+
+
+def _check_rules(
+    target: Target,
+    contract: Contract,
+    tally: Tally,
+    progress: Any,
+    name: str,
+    cases: list[tuple[str, Callable[[], dict[str, Any]]]],
+) -> None:
     for done, (key, make) in enumerate(cases, 1):
         body = make()
         response = _send(

@@ -22,6 +22,7 @@ from mockserver.conformance.budget import Spend
 from mockserver.conformance.fuzzing import CREATE, GET, Contract
 from mockserver.conformance.lifecycle import Lifecycle
 from mockserver.conformance.plans import Plan, RunOptions, deadline_note, identify, make_plan
+from mockserver.conformance.probe_cache import BodyCache, default_directory
 from mockserver.conformance.probes import (
     check_auth,
     check_malformed,
@@ -184,7 +185,8 @@ def _phases(
     if advance is None:
         _start(lifecycle, plan, target, spend, progress)
     progress.phase("request rules")
-    check_rules(target, contract, tally, progress)
+    cache = BodyCache(default_directory() if options.cache else None)
+    check_rules(target, contract, tally, progress, cache)
     check_malformed(target, tally)
     progress.finish()
     progress.phase("generated requests")

@@ -3,7 +3,7 @@
 A run of ``wan-mock contract run`` against a target the project did not write spends most of its
 minute asleep (the pace a billed target gets: a quarter second between requests, five between
 polls), so the runs overlap well. The session starts them as it begins, in waves of AT_ONCE, from
-a process of their own (``python -m tests.targets.batch DIR JOB...``, which gives each run a
+a process of their own (``python -m tests.targets DIR JOB...``, which gives each run a
 process too), and carries on with the other tests meanwhile. Each run is still one ``wan-mock``
 subprocess behind its own counting proxy, timed from the outside, as when it ran alone; its
 result lands in ``DIR/<job>.json`` and the test that asked for it waits for that file
@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import multiprocessing
 import os
 import re
 import subprocess
@@ -81,7 +82,7 @@ def launch(directory: Path, jobs: list[Job]) -> subprocess.Popen[bytes]:
     args = [json.dumps(job.argv()) for job in jobs]
     with (directory / "batch.log").open("wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "tests.targets.batch", str(directory), *args],
+            [sys.executable, "-m", "tests.targets", str(directory), *args],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -133,23 +134,28 @@ def run_one(directory: Path, job: Job) -> None:
     _write(directory / f"{job.name}.json", json.dumps(dataclasses.asdict(run)))
 
 
+# Each run's process is forked from a server that has imported this module (and so the targets,
+# the proxy and uvicorn) once: sixteen fresh interpreters importing them cost about 6 s of CPU.
+_PROCESSES = multiprocessing.get_context("forkserver")
+_PROCESSES.set_forkserver_preload(["tests.targets.batch"])
+
+
 def run_apart(directory: Path, job: Job) -> None:
     """Runs ``job`` in a process of its own (its target and proxy have a core's worth of Python
     to themselves, as when the run was alone in a test); a process that dies without a word is
     written down as the job's error."""
-    argv = [sys.executable, "-m", "tests.targets.batch", "--one", str(directory)]
-    done = subprocess.run(
-        [*argv, json.dumps(job.argv())], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    process = _PROCESSES.Process(target=run_one, args=(directory, job), name=job.name)
+    process.start()
+    process.join()
     written = [directory / f"{job.name}.{kind}" for kind in ("json", "error")]
     if not any(path.is_file() for path in written):
-        _write(directory / f"{job.name}.error", f"exit {done.returncode}:\n{done.stderr}")
+        _write(
+            directory / f"{job.name}.error",
+            f"the run's process ended with {process.exitcode} (its output: batch.log)",
+        )
 
 
 def main(argv: list[str]) -> int:
-    if argv[0] == "--one":
-        run_one(Path(argv[1]), Job.parse(argv[2]))
-        return 0
     directory, jobs = Path(argv[0]), [Job.parse(arg) for arg in argv[1:]]
     jobs.sort(key=lambda job: not job.target.startswith(SLOWEST))
     try:
@@ -159,7 +165,3 @@ def main(argv: list[str]) -> int:
     finally:
         _write(directory / FINISHED, "")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -128,39 +128,12 @@ def needs_run(item: pytest.Item) -> Job | None:
     return None if marker is None else marker.args[0]
 
 
-# The modules whose tests take longest (deadlines waited out, servers and subprocesses, browsers),
-# longest first, as measured on 2 cores on 2026-12-02: they start first, so that the session ends
-# on short tests instead of one worker on a long one while the others have nothing left to do.
-LONG_FIRST = (
-    "test_conformance.py",
-    "test_contract_tools.py",
-    "test_fuzz_bulk.py",
-    "test_contract_cli.py",
-    "test_durable_server.py",
-    "test_doc_examples.py",
-    "test_contract_checks.py",
-    "test_plugin_respx.py",
-    "test_contract_budget.py",
-    "test_protocol_guards.py",
-    "test_ci_workflow.py",
-    "test_dashboard_browser.py",
-    "test_outcomes.py",
-    "test_webhook_served.py",
-    "test_redis_served.py",
-    "test_contract_schemathesis.py",
-    "test_fuzz_mutations.py",
-)
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> tuple[bool, int]:
-        # The tests that wait for a contract run go last, so that the runs have the rest of
-        # the session's length to finish in the background before anyone waits for them.
-        name = item.path.name
-        long = LONG_FIRST.index(name) if name in LONG_FIRST else len(LONG_FIRST)
-        return needs_run(item) is not None, long
-
-    items.sort(key=rank)  # stable: each module keeps its own order
+    # The tests that wait for a contract run go last, so that the runs have the rest of the
+    # session's length to finish in the background before anyone waits for them.
+    items[:] = [item for item in items if needs_run(item) is None] + [
+        item for item in items if needs_run(item) is not None
+    ]
 
 
 @dataclass

@@ -93,16 +93,21 @@ def test_observer_records_shapes_spellings_and_formats() -> None:
     )
 
 
-def test_target_waits_out_retry_after_before_the_next_request() -> None:
+def _throttled_once(slept: list[float]) -> Target:
+    """A target that answers 429 with Retry-After: 3, then 200, and records its sleeps."""
     answers = iter([httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(200)])
-    slept: list[float] = []
-    target = Target(
+    return Target(
         "http://target.test",
         "k",
         observer=Observer(),
         sleep=slept.append,
         transport=httpx.MockTransport(lambda request: next(answers)),
     )
+
+
+def test_target_waits_out_retry_after_before_the_next_request() -> None:
+    slept: list[float] = []
+    target = _throttled_once(slept)
     assert target.call("GET", "/a").status_code == 429
     assert slept == []
     assert target.call("GET", "/a").status_code == 200
@@ -114,16 +119,9 @@ def test_target_waits_out_retry_after_before_the_next_request() -> None:
 def test_a_fake_whose_clock_the_run_moves_waits_out_retry_after_on_that_clock(
     moved: bool,
 ) -> None:
-    answers = iter([httpx.Response(429, headers={"Retry-After": "3"}), httpx.Response(200)])
     slept: list[float] = []
     asked: list[float] = []
-    target = Target(
-        "http://target.test",
-        "k",
-        observer=Observer(),
-        sleep=slept.append,
-        transport=httpx.MockTransport(lambda request: next(answers)),
-    )
+    target = _throttled_once(slept)
 
     def move_clock(seconds: float) -> bool:
         asked.append(seconds)

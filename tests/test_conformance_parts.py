@@ -10,15 +10,10 @@ import msgspec
 import pytest
 
 from mockserver.conformance.drift import compare
+from mockserver.conformance.observer import Observer, timestamp_format
 from mockserver.conformance.progress import Progress
 from mockserver.conformance.results import Budget, Observations, Report, Tally
-from mockserver.conformance.target import (
-    QUERY_GAP,
-    Observer,
-    Redactor,
-    Target,
-    timestamp_format,
-)
+from mockserver.conformance.target import QUERY_GAP, Redactor, Target
 from mockserver.testing.strategies import rules
 
 

@@ -14,7 +14,8 @@ import pytest
 from mockserver import Control, Settings
 from mockserver.conformance import Report, RunOptions, run
 from mockserver.conformance.budget import BudgetExceeded, Spend
-from mockserver.conformance.target import Observer, Target
+from mockserver.conformance.observer import Observer
+from mockserver.conformance.target import Target
 from mockserver.testing.server import ServerThread
 from tests.broken import Answer
 from tests.contract_proxy import CREATE_PATH, Exchange, Proxy

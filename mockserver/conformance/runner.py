@@ -21,6 +21,7 @@ import msgspec
 from mockserver.conformance.budget import Spend
 from mockserver.conformance.fuzzing import CREATE, GET, Contract
 from mockserver.conformance.lifecycle import Lifecycle
+from mockserver.conformance.observer import Observer
 from mockserver.conformance.plans import Plan, RunOptions, deadline_note, identify, make_plan
 from mockserver.conformance.probe_cache import BodyCache, default_directory
 from mockserver.conformance.probes import (
@@ -41,7 +42,6 @@ from mockserver.conformance.results import (
     Tally,
 )
 from mockserver.conformance.target import (
-    Observer,
     Redactor,
     Target,
     check_base_url,

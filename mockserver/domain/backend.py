@@ -8,16 +8,15 @@ sources; the control plane drives it through the same methods.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, Protocol, overload
 
 from typing_extensions import TypeVar
 
 from mockserver.domain.clock import MockClock
-from mockserver.domain.deciding import Chooser, QueuedScenario, queued
+from mockserver.domain.deciding import Chooser, QueuedScenario
 from mockserver.domain.deliveries import Webhooks
 from mockserver.domain.errors import (
-    InvalidRequest,
     ResultExpired,
     ResultNotFound,
     ScenarioRejection,
@@ -31,6 +30,7 @@ from mockserver.domain.limits import Limiter, RateLimiter
 from mockserver.domain.links import ResultLinks, new_secret
 from mockserver.domain.outbox import MemoryWebhooks
 from mockserver.domain.planning import Decision
+from mockserver.domain.powers import ControlPowers
 from mockserver.domain.randomness import Randomness, uuid4_from
 from mockserver.domain.reachability import InputProblem, unreachable_input
 from mockserver.domain.runtime import Runtime, RuntimeBuilder
@@ -41,7 +41,7 @@ from mockserver.domain.scenarios import (
 )
 from mockserver.domain.settings import Settings
 from mockserver.domain.store import MemoryStore, TaskStore
-from mockserver.domain.tasks import Failure, PlanError, Status, Task, TaskState
+from mockserver.domain.tasks import Failure, Task, TaskState
 from mockserver.domain.webhooks import new_secret as new_webhook_secret
 
 if TYPE_CHECKING:
@@ -62,8 +62,9 @@ class ImageKeeper(Protocol):
     def keep_images(self, images: Mapping[str, bytes]) -> None: ...
 
 
-class Backend(Generic[RT]):
-    """Creates tasks and answers for them."""
+class Backend(ControlPowers, Generic[RT]):
+    """Creates tasks and answers for them (and, through :class:`ControlPowers`, lets the
+    control plane reach every task and the scenario queue)."""
 
     _runtime: RT
 
@@ -318,59 +319,6 @@ class Backend(Generic[RT]):
         if now >= expires:
             raise ResultExpired(expires)
         return task, state
-
-    # The control plane's powers.
-
-    def tasks(self, skipped: list[str] | None = None) -> Iterator[Task]:
-        """Every task of every owner, oldest first; the ids of stored rows that cannot be
-        read are appended to ``skipped``."""
-        return self.store.tasks(skipped)
-
-    def newest(self, skipped: list[str] | None = None) -> Iterator[Task]:
-        """Every task, newest first, lazily (a page of them costs a page)."""
-        return self.store.newest(skipped)
-
-    def find(self, task_id: str) -> Task:
-        """Any owner's task (the control plane sees everything)."""
-        task = self.store.get(task_id.lower())
-        if task is None:
-            raise TaskNotFound(task_id)
-        return task
-
-    def force(self, task_id: str, outcome: Status, failure: Failure | None = None) -> TaskState:
-        """End a task now, as succeeded or failed, or (``running``) keep it running forever."""
-        task = self.find(task_id)
-        now = self.clock.now()
-        try:
-            task.force(outcome, now, failure)
-        except PlanError as exc:
-            raise InvalidRequest.single("task", "state", str(exc)) from None
-        if self.webhooks.active:
-            with self.webhooks.atomic():
-                self.store.save(task)
-                self.webhooks.task_forced(task, now)
-        else:
-            self.store.save(task)
-        if outcome.terminal:
-            self.limiter.task_finished(task.owner, task.id, now)
-        return task.state_at(now)
-
-    def enqueue(self, token: str, count: int) -> QueuedScenario:
-        """The next ``count`` tasks created (by any key) get the scenario ``token``."""
-        item = queued(token, count)
-        if self.shared is not None:
-            self.shared.push(item.scenario.token, count)
-            self._adopt(self.shared.load())
-        else:
-            self.queue.append(item)
-        return item
-
-    def clear_queue(self) -> None:
-        """Drop every queued scenario."""
-        self.queue.clear()
-        if self.shared is not None:
-            self.shared.clear_queue()
-            self._adopt(self.shared.load())
 
     def purge(self) -> int:
         """Forget tasks past their retention (``task_retention`` seconds of the fake's clock

@@ -247,41 +247,30 @@ def check_rules(
 ) -> None:
     name, cases = "rules.every_rule_rejected", rule_probes(cache)
     try:
-        _check_rules(target, contract, tally, progress, name, cases)
+        for done, (key, make) in enumerate(cases, 1):
+            body = make()
+            response = _send(
+                tally,
+                name,
+                key,
+                lambda: target.call("POST", GENERATION_PATH, headers=target.auth(), json=body),  # noqa: B023
+            )
+            if response is None:
+                tally.rules[key] = "not exercised"
+            else:
+                contract.validate(CREATE, response, body=body)
+                refused = tally.check(
+                    name,
+                    400 <= response.status_code < 500,
+                    f"{key}: {_describe(response)}, expected a 4xx",
+                    response,
+                )
+                tally.rules[key] = "pass" if refused else f"fail ({response.status_code})"
+            if progress is not None:
+                progress.step(done, len(cases))
     finally:
         if cache is not None:
             cache.save()  # what was made, even when the run stops half-way
-
-
-def _check_rules(
-    target: Target,
-    contract: Contract,
-    tally: Tally,
-    progress: Any,
-    name: str,
-    cases: list[tuple[str, Callable[[], dict[str, Any]]]],
-) -> None:
-    for done, (key, make) in enumerate(cases, 1):
-        body = make()
-        response = _send(
-            tally,
-            name,
-            key,
-            lambda: target.call("POST", GENERATION_PATH, headers=target.auth(), json=body),  # noqa: B023
-        )
-        if response is None:
-            tally.rules[key] = "not exercised"
-        else:
-            contract.validate(CREATE, response, body=body)
-            refused = tally.check(
-                name,
-                400 <= response.status_code < 500,
-                f"{key}: {_describe(response)}, expected a 4xx",
-                response,
-            )
-            tally.rules[key] = "pass" if refused else f"fail ({response.status_code})"
-        if progress is not None:
-            progress.step(done, len(cases))
 
 
 def check_malformed(target: Target, tally: Tally) -> None:

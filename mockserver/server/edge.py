@@ -59,15 +59,9 @@ class ApiEdge:
         def record() -> None:
             nonlocal recorded
             recorded = True
+            duration_ms = (time.perf_counter() - started) * 1000
             self.backend.journal.record(
-                (
-                    at,
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    (time.perf_counter() - started) * 1000,
-                    scope["headers"],
-                ),
+                (at, scope["method"], scope["path"], status, duration_ms, scope["headers"]),
                 asked.kept() if asked is not None else b"",
                 answer.kept() if isinstance(answer, Excerpt) else answer or b"",
             )

@@ -137,7 +137,7 @@ def run_one(directory: Path, job: Job) -> None:
 # Each run's process is forked from a server that has imported this module (and so the targets,
 # the proxy and uvicorn) once: sixteen fresh interpreters importing them cost about 6 s of CPU.
 _PROCESSES = multiprocessing.get_context("forkserver")
-_PROCESSES.set_forkserver_preload(["tests.targets.batch"])
+_PROCESSES.set_forkserver_preload([__name__])  # run as `python -m tests.targets`
 
 
 def run_apart(directory: Path, job: Job) -> None:
